@@ -1,0 +1,59 @@
+# bandwise developer entry points: `make run` and `make test` install what they need.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+RUNTIME_STAMP := $(VENV)/.installed-runtime
+DEV_STAMP := $(VENV)/.installed-dev
+
+.PHONY: install install-dev run test lint format postgres-binaries lock clean
+
+install: $(RUNTIME_STAMP)
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip==25.3
+
+$(RUNTIME_STAMP): $(VENV)/bin/python requirements.lock pyproject.toml
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	@rm -f $(DEV_STAMP)
+	touch $@
+
+install-dev: $(DEV_STAMP)
+
+$(DEV_STAMP): $(RUNTIME_STAMP) requirements-dev.lock
+	$(BIN)/pip install --quiet -r requirements-dev.lock
+	touch $@
+
+run: install
+	$(BIN)/bandwise serve
+
+# PostgreSQL server binaries for the tests' throwaway cluster (Debian/Ubuntu).
+postgres-binaries:
+	@bash scripts/ensure-postgres-binaries.sh
+
+test: install-dev postgres-binaries
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install-dev
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
+
+format: install-dev
+	$(BIN)/ruff check --fix src tests benchmarks
+	$(BIN)/ruff format src tests benchmarks
+
+# Re-resolve the lock files from pyproject.toml (needs the package registry).
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet --upgrade pip==25.3
+	.lock-venv/bin/pip install --quiet -e .
+	.lock-venv/bin/pip freeze --exclude-editable | grep -v '^-e' > requirements.lock
+	.lock-venv/bin/pip install --quiet -e '.[dev]'
+	.lock-venv/bin/pip freeze --exclude-editable | grep -v '^-e' > requirements-dev.lock
+	rm -rf .lock-venv
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

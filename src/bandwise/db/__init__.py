@@ -1,0 +1,1 @@
+"""Engine, sessions, readiness, retries and schema migrations for both engines."""

@@ -1,0 +1,105 @@
+"""Create the async engine for SQLite or PostgreSQL from settings."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from bandwise.config import Settings, mask_url, normalise_database_url
+
+log = logging.getLogger(__name__)
+
+
+def is_sqlite(engine: AsyncEngine) -> bool:
+    """Tell whether ``engine`` talks to SQLite."""
+    return engine.dialect.name == "sqlite"
+
+
+def _sqlite_engine(url: URL, settings: Settings, *, null_pool: bool) -> AsyncEngine:
+    database = Path(url.database or "")
+    database.parent.mkdir(parents=True, exist_ok=True)
+    options: dict[str, Any] = {"echo": settings.db_echo}
+    if null_pool:
+        options["poolclass"] = NullPool
+    else:
+        options.update(pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow,
+                       pool_timeout=settings.db_pool_timeout, pool_pre_ping=True)
+    engine = create_async_engine(url, connect_args={"timeout": settings.db_sqlite_busy_timeout}, **options)
+    busy_ms = int(settings.db_sqlite_busy_timeout * 1000)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control from the sqlite3 module so that DDL is transactional and
+        # every transaction begins where SQLAlchemy says (see the "begin" hook below).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(connection: Any) -> None:
+        # IMMEDIATE takes the write lock up front: a deferred transaction that later writes
+        # fails with "database is locked" at once, without waiting on busy_timeout.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _postgres_connect_args(settings: Settings) -> dict[str, Any]:
+    connect_args: dict[str, Any] = {"timeout": settings.db_connect_timeout}
+    server_settings = {"application_name": settings.db_application_name}
+    if settings.db_pgbouncer:
+        # Transaction pooling: a server connection serves many clients, so no statement cache
+        # may outlive a transaction, and prepared statements need unique names.
+        connect_args["statement_cache_size"] = 0
+        connect_args["prepared_statement_cache_size"] = 0
+        connect_args["prepared_statement_name_func"] = lambda: f"__bw_{uuid.uuid4().hex}__"
+    elif settings.db_statement_timeout > 0:
+        # PgBouncer refuses unknown start-up parameters, hence only without it.
+        server_settings["statement_timeout"] = str(int(settings.db_statement_timeout * 1000))
+    if settings.db_statement_timeout > 0:
+        # Client-side bound as well: a blackholed connection must not hang a request forever.
+        connect_args["command_timeout"] = settings.db_statement_timeout + 5
+    connect_args["server_settings"] = server_settings
+    return connect_args
+
+
+def create_engine(settings: Settings, *, url: str | None = None, null_pool: bool = False) -> AsyncEngine:
+    """Create the engine described by ``settings`` (or ``url``); nothing connects yet."""
+    target = make_url(normalise_database_url(url) if url else settings.resolved_database_url)
+    if target.get_backend_name() == "sqlite":
+        engine = _sqlite_engine(target, settings, null_pool=null_pool)
+    else:
+        options: dict[str, Any] = {"echo": settings.db_echo, "pool_pre_ping": True}
+        if null_pool:
+            options["poolclass"] = NullPool
+        else:
+            options.update(
+                pool_size=settings.db_pool_size,
+                max_overflow=settings.db_max_overflow,
+                pool_timeout=settings.db_pool_timeout,
+                pool_recycle=settings.db_pool_recycle,
+            )
+        engine = create_async_engine(target, connect_args=_postgres_connect_args(settings), **options)
+    log.info("database engine %s at %s", engine.dialect.name, mask_url(target))
+    return engine
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Return the session factory used by every entry point (objects survive commit)."""
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def describe_target(engine: AsyncEngine) -> str:
+    """Return the engine's URL with the password masked, for logs and messages."""
+    return mask_url(engine.url)

@@ -1,0 +1,82 @@
+"""Wait for the database at start-up: exponential backoff with jitter, bounded in time."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bandwise.db.engine import describe_target
+from bandwise.errors import DatabaseUnavailable
+
+log = logging.getLogger(__name__)
+
+
+def backoff_delays(
+    initial: float = 0.1, maximum: float = 5.0, factor: float = 2.0, jitter: float = 0.25,
+    rng: Callable[[], float] = random.random,
+) -> Iterator[float]:
+    """Yield ever longer waits (×``factor`` up to ``maximum``), each jittered by ±``jitter``."""
+    delay = initial
+    while True:
+        yield delay * (1 - jitter + 2 * jitter * rng())
+        delay = min(delay * factor, maximum)
+
+
+async def ping(engine: AsyncEngine, timeout: float) -> None:
+    """Run one ``SELECT 1`` round trip, bounded by ``timeout`` seconds."""
+    async def _round_trip() -> None:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    await asyncio.wait_for(_round_trip(), timeout)
+
+
+def _cause(error: BaseException) -> str:
+    original = getattr(error, "orig", None) or error
+    text_ = str(original).strip().splitlines()
+    return text_[0] if text_ and text_[0] else type(original).__name__
+
+
+async def wait_for_database(engine: AsyncEngine, timeout: float, *, attempt_timeout: float = 5.0) -> int:
+    """Wait until the database answers; return the attempts it took.
+
+    Raises DatabaseUnavailable naming host, port and the last cause after ``timeout`` seconds.
+    """
+    target = describe_target(engine)
+    deadline = time.monotonic() + timeout
+    delays = backoff_delays()
+    attempt = 0
+    while True:
+        attempt += 1
+        remaining = deadline - time.monotonic()
+        try:
+            await ping(engine, max(0.1, min(attempt_timeout, remaining)))
+        except Exception as error:  # noqa: BLE001 - every failure is a reason to retry here
+            cause = _cause(error)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                url = engine.url
+                where = (
+                    f"SQLite file {url.database}" if engine.dialect.name == "sqlite"
+                    else f"host {url.host or 'localhost'} port {url.port or 5432}"
+                )
+                raise DatabaseUnavailable(
+                    f"gave up waiting for the database after {attempt} attempts in {timeout:g} s: "
+                    f"{where} ({target}): {cause}",
+                    host=url.host, port=url.port,
+                ) from None
+            delay = min(next(delays), remaining)
+            log.warning("database not ready (attempt %d): %s; next try in %.2f s", attempt, cause, delay)
+            await asyncio.sleep(delay)
+        else:
+            if attempt > 1:
+                log.info("database ready after %d attempts", attempt)
+            return attempt
+
+

@@ -1,0 +1,1 @@
+"""Tools for tests and benchmarks (a throwaway PostgreSQL cluster); never used in production."""

@@ -1,0 +1,20 @@
+"""SQLAlchemy models: one module per table, all registered on ``Base.metadata``."""
+
+from bandwise.models.assessment import Assessment
+from bandwise.models.base import Base, UTCDateTime, utcnow
+from bandwise.models.enums import ProcessingStatus, TaskType
+from bandwise.models.rate_limit import RateLimit
+from bandwise.models.submission import Submission
+from bandwise.models.user import User
+
+__all__ = [
+    "Assessment",
+    "Base",
+    "ProcessingStatus",
+    "RateLimit",
+    "Submission",
+    "TaskType",
+    "UTCDateTime",
+    "User",
+    "utcnow",
+]
