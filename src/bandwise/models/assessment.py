@@ -8,7 +8,9 @@ from typing import Any
 
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Numeric, String, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
 
 from bandwise.models.base import Base, BigId, utcnow
 
@@ -26,7 +28,21 @@ JUSTIFICATION_COLUMNS = (
     "grammatical_accuracy_justification",
 )
 
-Band = Numeric(4, 2, asdecimal=True)
+class BandType(TypeDecorator[Decimal]):
+    """A band stored as NUMERIC(4, 2) (legacy quarter bands fit) and read back as 6.5, not 6.50."""
+
+    impl = Numeric(4, 2, asdecimal=True)
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        band = Decimal(str(value)).quantize(Decimal("0.01"))
+        tenth = band.quantize(Decimal("0.1"))
+        return tenth if tenth == band else band
+
+
+Band = BandType()
 JsonDocument = JSON().with_variant(JSONB(), "postgresql")
 
 

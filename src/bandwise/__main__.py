@@ -1,0 +1,5 @@
+"""`python -m bandwise` runs the command line."""
+
+from bandwise.cli.main import main
+
+main()

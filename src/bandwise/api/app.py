@@ -1,0 +1,49 @@
+"""The FastAPI application factory; its lifespan owns the runtime (engine and friends)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+import bandwise
+from bandwise.api.errors import install_error_handlers
+from bandwise.api.routes import health, submissions
+from bandwise.config import Settings
+from bandwise.errors import ConfigurationError
+from bandwise.runtime import Runtime, start_runtime
+
+
+def check_api_security(settings: Settings) -> None:
+    """Refuse to expose /api beyond loopback without a bearer token."""
+    if not settings.api_is_loopback and settings.api_token is None:
+        raise ConfigurationError(
+            f"API_TOKEN: required when API_HOST is {settings.api_host} (not loopback)",
+            variable="API_TOKEN",
+        )
+
+
+def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
+    """Build the app; the lifespan starts the runtime unless one is handed in (tests)."""
+    check_api_security(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if runtime is not None:
+            app.state.runtime = runtime
+            yield
+            return
+        started = await start_runtime(settings)
+        app.state.runtime = started
+        try:
+            yield
+        finally:
+            await started.close()
+
+    app = FastAPI(title="bandwise", version=bandwise.__version__, lifespan=lifespan,
+                  description="Scores IELTS Writing essays; health, submissions and history.")
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(submissions.router)
+    return app

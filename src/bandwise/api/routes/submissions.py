@@ -1,0 +1,90 @@
+"""POST /api/v1/submissions and GET /api/v1/users/{telegram_id}/history."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query
+
+from bandwise.api.deps import RuntimeDep, SessionDep, require_api_token
+from bandwise.api.schemas import (
+    AssessmentOut,
+    CriterionOut,
+    HistoryEntryOut,
+    HistoryOut,
+    SubmissionIn,
+    SubmissionOut,
+    TrendOut,
+)
+from bandwise.assessment.types import CRITERIA
+from bandwise.errors import MaintenanceMode
+from bandwise.models import ProcessingStatus
+from bandwise.services.history import get_history
+from bandwise.services.submissions import EssayRequest, submit_essay
+
+router = APIRouter(prefix="/api/v1", tags=["submissions"], dependencies=[Depends(require_api_token)])
+
+
+@router.post("/submissions", response_model=SubmissionOut, status_code=201)
+async def create_submission(body: SubmissionIn, runtime: RuntimeDep) -> SubmissionOut:
+    """Score an essay and store the submission with its assessment."""
+    if runtime.settings.maintenance_flag_path.exists():
+        raise MaintenanceMode("bandwise is being upgraded; try again shortly")
+    outcome = await submit_essay(
+        runtime.sessions, runtime.assessor, runtime.policy,
+        EssayRequest(telegram_id=body.telegram_id, text=body.text, task_type=body.task_type,
+                     username=body.username, first_name=body.first_name),
+        retry_attempts=runtime.settings.db_retry_attempts,
+    )
+    result = outcome.result
+    return SubmissionOut(
+        id=outcome.submission.id if outcome.submission else None,
+        telegram_id=body.telegram_id,
+        task_type=outcome.task_type,
+        word_count=outcome.word_count,
+        status=ProcessingStatus.COMPLETED,
+        submitted_at=outcome.submission.submitted_at if outcome.submission else None,
+        saved=outcome.saved,
+        remaining_today=outcome.allowance.remaining if outcome.allowance else None,
+        assessment=AssessmentOut(
+            id=outcome.assessment.id if outcome.assessment else None,
+            overall_band=result.overall,
+            criteria={name: CriterionOut(band=result.criteria[name].band,
+                                         justification=result.criteria[name].justification)
+                      for name in CRITERIA},
+            feedback=result.feedback,
+            suggestions=result.suggestions,
+            assessor=result.assessor,
+            assessed_at=outcome.assessment.assessed_at if outcome.assessment else None,
+        ),
+    )
+
+
+@router.get("/users/{telegram_id}/history", response_model=HistoryOut)
+async def user_history(
+    telegram_id: int, session: SessionDep, limit: int = Query(default=10, ge=1, le=100)
+) -> HistoryOut:
+    """Return the candidate's latest submissions with bands, and the trend."""
+    history = await get_history(session, telegram_id, limit)
+    entries = []
+    for item in history.items:
+        assessment = item.assessment
+        entries.append(HistoryEntryOut(
+            submission_id=item.submission.id,
+            submitted_at=item.submission.submitted_at,
+            task_type=item.submission.task_type,
+            word_count=item.submission.word_count,
+            status=item.submission.processing_status,
+            overall_band=assessment.overall_band_score if assessment else None,
+            criteria={
+                "task_achievement": assessment.task_achievement_score,
+                "coherence_cohesion": assessment.coherence_cohesion_score,
+                "lexical_resource": assessment.lexical_resource_score,
+                "grammatical_accuracy": assessment.grammatical_accuracy_score,
+            } if assessment else None,
+        ))
+    trend = history.trend
+    return HistoryOut(
+        telegram_id=telegram_id,
+        entries=entries,
+        trend=TrendOut(assessments=trend.count, best=trend.best, average=trend.average,
+                       change_since_first=trend.change),
+    )

@@ -1,0 +1,82 @@
+"""Request and response bodies of the HTTP API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from pydantic import BaseModel, Field
+
+from bandwise.models import ProcessingStatus, TaskType
+
+
+class SubmissionIn(BaseModel):
+    """An essay to score."""
+
+    telegram_id: int = Field(gt=0, le=2**63 - 1, description="Telegram user id of the candidate")
+    text: str = Field(min_length=1, max_length=20_000, description="The essay")
+    task_type: TaskType | None = Field(default=None, description="task_1 or task_2; detected when absent")
+    username: str | None = Field(default=None, max_length=255)
+    first_name: str | None = Field(default=None, max_length=255)
+
+
+class CriterionOut(BaseModel):
+    """One criterion's band and justification."""
+
+    band: Decimal
+    justification: str
+
+
+class AssessmentOut(BaseModel):
+    """The scores and feedback of a submission."""
+
+    id: int | None
+    overall_band: Decimal
+    criteria: dict[str, CriterionOut]
+    feedback: str
+    suggestions: list[str]
+    assessor: str
+    assessed_at: datetime | None
+
+
+class SubmissionOut(BaseModel):
+    """A stored submission with its assessment."""
+
+    id: int | None
+    telegram_id: int
+    task_type: TaskType
+    word_count: int
+    status: ProcessingStatus
+    submitted_at: datetime | None
+    saved: bool
+    remaining_today: int | None
+    assessment: AssessmentOut
+
+
+class HistoryEntryOut(BaseModel):
+    """One line of a candidate's history."""
+
+    submission_id: int
+    submitted_at: datetime
+    task_type: TaskType
+    word_count: int
+    status: ProcessingStatus
+    overall_band: Decimal | None
+    criteria: dict[str, Decimal] | None
+
+
+class TrendOut(BaseModel):
+    """Best, average and change since the first assessment."""
+
+    assessments: int
+    best: Decimal | None
+    average: Decimal | None
+    change_since_first: Decimal | None
+
+
+class HistoryOut(BaseModel):
+    """A candidate's latest submissions and trend."""
+
+    telegram_id: int
+    entries: list[HistoryEntryOut]
+    trend: TrendOut

@@ -1,0 +1,1 @@
+"""Scoring essays: band rules, task detection, the heuristic and LLM assessors."""

@@ -1,0 +1,1 @@
+"""The `bandwise` command line: thin commands over the library."""

@@ -1,0 +1,51 @@
+"""The `bandwise` command: serve, db, config."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+import bandwise
+from bandwise.cli import db as db_commands
+from bandwise.cli.context import command_settings
+from bandwise.cli.errors import guarded
+
+app = typer.Typer(
+    help="bandwise: IELTS Writing scoring bot and its data platform.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(db_commands.app, name="db")
+
+log = logging.getLogger(__name__)
+
+
+@app.command()
+def serve() -> None:
+    """Apply migrations and run the HTTP service (and the bot when BOT_TOKEN is set)."""
+    import uvicorn
+
+    from bandwise.api.app import create_app
+
+    settings = command_settings()
+    application = guarded(lambda: create_app(settings))
+    log.info("HTTP on http://%s:%d (engine %s: %s)", settings.api_host, settings.api_port,
+             settings.engine_name, settings.masked_database_url)
+    uvicorn.run(application, host=settings.api_host, port=settings.api_port,
+                log_level=settings.log_level.lower(), access_log=False, lifespan="on")
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(bandwise.__version__)
+
+
+def main() -> None:
+    """Entry point of the console script."""
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

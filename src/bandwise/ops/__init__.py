@@ -1,0 +1,1 @@
+"""Operators' libraries: health, import, backup, monitoring, cutover."""

@@ -1,0 +1,82 @@
+"""Readiness checks shared by /health/ready, `bandwise db status` and the alerter."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from bandwise.db import migrate
+from bandwise.db.readiness import ping
+from bandwise.runtime import Runtime
+
+READY_TIMEOUT = 2.0
+
+
+@dataclass
+class Check:
+    """One named check with its outcome."""
+
+    name: str
+    ok: bool
+    detail: str
+    seconds: float = 0.0
+
+
+@dataclass
+class ReadinessReport:
+    """The outcome of every readiness check (no secrets, no personal data)."""
+
+    checks: list[Check] = field(default_factory=list)
+    maintenance: bool = False
+
+    @property
+    def ready(self) -> bool:
+        """Tell whether the service can take requests."""
+        return not self.maintenance and all(check.ok for check in self.checks)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the JSON body of /health/ready."""
+        status = "maintenance" if self.maintenance else ("ok" if self.ready else "unavailable")
+        return {
+            "status": status,
+            "checks": {c.name: {"ok": c.ok, "detail": c.detail, "seconds": round(c.seconds, 4)}
+                       for c in self.checks},
+        }
+
+
+def pool_usage(runtime: Runtime) -> tuple[int, int]:
+    """Return (connections checked out, maximum the pool allows)."""
+    pool: Any = runtime.engine.pool
+    checked_out = int(pool.checkedout()) if hasattr(pool, "checkedout") else 0
+    capacity = runtime.settings.db_pool_size + runtime.settings.db_max_overflow
+    return checked_out, capacity
+
+
+async def check_readiness(runtime: Runtime, timeout: float = READY_TIMEOUT) -> ReadinessReport:
+    """Run the readiness checks, each bounded by ``timeout`` seconds."""
+    report = ReadinessReport(maintenance=runtime.settings.maintenance_flag_path.exists())
+    started = time.monotonic()
+    try:
+        await ping(runtime.engine, timeout)
+        report.checks.append(Check("database", True, runtime.engine.dialect.name,
+                                   time.monotonic() - started))
+    except Exception as error:  # noqa: BLE001 - any failure means not ready
+        reason = "timed out" if isinstance(error, asyncio.TimeoutError | TimeoutError) else type(error).__name__
+        report.checks.append(Check("database", False, f"unreachable: {reason}",
+                                   time.monotonic() - started))
+        return report
+    started = time.monotonic()
+    try:
+        current = await asyncio.wait_for(migrate.current_revision(runtime.engine), timeout)
+        head = migrate.head_revision()
+        report.checks.append(Check("schema", current == head,
+                                   f"at {current or 'base'}, code expects {head}",
+                                   time.monotonic() - started))
+    except Exception as error:  # noqa: BLE001
+        report.checks.append(Check("schema", False, f"unknown: {type(error).__name__}",
+                                   time.monotonic() - started))
+    checked_out, capacity = pool_usage(runtime)
+    report.checks.append(Check("pool", checked_out < capacity, f"{checked_out}/{capacity} in use"))
+    return report

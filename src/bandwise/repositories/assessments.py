@@ -1,0 +1,66 @@
+"""Queries on ``assessments``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bandwise.models import Assessment, Submission
+
+
+async def create(session: AsyncSession, submission_id: int, **fields: Any) -> Assessment:
+    """Insert the assessment of ``submission_id`` and return it."""
+    assessment = Assessment(submission_id=submission_id, **fields)
+    session.add(assessment)
+    await session.flush()
+    return assessment
+
+
+async def get_for_submission(session: AsyncSession, submission_id: int) -> Assessment | None:
+    """Return the assessment of ``submission_id``, or None."""
+    return await session.scalar(select(Assessment).where(Assessment.submission_id == submission_id))
+
+
+@dataclass(frozen=True)
+class BandSeriesPoint:
+    """One assessment of a user in time order, for trends and charts."""
+
+    assessed_at: datetime
+    overall: Decimal
+    task_achievement: Decimal
+    coherence_cohesion: Decimal
+    lexical_resource: Decimal
+    grammatical_accuracy: Decimal
+
+
+async def band_series(session: AsyncSession, user_id: int, limit: int = 500) -> list[BandSeriesPoint]:
+    """Return the user's latest ``limit`` assessments, oldest first."""
+    statement = (
+        select(Assessment)
+        .join(Submission, Submission.id == Assessment.submission_id)
+        .where(Submission.user_id == user_id)
+        .order_by(Assessment.assessed_at.desc(), Assessment.id.desc())
+        .limit(limit)
+    )
+    rows = list(await session.scalars(statement))
+    rows.reverse()
+    return [
+        BandSeriesPoint(
+            assessed_at=row.assessed_at, overall=row.overall_band_score,
+            task_achievement=row.task_achievement_score,
+            coherence_cohesion=row.coherence_cohesion_score,
+            lexical_resource=row.lexical_resource_score,
+            grammatical_accuracy=row.grammatical_accuracy_score,
+        )
+        for row in rows
+    ]
+
+
+async def count(session: AsyncSession) -> int:
+    """Return how many assessments there are."""
+    return int(await session.scalar(select(func.count()).select_from(Assessment)) or 0)

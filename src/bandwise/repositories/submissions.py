@@ -1,0 +1,57 @@
+"""Queries on ``submissions`` (and the history join with ``assessments``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bandwise.models import Assessment, ProcessingStatus, Submission, TaskType, utcnow
+
+
+async def create(
+    session: AsyncSession, user_id: int, text: str, task_type: TaskType, word_count: int,
+    submitted_at: datetime | None = None,
+) -> Submission:
+    """Insert a pending submission and return it with its id."""
+    submission = Submission(
+        user_id=user_id, text=text, task_type=task_type, word_count=word_count,
+        submitted_at=submitted_at or utcnow(), processing_status=ProcessingStatus.PENDING,
+    )
+    session.add(submission)
+    await session.flush()
+    return submission
+
+
+async def set_status(session: AsyncSession, submission_id: int, status: ProcessingStatus) -> None:
+    """Move a submission to ``status``."""
+    await session.execute(
+        update(Submission).where(Submission.id == submission_id).values(processing_status=status)
+    )
+
+
+async def latest_with_assessments(
+    session: AsyncSession, user_id: int, limit: int
+) -> list[tuple[Submission, Assessment | None]]:
+    """Return the user's ``limit`` newest submissions with their assessments, newest first."""
+    statement = (
+        select(Submission, Assessment)
+        .outerjoin(Assessment, Assessment.submission_id == Submission.id)
+        .where(Submission.user_id == user_id)
+        .order_by(Submission.submitted_at.desc(), Submission.id.desc())
+        .limit(limit)
+    )
+    rows = await session.execute(statement)
+    return [(submission, assessment) for submission, assessment in rows.tuples()]
+
+
+async def count_since(session: AsyncSession, since: datetime) -> int:
+    """Return how many submissions arrived at or after ``since``."""
+    statement = select(func.count()).select_from(Submission).where(Submission.submitted_at >= since)
+    return int(await session.scalar(statement) or 0)
+
+
+async def count(session: AsyncSession) -> int:
+    """Return how many submissions there are."""
+    return int(await session.scalar(select(func.count()).select_from(Submission)) or 0)

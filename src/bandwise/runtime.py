@@ -1,0 +1,56 @@
+"""The one start-up function: engine, readiness, migrations, assessor; disposed on exit."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bandwise.assessment.factory import build_assessor
+from bandwise.assessment.types import Assessor
+from bandwise.config import Settings
+from bandwise.db import migrate
+from bandwise.db.engine import create_engine, create_sessionmaker
+from bandwise.db.readiness import wait_for_database
+from bandwise.services.limits import LimitPolicy
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """Everything a running bandwise process shares: built once, passed explicitly."""
+
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    assessor: Assessor
+    policy: LimitPolicy
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    async def close(self) -> None:
+        """Release the engine's connections."""
+        await self.engine.dispose()
+
+
+async def start_runtime(settings: Settings, *, migrate_schema: bool | None = None) -> Runtime:
+    """Create the engine, wait for the database, apply migrations, and build the assessor."""
+    log.info("bandwise starting on %s: %s", settings.engine_name, settings.masked_database_url)
+    engine = create_engine(settings)
+    try:
+        await wait_for_database(engine, settings.db_startup_timeout)
+        should_migrate = settings.run_migrations_on_startup if migrate_schema is None else migrate_schema
+        if should_migrate:
+            await migrate.upgrade(engine)
+    except BaseException:
+        await engine.dispose()
+        raise
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        sessions=create_sessionmaker(engine),
+        assessor=build_assessor(settings),
+        policy=LimitPolicy.from_settings(settings),
+    )

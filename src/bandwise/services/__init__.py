@@ -1,0 +1,1 @@
+"""The rules of the product: limits, submissions, history. Services own no connections."""

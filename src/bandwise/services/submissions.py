@@ -1,0 +1,138 @@
+"""The scoring flow: validate, consume a check, store, assess, store the assessment.
+
+Scoring can take a while (an LLM call), so it runs between two short transactions instead of
+holding a connection: (1) user, limit and pending submission; (2) assessment and status. A
+failed scoring marks the submission failed and gives the check back.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bandwise.assessment.task_type import detect_task_type
+from bandwise.assessment.text_stats import word_count
+from bandwise.assessment.types import AssessmentResult, Assessor
+from bandwise.db.retry import run_transaction
+from bandwise.errors import AssessmentFailed, DatabaseError, InvalidInput
+from bandwise.models import Assessment, ProcessingStatus, Submission, TaskType, utcnow
+from bandwise.repositories import assessments, submissions, users
+from bandwise.services.limits import Allowance, LimitPolicy, consume_check, refund_check
+
+log = logging.getLogger(__name__)
+
+MIN_WORDS = 50
+MAX_CHARACTERS = 20_000
+
+
+@dataclass(frozen=True)
+class EssayRequest:
+    """An essay as a candidate sent it."""
+
+    telegram_id: int
+    text: str
+    task_type: TaskType | None = None
+    username: str | None = None
+    first_name: str | None = None
+
+
+@dataclass(frozen=True)
+class SubmissionOutcome:
+    """The stored submission and its assessment (``saved`` False: history not written)."""
+
+    submission: Submission | None
+    assessment: Assessment | None
+    result: AssessmentResult
+    task_type: TaskType
+    word_count: int
+    allowance: Allowance | None
+    saved: bool
+
+
+def validate_essay(request: EssayRequest) -> tuple[str, TaskType, int]:
+    """Return (clean text, task type, word count) or raise InvalidInput naming the field."""
+    if request.telegram_id <= 0:
+        raise InvalidInput("telegram_id must be a positive Telegram user id", field="telegram_id")
+    text = request.text.replace("\x00", "").strip()
+    if not text:
+        raise InvalidInput("the essay is empty", field="text")
+    if len(text) > MAX_CHARACTERS:
+        raise InvalidInput(f"the essay is longer than {MAX_CHARACTERS} characters", field="text")
+    count = word_count(text)
+    if count < MIN_WORDS:
+        raise InvalidInput(
+            f"the essay has {count} words; send at least {MIN_WORDS} to be assessed", field="text"
+        )
+    task_type = request.task_type or detect_task_type(text).task_type
+    return text, task_type, count
+
+
+async def submit_essay(
+    sessions: async_sessionmaker[AsyncSession],
+    assessor: Assessor,
+    policy: LimitPolicy,
+    request: EssayRequest,
+    *,
+    now: datetime | None = None,
+    retry_attempts: int = 3,
+    allow_unsaved: bool = False,
+) -> SubmissionOutcome:
+    """Score an essay and record it; raise DailyLimitReached, InvalidInput, AssessmentFailed.
+
+    With ``allow_unsaved`` a database outage does not stop the candidate from getting the
+    assessment: it is returned with ``saved=False`` (nothing is recorded, no limit applied).
+    """
+    text, task_type, count = validate_essay(request)
+    moment = now or utcnow()
+
+    async def open_submission(session: AsyncSession) -> tuple[Submission, Allowance]:
+        user = await users.get_or_create(session, request.telegram_id, request.username,
+                                         request.first_name)
+        allowance = await consume_check(session, policy, user, moment)
+        submission = await submissions.create(session, user.id, text, task_type, count, moment)
+        return submission, allowance
+
+    try:
+        submission, allowance = await run_transaction(sessions, open_submission,
+                                                      attempts=retry_attempts)
+    except DatabaseError as error:
+        if not allow_unsaved or type(error).__name__ not in ("DatabaseUnavailable", "DatabaseBusy"):
+            raise
+        log.error("history not saved, scoring anyway: %s", error)
+        result = await _assess(assessor, text, task_type)
+        return SubmissionOutcome(None, None, result, task_type, count, None, saved=False)
+
+    try:
+        result = await _assess(assessor, text, task_type)
+    except AssessmentFailed:
+        async def mark_failed(session: AsyncSession) -> None:
+            await submissions.set_status(session, submission.id, ProcessingStatus.FAILED)
+            await refund_check(session, policy, submission.user_id, moment)
+
+        await run_transaction(sessions, mark_failed, attempts=retry_attempts)
+        raise
+
+    async def store(session: AsyncSession) -> Assessment:
+        existing = await assessments.get_for_submission(session, submission.id)
+        if existing is not None:  # a retried commit that had in fact succeeded
+            return existing
+        stored = await assessments.create(session, submission.id, **result.column_values())
+        await submissions.set_status(session, submission.id, ProcessingStatus.COMPLETED)
+        return stored
+
+    assessment = await run_transaction(sessions, store, attempts=retry_attempts)
+    submission.processing_status = ProcessingStatus.COMPLETED
+    return SubmissionOutcome(submission, assessment, result, task_type, count, allowance, saved=True)
+
+
+async def _assess(assessor: Assessor, text: str, task_type: TaskType) -> AssessmentResult:
+    try:
+        return await assessor.assess(text, task_type)
+    except AssessmentFailed:
+        raise
+    except Exception as error:
+        log.exception("assessor %s failed", assessor.name)
+        raise AssessmentFailed(f"the essay could not be scored: {error}") from error
