@@ -51,9 +51,8 @@ def normalise_database_url(raw: str) -> str:
 def mask_url(url: str | URL) -> str:
     """Render a database URL with its password replaced by ``***``."""
     parsed = make_url(url) if isinstance(url, str) else url
-    if parsed.password is None:
-        return parsed.render_as_string(hide_password=False)
-    return parsed.set(password="***").render_as_string(hide_password=False)  # noqa: S106
+    # hide_password renders "***" (set(password="***") would be percent-encoded).
+    return parsed.render_as_string(hide_password=True)
 
 
 def _split_ids(value: object) -> object:

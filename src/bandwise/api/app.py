@@ -43,6 +43,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
 
     app = FastAPI(title="bandwise", version=bandwise.__version__, lifespan=lifespan,
                   description="Scores IELTS Writing essays; health, submissions and history.")
+    if runtime is not None:
+        app.state.runtime = runtime
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(submissions.router)

@@ -1,0 +1,1 @@
+"""Helpers shared by tests: essay texts, legacy SQLite files."""
