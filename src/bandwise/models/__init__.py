@@ -2,6 +2,7 @@
 
 from bandwise.models.assessment import Assessment
 from bandwise.models.base import Base, UTCDateTime, utcnow
+from bandwise.models.import_quarantine import ImportQuarantine
 from bandwise.models.enums import ProcessingStatus, TaskType
 from bandwise.models.rate_limit import RateLimit
 from bandwise.models.submission import Submission
@@ -10,6 +11,7 @@ from bandwise.models.user import User
 __all__ = [
     "Assessment",
     "Base",
+    "ImportQuarantine",
     "ProcessingStatus",
     "RateLimit",
     "Submission",
