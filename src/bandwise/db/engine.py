@@ -22,17 +22,12 @@ def is_sqlite(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def _sqlite_engine(url: URL, settings: Settings, *, null_pool: bool) -> AsyncEngine:
-    database = Path(url.database or "")
-    database.parent.mkdir(parents=True, exist_ok=True)
-    options: dict[str, Any] = {"echo": settings.db_echo}
-    if null_pool:
-        options["poolclass"] = NullPool
-    else:
-        options.update(pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow,
-                       pool_timeout=settings.db_pool_timeout, pool_pre_ping=True)
-    engine = create_async_engine(url, connect_args={"timeout": settings.db_sqlite_busy_timeout}, **options)
-    busy_ms = int(settings.db_sqlite_busy_timeout * 1000)
+def install_sqlite_hooks(engine: AsyncEngine, busy_timeout: float, *, foreign_keys: bool = True) -> None:
+    """Configure every SQLite connection of ``engine``: WAL, foreign keys, busy timeout, BEGIN.
+
+    ``foreign_keys=False`` is for migrations only: rebuilding a table must not cascade.
+    """
+    busy_ms = int(busy_timeout * 1000)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:
@@ -41,7 +36,7 @@ def _sqlite_engine(url: URL, settings: Settings, *, null_pool: bool) -> AsyncEng
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
         cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
@@ -52,7 +47,26 @@ def _sqlite_engine(url: URL, settings: Settings, *, null_pool: bool) -> AsyncEng
         # fails with "database is locked" at once, without waiting on busy_timeout.
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
+
+def create_sqlite_engine(
+    url: URL | str, busy_timeout: float, *, foreign_keys: bool = True, **options: Any
+) -> AsyncEngine:
+    """Create a SQLite engine with bandwise's connection settings (parent folder created)."""
+    target = make_url(url)
+    Path(target.database or "").parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(target, connect_args={"timeout": busy_timeout}, **options)
+    install_sqlite_hooks(engine, busy_timeout, foreign_keys=foreign_keys)
     return engine
+
+
+def _sqlite_engine(url: URL, settings: Settings, *, null_pool: bool) -> AsyncEngine:
+    options: dict[str, Any] = {"echo": settings.db_echo}
+    if null_pool:
+        options["poolclass"] = NullPool
+    else:
+        options.update(pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow,
+                       pool_timeout=settings.db_pool_timeout, pool_pre_ping=True)
+    return create_sqlite_engine(url, settings.db_sqlite_busy_timeout, **options)
 
 
 def _postgres_connect_args(settings: Settings) -> dict[str, Any]:

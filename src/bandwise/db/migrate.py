@@ -20,10 +20,10 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import NullPool
 
-from bandwise.db.engine import describe_target
+from bandwise.db.engine import create_sqlite_engine, describe_target
 from bandwise.errors import MigrationError
 from bandwise.legacy.schema import LEGACY_ONLY_USER_COLUMNS, LEGACY_TABLES
 from bandwise.models import Base
@@ -70,7 +70,8 @@ async def _migration_engine(engine: AsyncEngine) -> tuple[AsyncEngine, bool]:
     if engine.dialect.name != "sqlite":
         return engine, False
     # A private connection with foreign keys off: rebuilding a table must not cascade.
-    sibling = create_async_engine(engine.url, poolclass=NullPool)
+    sibling = create_sqlite_engine(engine.url, busy_timeout=30.0, foreign_keys=False,
+                                   poolclass=NullPool)
     return sibling, True
 
 
@@ -140,11 +141,7 @@ async def _migrate(engine: AsyncEngine, action: str, revision: str) -> Migration
     target = describe_target(engine)
     try:
         async with runner.connect() as connection:
-            if connection.dialect.name == "sqlite":
-                await connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
-                await connection.exec_driver_sql("PRAGMA busy_timeout=30000")
-                await connection.commit()
-            else:
+            if connection.dialect.name != "sqlite":
                 await connection.execute(
                     text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
                 )
@@ -157,8 +154,6 @@ async def _migrate(engine: AsyncEngine, action: str, revision: str) -> Migration
                 await connection.rollback()
                 raise _failure_message(action, result, error, target) from error
             await connection.commit()
-            if connection.dialect.name == "sqlite":
-                await connection.exec_driver_sql("PRAGMA foreign_keys=ON")
     finally:
         if disposable:
             await runner.dispose()

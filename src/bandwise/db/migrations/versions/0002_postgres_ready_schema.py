@@ -366,9 +366,14 @@ def _drop_index_if_exists(name: str) -> None:
 def _bigint_ids(table: str, *columns: str) -> None:
     for column in columns:
         op.execute(sa.text(f"ALTER TABLE {table} ALTER COLUMN {column} TYPE BIGINT"))
+    # Widen the id sequence and move it past rows inserted with explicit ids (legacy copies).
     op.execute(sa.text(
-        f"DO $$ DECLARE seq text := pg_get_serial_sequence('{table}', 'id'); BEGIN "
-        f"IF seq IS NOT NULL THEN EXECUTE format('ALTER SEQUENCE %s AS BIGINT', seq); END IF; END $$"
+        f"DO $$ DECLARE seq text := pg_get_serial_sequence('{table}', 'id'); top bigint; BEGIN "
+        f"IF seq IS NOT NULL THEN "
+        f"  EXECUTE format('ALTER SEQUENCE %s AS BIGINT', seq); "
+        f"  SELECT max(id) INTO top FROM {table}; "
+        f"  PERFORM setval(seq, COALESCE(top, 1), top IS NOT NULL); "
+        f"END IF; END $$"
     ))
 
 
