@@ -143,10 +143,17 @@ def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 @pytest.fixture
-def runtime(settings: Settings, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]) -> Runtime:
+def runtime(
+    settings: Settings, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> Runtime:
     """Return a runtime over the test's database with the heuristic assessor."""
-    return Runtime(settings=settings, engine=engine, sessions=sessions,
-                   assessor=HeuristicAssessor(), policy=LimitPolicy.from_settings(settings))
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        assessor=HeuristicAssessor(),
+        policy=LimitPolicy.from_settings(settings),
+    )
 
 
 @pytest.fixture(scope="session")
@@ -166,7 +173,10 @@ def bandwise_executable(project_root: Path) -> str:
 
 def subprocess_env(**extra: str) -> dict[str, str]:
     """Return a clean environment for running bandwise in a subprocess."""
-    env = {key: value for key, value in os.environ.items()
-           if key.lower() not in Settings.model_fields and key != "BANDWISE_ENV_FILE"}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key.lower() not in Settings.model_fields and key != "BANDWISE_ENV_FILE"
+    }
     env.update(extra)
     return env

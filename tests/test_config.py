@@ -76,7 +76,10 @@ def test_invalid_configuration_names_the_variable(
 def test_cli_reports_bad_configuration_with_exit_code_2(bandwise_executable: str) -> None:
     result = subprocess.run(
         [bandwise_executable, "db", "current"],
-        env=subprocess_env(DB_POOL_SIZE="-3"), capture_output=True, text=True, timeout=60,
+        env=subprocess_env(DB_POOL_SIZE="-3"),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2
     assert "DB_POOL_SIZE" in result.stderr

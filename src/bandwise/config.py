@@ -76,43 +76,70 @@ class Settings(BaseSettings):
         description="Database URL: postgresql://… (normalised to asyncpg) or sqlite:///path.db. "
         "Unset: composed from POSTGRES_*; none of them: the SQLite file data/bandwise.db.",
     )
-    postgres_host: str | None = Field(default=None, description="PostgreSQL host when DATABASE_URL is unset.")
+    postgres_host: str | None = Field(
+        default=None, description="PostgreSQL host when DATABASE_URL is unset."
+    )
     postgres_port: int = Field(default=5432, ge=1, le=65535, description="PostgreSQL port.")
     postgres_db: str | None = Field(default=None, description="PostgreSQL database name.")
     postgres_user: str | None = Field(default=None, description="PostgreSQL role.")
     postgres_password: SecretStr | None = Field(default=None, description="PostgreSQL password.")
     sqlite_path: Path = Field(
-        default=DEFAULT_SQLITE_PATH, description="SQLite file used when no PostgreSQL is configured."
+        default=DEFAULT_SQLITE_PATH,
+        description="SQLite file used when no PostgreSQL is configured.",
     )
-    db_pool_size: int = Field(default=10, ge=1, le=1000, description="Connections kept in the pool.")
-    db_max_overflow: int = Field(default=20, ge=0, le=1000, description="Extra connections under load.")
-    db_pool_timeout: float = Field(default=30.0, gt=0, description="Seconds to wait for a pooled connection.")
-    db_pool_recycle: int = Field(default=3600, ge=-1, description="Seconds after which a connection is replaced.")
-    db_connect_timeout: float = Field(default=10.0, gt=0, description="Seconds to establish one connection.")
+    db_pool_size: int = Field(
+        default=10, ge=1, le=1000, description="Connections kept in the pool."
+    )
+    db_max_overflow: int = Field(
+        default=20, ge=0, le=1000, description="Extra connections under load."
+    )
+    db_pool_timeout: float = Field(
+        default=30.0, gt=0, description="Seconds to wait for a pooled connection."
+    )
+    db_pool_recycle: int = Field(
+        default=3600, ge=-1, description="Seconds after which a connection is replaced."
+    )
+    db_connect_timeout: float = Field(
+        default=10.0, gt=0, description="Seconds to establish one connection."
+    )
     db_statement_timeout: float = Field(
-        default=30.0, ge=0, description="Seconds a statement may run before the server cancels it (0: no limit)."
+        default=30.0,
+        ge=0,
+        description="Seconds a statement may run before the server cancels it (0: no limit).",
     )
     db_startup_timeout: float = Field(
-        default=60.0, ge=0, description="Seconds to wait for the database at start-up before giving up."
+        default=60.0,
+        ge=0,
+        description="Seconds to wait for the database at start-up before giving up.",
     )
     db_sqlite_busy_timeout: float = Field(
-        default=5.0, ge=0, description="Seconds SQLite waits for a lock before 'database is locked'."
+        default=5.0,
+        ge=0,
+        description="Seconds SQLite waits for a lock before 'database is locked'.",
     )
     db_retry_attempts: int = Field(
-        default=3, ge=1, le=20, description="Attempts for an idempotent unit of work on transient errors."
+        default=3,
+        ge=1,
+        le=20,
+        description="Attempts for an idempotent unit of work on transient errors.",
     )
     db_echo: bool = Field(default=False, description="Log every SQL statement (debugging only).")
     db_pgbouncer: bool = Field(
-        default=False, description="PgBouncer transaction pooling in front: prepared-statement caches off."
+        default=False,
+        description="PgBouncer transaction pooling in front: prepared-statement caches off.",
     )
-    db_application_name: str = Field(default="bandwise", description="application_name on PostgreSQL.")
+    db_application_name: str = Field(
+        default="bandwise", description="application_name on PostgreSQL."
+    )
     db_stats_interval: float = Field(
         default=30.0, gt=0, description="Seconds between PostgreSQL statistics collections."
     )
 
     # HTTP service --------------------------------------------------------------------------------
     api_host: str = Field(default="127.0.0.1", description="Address the HTTP service listens on.")
-    api_port: int = Field(default=8080, ge=1, le=65535, description="Port the HTTP service listens on.")
+    api_port: int = Field(
+        default=8080, ge=1, le=65535, description="Port the HTTP service listens on."
+    )
     api_token: SecretStr | None = Field(
         default=None, description="Bearer token for /api (required when API_HOST is not loopback)."
     )
@@ -129,28 +156,39 @@ class Settings(BaseSettings):
     )
 
     # Limits -----------------------------------------------------------------------------------
-    daily_submission_limit: int = Field(default=3, ge=1, description="Free checks per candidate per day.")
+    daily_submission_limit: int = Field(
+        default=3, ge=1, description="Free checks per candidate per day."
+    )
     pro_daily_limit: int | None = Field(
         default=None, ge=1, description="Checks per day for Pro candidates (unset: unlimited)."
     )
-    limit_timezone: str = Field(default="UTC", description="Time zone in which the daily limit resets.")
+    limit_timezone: str = Field(
+        default="UTC", description="Time zone in which the daily limit resets."
+    )
 
     # Telegram bot ---------------------------------------------------------------------------------
-    bot_token: SecretStr | None = Field(default=None, description="Telegram bot token (unset: no bot).")
+    bot_token: SecretStr | None = Field(
+        default=None, description="Telegram bot token (unset: no bot)."
+    )
     admin_ids: Annotated[list[int], NoDecode] = Field(
         default_factory=list, description="Telegram ids of admins, comma separated."
     )
     webhook_url: str | None = Field(default=None, description="Public HTTPS URL for webhook mode.")
     webhook_secret: SecretStr | None = Field(default=None, description="Webhook secret token.")
-    redis_url: SecretStr | None = Field(default=None, description="Redis URL for shared FSM storage.")
+    redis_url: SecretStr | None = Field(
+        default=None, description="Redis URL for shared FSM storage."
+    )
     pro_price_stars: int = Field(default=250, ge=1, description="Price of Pro in Telegram Stars.")
     pro_period_days: int = Field(default=30, ge=1, description="Days of Pro bought by one payment.")
 
     # Assessment -----------------------------------------------------------------------------------
     ai_api_key: SecretStr | None = Field(
-        default=None, description="API key of the OpenAI-compatible provider (unset: offline assessor)."
+        default=None,
+        description="API key of the OpenAI-compatible provider (unset: offline assessor).",
     )
-    ai_base_url: str = Field(default="https://openrouter.ai/api/v1", description="Provider base URL.")
+    ai_base_url: str = Field(
+        default="https://openrouter.ai/api/v1", description="Provider base URL."
+    )
     ai_model: str = Field(default="openai/gpt-4o-mini", description="Model name at the provider.")
     ai_timeout: float = Field(default=60.0, gt=0, description="Seconds per provider request.")
     ai_max_retries: int = Field(default=2, ge=0, le=10, description="Retries on 429/5xx.")
@@ -158,16 +196,23 @@ class Settings(BaseSettings):
     # Backups ------------------------------------------------------------------------------------
     backup_dir: Path = Field(default=Path("backups"), description="Directory holding backups.")
     backup_encryption_key: SecretStr | None = Field(
-        default=None, description="Key for authenticated encryption of backups (unset: not encrypted)."
+        default=None,
+        description="Key for authenticated encryption of backups (unset: not encrypted).",
     )
     backup_keep_daily: int = Field(default=7, ge=0, description="Daily backups kept.")
     backup_keep_weekly: int = Field(default=4, ge=0, description="Weekly backups kept.")
     backup_keep_monthly: int = Field(default=6, ge=0, description="Monthly backups kept.")
-    backup_schedule: str = Field(default="0 3 * * *", description="Cron expression (UTC) for backups.")
+    backup_schedule: str = Field(
+        default="0 3 * * *", description="Cron expression (UTC) for backups."
+    )
 
     # Alerts -------------------------------------------------------------------------------------
-    alert_webhook_url: str | None = Field(default=None, description="URL receiving alert JSON posts.")
-    alert_cooldown_seconds: float = Field(default=900.0, ge=0, description="Minimum gap between repeats.")
+    alert_webhook_url: str | None = Field(
+        default=None, description="URL receiving alert JSON posts."
+    )
+    alert_cooldown_seconds: float = Field(
+        default=900.0, ge=0, description="Minimum gap between repeats."
+    )
 
     @field_validator("database_url", mode="before")
     @classmethod
@@ -197,7 +242,10 @@ class Settings(BaseSettings):
     def _check_consistency(self) -> Settings:
         for name in ("postgres_password", "api_token", "admin_token", "webhook_secret"):
             secret = getattr(self, name)
-            if secret is not None and secret.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:
+            if (
+                secret is not None
+                and secret.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS
+            ):
                 raise ValueError(f"{name.upper()} is still the placeholder; set a real secret")
         url = self.database_url
         if url is not None:
@@ -232,12 +280,18 @@ class Settings(BaseSettings):
     @property
     def engine_name(self) -> Literal["sqlite", "postgresql"]:
         """Return which engine the configured URL selects."""
-        return "sqlite" if make_url(self.resolved_database_url).get_backend_name() == "sqlite" else "postgresql"
+        return (
+            "sqlite"
+            if make_url(self.resolved_database_url).get_backend_name() == "sqlite"
+            else "postgresql"
+        )
 
     @property
     def api_is_loopback(self) -> bool:
         """Tell whether the HTTP service listens on loopback only."""
-        return self.api_host in ("127.0.0.1", "localhost", "::1") or self.api_host.startswith("127.")
+        return self.api_host in ("127.0.0.1", "localhost", "::1") or self.api_host.startswith(
+            "127."
+        )
 
 
 def _describe_validation_error(exc: ValidationError) -> ConfigurationError:
@@ -256,7 +310,7 @@ def load_settings(env_file: Path | str | None = None, **overrides: object) -> Se
     if env_file is not None and not Path(env_file).is_file():
         raise ConfigurationError(f"env file {env_file} does not exist", variable=None)
     try:
-        return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+        return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg,arg-type]
     except ValidationError as exc:
         raise _describe_validation_error(exc) from None
 

@@ -41,7 +41,9 @@ async def start_runtime(settings: Settings, *, migrate_schema: bool | None = Non
     engine = create_engine(settings)
     try:
         await wait_for_database(engine, settings.db_startup_timeout)
-        should_migrate = settings.run_migrations_on_startup if migrate_schema is None else migrate_schema
+        should_migrate = (
+            settings.run_migrations_on_startup if migrate_schema is None else migrate_schema
+        )
         if should_migrate:
             await migrate.upgrade(engine)
     except BaseException:

@@ -41,8 +41,12 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         finally:
             await started.close()
 
-    app = FastAPI(title="bandwise", version=bandwise.__version__, lifespan=lifespan,
-                  description="Scores IELTS Writing essays; health, submissions and history.")
+    app = FastAPI(
+        title="bandwise",
+        version=bandwise.__version__,
+        lifespan=lifespan,
+        description="Scores IELTS Writing essays; health, submissions and history.",
+    )
     if runtime is not None:
         app.state.runtime = runtime
     install_error_handlers(app)

@@ -30,12 +30,19 @@ async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
-def require_api_token(runtime: RuntimeDep, authorization: str | None = Header(default=None)) -> None:
+def require_api_token(
+    runtime: RuntimeDep, authorization: str | None = Header(default=None)
+) -> None:
     """Refuse the request unless it carries ``Authorization: Bearer <API_TOKEN>``."""
     expected = runtime.settings.api_token
     if expected is None:
         return  # only possible on loopback: create_app refuses otherwise
     scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), expected.get_secret_value().encode()):
-        raise HTTPException(status_code=401, detail="missing or wrong bearer token",
-                            headers={"WWW-Authenticate": "Bearer"})
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        token.encode(), expected.get_secret_value().encode()
+    ):
+        raise HTTPException(
+            status_code=401,
+            detail="missing or wrong bearer token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )

@@ -15,7 +15,9 @@ class SubmissionIn(BaseModel):
 
     telegram_id: int = Field(gt=0, le=2**63 - 1, description="Telegram user id of the candidate")
     text: str = Field(min_length=1, max_length=20_000, description="The essay")
-    task_type: TaskType | None = Field(default=None, description="task_1 or task_2; detected when absent")
+    task_type: TaskType | None = Field(
+        default=None, description="task_1 or task_2; detected when absent"
+    )
     username: str | None = Field(default=None, max_length=255)
     first_name: str | None = Field(default=None, max_length=255)
 

@@ -19,11 +19,36 @@ from bandwise.models import TaskType
 
 MINIMUM_WORDS = {TaskType.TASK_1: 150, TaskType.TASK_2: 250}
 LINKERS = (
-    "however", "moreover", "furthermore", "in addition", "therefore", "consequently",
-    "as a result", "on the other hand", "for example", "for instance", "in contrast",
-    "nevertheless", "although", "whereas", "while", "firstly", "secondly", "finally",
-    "in conclusion", "overall", "similarly", "meanwhile", "thus", "hence", "because",
-    "since", "despite", "in summary", "to sum up", "additionally",
+    "however",
+    "moreover",
+    "furthermore",
+    "in addition",
+    "therefore",
+    "consequently",
+    "as a result",
+    "on the other hand",
+    "for example",
+    "for instance",
+    "in contrast",
+    "nevertheless",
+    "although",
+    "whereas",
+    "while",
+    "firstly",
+    "secondly",
+    "finally",
+    "in conclusion",
+    "overall",
+    "similarly",
+    "meanwhile",
+    "thus",
+    "hence",
+    "because",
+    "since",
+    "despite",
+    "in summary",
+    "to sum up",
+    "additionally",
 )
 SUBORDINATORS = ("which", "that", "who", "when", "if", "because", "although", "while", "whereas")
 
@@ -70,84 +95,146 @@ class HeuristicAssessor:
         rare = [token for token in set(alpha) if token in known and frequency[token] < 5000]
         rare_share = len(rare) / max(1, len(set(alpha)))
         lowered = text.lower()
-        linkers_used = sorted({linker for linker in LINKERS if re.search(rf"\b{linker}\b", lowered)})
+        linkers_used = sorted(
+            {linker for linker in LINKERS if re.search(rf"\b{linker}\b", lowered)}
+        )
         sentence_list = sentences(text)
         lengths = [len(words(sentence)) for sentence in sentence_list] or [0]
         mean_length = sum(lengths) / len(lengths)
         spread = (sum((n - mean_length) ** 2 for n in lengths) / len(lengths)) ** 0.5
         complex_share = sum(
-            1 for sentence in sentence_list
+            1
+            for sentence in sentence_list
             if any(re.search(rf"\b{word}\b", sentence.lower()) for word in SUBORDINATORS)
         ) / max(1, len(sentence_list))
         paragraph_count = len(paragraphs(text))
         expected_paragraphs = 4 if task_type is TaskType.TASK_2 else 3
 
         length_ratio = count / minimum
-        task = 4.0 + 3.0 * min(1.0, length_ratio) + (1.0 if paragraph_count >= expected_paragraphs else 0.0)
+        task = (
+            4.0
+            + 3.0 * min(1.0, length_ratio)
+            + (1.0 if paragraph_count >= expected_paragraphs else 0.0)
+        )
         if task_type is TaskType.TASK_1 and re.search(r"\boverall\b", lowered):
             task += 1.0
-        if task_type is TaskType.TASK_2 and re.search(r"\b(i believe|in my (opinion|view)|i (agree|disagree))\b", lowered):
+        if task_type is TaskType.TASK_2 and re.search(
+            r"\b(i believe|in my (opinion|view)|i (agree|disagree))\b", lowered
+        ):
             task += 1.0
         if length_ratio < 0.8:
             task -= 1.5
         coherence = 4.0 + min(3.0, len(linkers_used) * 0.5) + min(2.0, paragraph_count * 0.5)
-        lexical = 3.5 + unique_ratio * 4.0 + min(2.0, rare_share * 10.0) - min(2.0, spelling_rate * 20.0)
-        grammar = 4.0 + min(2.0, complex_share * 3.0) + min(1.5, spread / 4.0) + (
-            1.0 if 12 <= mean_length <= 25 else 0.0) - min(2.0, spelling_rate * 10.0)
+        lexical = (
+            3.5 + unique_ratio * 4.0 + min(2.0, rare_share * 10.0) - min(2.0, spelling_rate * 20.0)
+        )
+        grammar = (
+            4.0
+            + min(2.0, complex_share * 3.0)
+            + min(1.5, spread / 4.0)
+            + (1.0 if 12 <= mean_length <= 25 else 0.0)
+            - min(2.0, spelling_rate * 10.0)
+        )
 
         quote = _quote(text)
         criteria = {
-            "task_achievement": CriterionScore(_band(task), (
-                f"{count} words against the {minimum}-word minimum, {paragraph_count} paragraph(s); "
-                f"the response opens with “{quote}”.")),
-            "coherence_cohesion": CriterionScore(_band(coherence), (
-                f"{len(linkers_used)} different linking devices"
-                + (f" ({', '.join(linkers_used[:5])})" if linkers_used else "")
-                + f" across {paragraph_count} paragraph(s).")),
-            "lexical_resource": CriterionScore(_band(lexical), (
-                f"{unique_ratio:.0%} of words are distinct, {rare_share:.0%} are less common; "
-                f"{len(misspelled)} possible misspelling(s)"
-                + (f" such as “{misspelled[0]}”." if misspelled else "."))),
-            "grammatical_accuracy": CriterionScore(_band(grammar), (
-                f"{len(sentence_list)} sentences averaging {mean_length:.0f} words; "
-                f"{complex_share:.0%} use subordinate clauses.")),
+            "task_achievement": CriterionScore(
+                _band(task),
+                (
+                    f"{count} words against the {minimum}-word minimum, "
+                    f"{paragraph_count} paragraph(s); "
+                    f"the response opens with “{quote}”."
+                ),
+            ),
+            "coherence_cohesion": CriterionScore(
+                _band(coherence),
+                (
+                    f"{len(linkers_used)} different linking devices"
+                    + (f" ({', '.join(linkers_used[:5])})" if linkers_used else "")
+                    + f" across {paragraph_count} paragraph(s)."
+                ),
+            ),
+            "lexical_resource": CriterionScore(
+                _band(lexical),
+                (
+                    f"{unique_ratio:.0%} of words are distinct, {rare_share:.0%} are less common; "
+                    f"{len(misspelled)} possible misspelling(s)"
+                    + (f" such as “{misspelled[0]}”." if misspelled else ".")
+                ),
+            ),
+            "grammatical_accuracy": CriterionScore(
+                _band(grammar),
+                (
+                    f"{len(sentence_list)} sentences averaging {mean_length:.0f} words; "
+                    f"{complex_share:.0%} use subordinate clauses."
+                ),
+            ),
         }
-        suggestions = self._suggestions(task_type, count, minimum, paragraph_count,
-                                        expected_paragraphs, linkers_used, misspelled,
-                                        unique_ratio, complex_share)
+        suggestions = self._suggestions(
+            task_type,
+            count,
+            minimum,
+            paragraph_count,
+            expected_paragraphs,
+            linkers_used,
+            misspelled,
+            unique_ratio,
+            complex_share,
+        )
         feedback = (
             f"Scored by the offline heuristic assessor (no language model): {count} words, "
             f"{paragraph_count} paragraphs, {len(sentence_list)} sentences."
         )
-        return AssessmentResult(criteria=criteria, feedback=feedback, suggestions=suggestions,
-                                assessor=self.name)
+        return AssessmentResult(
+            criteria=criteria, feedback=feedback, suggestions=suggestions, assessor=self.name
+        )
 
     @staticmethod
-    def _suggestions(task_type: TaskType, count: int, minimum: int, paragraph_count: int,
-                     expected_paragraphs: int, linkers: list[str], misspelled: list[str],
-                     unique_ratio: float, complex_share: float) -> list[str]:
+    def _suggestions(
+        task_type: TaskType,
+        count: int,
+        minimum: int,
+        paragraph_count: int,
+        expected_paragraphs: int,
+        linkers: list[str],
+        misspelled: list[str],
+        unique_ratio: float,
+        complex_share: float,
+    ) -> list[str]:
         advice: list[str] = []
         if count < minimum:
-            advice.append(f"Write at least {minimum} words: this response has {count}, which "
-                          "lowers the Task Achievement band.")
+            advice.append(
+                f"Write at least {minimum} words: this response has {count}, which "
+                "lowers the Task Achievement band."
+            )
         if paragraph_count < expected_paragraphs:
-            advice.append(f"Organise the answer into {expected_paragraphs} or more paragraphs "
-                          "with one main idea each.")
+            advice.append(
+                f"Organise the answer into {expected_paragraphs} or more paragraphs "
+                "with one main idea each."
+            )
         if task_type is TaskType.TASK_1:
-            advice.append("Begin with an overview sentence that states the main trends before "
-                          "giving the details.")
+            advice.append(
+                "Begin with an overview sentence that states the main trends before "
+                "giving the details."
+            )
         else:
-            advice.append("State your position clearly in the introduction and support each "
-                          "body paragraph with a specific example.")
+            advice.append(
+                "State your position clearly in the introduction and support each "
+                "body paragraph with a specific example."
+            )
         if len(linkers) < 4:
-            advice.append("Use a wider range of linking words (however, as a result, in contrast) "
-                          "to connect ideas.")
+            advice.append(
+                "Use a wider range of linking words (however, as a result, in contrast) "
+                "to connect ideas."
+            )
         if misspelled:
             advice.append(f"Check spelling: {', '.join(misspelled[:3])}.")
         if unique_ratio < 0.5:
             advice.append("Avoid repeating the same words; use synonyms and paraphrase the task.")
         if complex_share < 0.3:
-            advice.append("Combine short sentences with relative or conditional clauses to show "
-                          "grammatical range.")
+            advice.append(
+                "Combine short sentences with relative or conditional clauses to show "
+                "grammatical range."
+            )
         advice.append("Leave a few minutes to proofread for articles, plurals and verb tenses.")
-        return advice[:5] if len(advice) >= 3 else advice + ["Practise with timed essays."]
+        return advice[:5] if len(advice) >= 3 else [*advice, "Practise with timed essays."]

@@ -57,7 +57,9 @@ class AssessmentResult:
             "assessor": self.assessor,
         }
         for name in CRITERIA:
-            score_column = "grammatical_accuracy_score" if name == "grammatical_accuracy" else f"{name}_score"
+            score_column = (
+                "grammatical_accuracy_score" if name == "grammatical_accuracy" else f"{name}_score"
+            )
             values[score_column] = self.criteria[name].band
             values[f"{name}_justification"] = self.criteria[name].justification
         return values

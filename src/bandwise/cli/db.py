@@ -20,14 +20,18 @@ UrlOption = Annotated[str | None, typer.Option("--url", help="Database URL (defa
 @app.command()
 def wait(
     url: UrlOption = None,
-    timeout: Annotated[float | None, typer.Option(help="Seconds (default DB_STARTUP_TIMEOUT)")] = None,
+    timeout: Annotated[
+        float | None, typer.Option(help="Seconds (default DB_STARTUP_TIMEOUT)")
+    ] = None,
 ) -> None:
     """Wait until the database accepts connections (exponential backoff, bounded)."""
     settings = command_settings()
 
     async def main() -> int:
         async with open_engine(settings, url) as engine:
-            return await wait_for_database(engine, timeout if timeout is not None else settings.db_startup_timeout)
+            return await wait_for_database(
+                engine, timeout if timeout is not None else settings.db_startup_timeout
+            )
 
     attempts = run(main)
     typer.echo(f"database ready (after {attempts} attempt{'s' if attempts != 1 else ''})")
@@ -46,13 +50,17 @@ def upgrade(revision: Annotated[str, typer.Argument()] = "head", url: UrlOption 
     if result.adopted_legacy:
         typer.echo("adopted a legacy bandwise database")
     if result.changed:
-        typer.echo(f"upgraded {result.before or 'base'} → {result.after} ({', '.join(result.applied)})")
+        typer.echo(
+            f"upgraded {result.before or 'base'} → {result.after} ({', '.join(result.applied)})"
+        )
     else:
         typer.echo(f"already at {result.after or 'base'}; nothing to do")
 
 
 @app.command()
-def downgrade(revision: Annotated[str, typer.Argument(help="Target revision, or base")], url: UrlOption = None) -> None:
+def downgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision, or base")], url: UrlOption = None
+) -> None:
     """Revert migrations down to REVISION (``base`` removes every bandwise table)."""
     settings = command_settings()
 

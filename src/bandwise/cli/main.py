@@ -30,10 +30,21 @@ def serve() -> None:
 
     settings = command_settings()
     application = guarded(lambda: create_app(settings))
-    log.info("HTTP on http://%s:%d (engine %s: %s)", settings.api_host, settings.api_port,
-             settings.engine_name, settings.masked_database_url)
-    uvicorn.run(application, host=settings.api_host, port=settings.api_port,
-                log_level=settings.log_level.lower(), access_log=False, lifespan="on")
+    log.info(
+        "HTTP on http://%s:%d (engine %s: %s)",
+        settings.api_host,
+        settings.api_port,
+        settings.engine_name,
+        settings.masked_database_url,
+    )
+    uvicorn.run(
+        application,
+        host=settings.api_host,
+        port=settings.api_port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        lifespan="on",
+    )
 
 
 @app.command()

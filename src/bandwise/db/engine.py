@@ -9,7 +9,12 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.pool import NullPool
 
 from bandwise.config import Settings, mask_url, normalise_database_url
@@ -22,7 +27,9 @@ def is_sqlite(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def install_sqlite_hooks(engine: AsyncEngine, busy_timeout: float, *, foreign_keys: bool = True) -> None:
+def install_sqlite_hooks(
+    engine: AsyncEngine, busy_timeout: float, *, foreign_keys: bool = True
+) -> None:
     """Configure every SQLite connection of ``engine``: WAL, foreign keys, busy timeout, BEGIN.
 
     ``foreign_keys=False`` is for migrations only: rebuilding a table must not cascade.
@@ -64,8 +71,12 @@ def _sqlite_engine(url: URL, settings: Settings, *, null_pool: bool) -> AsyncEng
     if null_pool:
         options["poolclass"] = NullPool
     else:
-        options.update(pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow,
-                       pool_timeout=settings.db_pool_timeout, pool_pre_ping=True)
+        options.update(
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            pool_timeout=settings.db_pool_timeout,
+            pool_pre_ping=True,
+        )
     return create_sqlite_engine(url, settings.db_sqlite_busy_timeout, **options)
 
 
@@ -88,7 +99,9 @@ def _postgres_connect_args(settings: Settings) -> dict[str, Any]:
     return connect_args
 
 
-def create_engine(settings: Settings, *, url: str | None = None, null_pool: bool = False) -> AsyncEngine:
+def create_engine(
+    settings: Settings, *, url: str | None = None, null_pool: bool = False
+) -> AsyncEngine:
     """Create the engine described by ``settings`` (or ``url``); nothing connects yet."""
     target = make_url(normalise_database_url(url) if url else settings.resolved_database_url)
     if target.get_backend_name() == "sqlite":
@@ -104,7 +117,9 @@ def create_engine(settings: Settings, *, url: str | None = None, null_pool: bool
                 pool_timeout=settings.db_pool_timeout,
                 pool_recycle=settings.db_pool_recycle,
             )
-        engine = create_async_engine(target, connect_args=_postgres_connect_args(settings), **options)
+        engine = create_async_engine(
+            target, connect_args=_postgres_connect_args(settings), **options
+        )
     log.info("database engine %s at %s", engine.dialect.name, mask_url(target))
     return engine
 

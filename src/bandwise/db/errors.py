@@ -42,8 +42,14 @@ def is_disconnect(error: BaseException) -> bool:
         if isinstance(item, ConnectionError | OSError | asyncio.TimeoutError | TimeoutError):
             return True
         name = type(item).__name__
-        if name in {"ConnectionDoesNotExistError", "InterfaceError", "CannotConnectNowError",
-                    "ConnectionFailureError", "AdminShutdownError", "ConnectionRejectionError"}:
+        if name in {
+            "ConnectionDoesNotExistError",
+            "InterfaceError",
+            "CannotConnectNowError",
+            "ConnectionFailureError",
+            "AdminShutdownError",
+            "ConnectionRejectionError",
+        }:
             return True
         if _sqlstate(item) in {"57P01", "57P02", "57P03", "08000", "08003", "08006", "08001"}:
             return True

@@ -70,8 +70,9 @@ async def _migration_engine(engine: AsyncEngine) -> tuple[AsyncEngine, bool]:
     if engine.dialect.name != "sqlite":
         return engine, False
     # A private connection with foreign keys off: rebuilding a table must not cascade.
-    sibling = create_sqlite_engine(engine.url, busy_timeout=30.0, foreign_keys=False,
-                                   poolclass=NullPool)
+    sibling = create_sqlite_engine(
+        engine.url, busy_timeout=30.0, foreign_keys=False, poolclass=NullPool
+    )
     return sibling, True
 
 
@@ -101,11 +102,15 @@ def _run(connection: Connection, action: str, revision: str, result: MigrationRe
     result.before = _current(connection)
     if action == "upgrade":
         if result.before is None and _looks_legacy(connection):
-            log.warning("legacy bandwise database found: adopting it at revision %s", LEGACY_BASELINE)
+            log.warning(
+                "legacy bandwise database found: adopting it at revision %s", LEGACY_BASELINE
+            )
             command.stamp(config, LEGACY_BASELINE)
             result.adopted_legacy = True
             result.before = LEGACY_BASELINE
-        elif result.before is None and set(LEGACY_TABLES) & set(inspect(connection).get_table_names()):
+        elif result.before is None and set(LEGACY_TABLES) & set(
+            inspect(connection).get_table_names()
+        ):
             raise MigrationError(
                 "the database has bandwise tables but no alembic_version and does not match the "
                 "legacy schema; refusing to guess. Inspect it, or start from an empty database."
@@ -116,13 +121,18 @@ def _run(connection: Connection, action: str, revision: str, result: MigrationRe
     result.after = _current(connection)
 
 
-def _failure_message(action: str, result: MigrationResult, error: BaseException, target: str) -> MigrationError:
+def _failure_message(
+    action: str, result: MigrationResult, error: BaseException, target: str
+) -> MigrationError:
     at = result.before or "base"
     cause = str(getattr(error, "orig", None) or error).strip()
     failed = "the next revision"
     script = ScriptDirectory.from_config(alembic_config())
     if action == "upgrade":
-        upcoming = [rev.revision for rev in script.iterate_revisions("heads", at if at != "base" else "base")]
+        upcoming = [
+            rev.revision
+            for rev in script.iterate_revisions("heads", at if at != "base" else "base")
+        ]
         pending = [rev for rev in reversed(upcoming) if rev != at and rev not in result.applied]
         if pending:
             failed = pending[0]
@@ -158,8 +168,13 @@ async def _migrate(engine: AsyncEngine, action: str, revision: str) -> Migration
         if disposable:
             await runner.dispose()
     if result.applied:
-        log.info("schema %s: %s → %s (%s)", action, result.before or "base", result.after or "base",
-                 ", ".join(result.applied))
+        log.info(
+            "schema %s: %s → %s (%s)",
+            action,
+            result.before or "base",
+            result.after or "base",
+            ", ".join(result.applied),
+        )
     else:
         log.info("schema already at %s; nothing to do", result.after or "base")
     return result
@@ -191,8 +206,11 @@ def history() -> list[tuple[str, str | None, str]]:
     script = ScriptDirectory.from_config(alembic_config())
     revisions = list(script.walk_revisions())
     return [
-        (rev.revision, rev.down_revision if isinstance(rev.down_revision, str) else None,
-         (rev.doc or "").strip().splitlines()[0] if rev.doc else "")
+        (
+            rev.revision,
+            rev.down_revision if isinstance(rev.down_revision, str) else None,
+            (rev.doc or "").strip().splitlines()[0] if rev.doc else "",
+        )
         for rev in reversed(revisions)
     ]
 

@@ -18,7 +18,10 @@ log = logging.getLogger(__name__)
 
 
 def backoff_delays(
-    initial: float = 0.1, maximum: float = 5.0, factor: float = 2.0, jitter: float = 0.25,
+    initial: float = 0.1,
+    maximum: float = 5.0,
+    factor: float = 2.0,
+    jitter: float = 0.25,
     rng: Callable[[], float] = random.random,
 ) -> Iterator[float]:
     """Yield ever longer waits (×``factor`` up to ``maximum``), each jittered by ±``jitter``."""
@@ -30,6 +33,7 @@ def backoff_delays(
 
 async def ping(engine: AsyncEngine, timeout: float) -> None:
     """Run one ``SELECT 1`` round trip, bounded by ``timeout`` seconds."""
+
     async def _round_trip() -> None:
         async with engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
@@ -43,7 +47,9 @@ def _cause(error: BaseException) -> str:
     return text_[0] if text_ and text_[0] else type(original).__name__
 
 
-async def wait_for_database(engine: AsyncEngine, timeout: float, *, attempt_timeout: float = 5.0) -> int:
+async def wait_for_database(
+    engine: AsyncEngine, timeout: float, *, attempt_timeout: float = 5.0
+) -> int:
     """Wait until the database answers; return the attempts it took.
 
     Raises DatabaseUnavailable naming host, port and the last cause after ``timeout`` seconds.
@@ -57,26 +63,28 @@ async def wait_for_database(engine: AsyncEngine, timeout: float, *, attempt_time
         remaining = deadline - time.monotonic()
         try:
             await ping(engine, max(0.1, min(attempt_timeout, remaining)))
-        except Exception as error:  # noqa: BLE001 - every failure is a reason to retry here
+        except Exception as error:
             cause = _cause(error)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 url = engine.url
                 where = (
-                    f"SQLite file {url.database}" if engine.dialect.name == "sqlite"
+                    f"SQLite file {url.database}"
+                    if engine.dialect.name == "sqlite"
                     else f"host {url.host or 'localhost'} port {url.port or 5432}"
                 )
                 raise DatabaseUnavailable(
                     f"gave up waiting for the database after {attempt} attempts in {timeout:g} s: "
                     f"{where} ({target}): {cause}",
-                    host=url.host, port=url.port,
+                    host=url.host,
+                    port=url.port,
                 ) from None
             delay = min(next(delays), remaining)
-            log.warning("database not ready (attempt %d): %s; next try in %.2f s", attempt, cause, delay)
+            log.warning(
+                "database not ready (attempt %d): %s; next try in %.2f s", attempt, cause, delay
+            )
             await asyncio.sleep(delay)
         else:
             if attempt > 1:
                 log.info("database ready after %d attempts", attempt)
             return attempt
-
-

@@ -11,9 +11,9 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bandwise.config import mask_url
 from bandwise.db.errors import error_kind, is_transient, to_domain_error
 from bandwise.db.readiness import backoff_delays
-from bandwise.config import mask_url
 from bandwise.errors import BandwiseError
 
 log = logging.getLogger(__name__)
@@ -62,13 +62,18 @@ async def run_transaction(
                 return await work(session)
         except BandwiseError:
             raise
-        except (DBAPIError, PoolTimeoutError, SQLAlchemyError, OSError, asyncio.TimeoutError) as error:
+        except (TimeoutError, DBAPIError, PoolTimeoutError, SQLAlchemyError, OSError) as error:
             kind = error_kind(error)
             if retry and attempt < attempts and is_transient(error):
                 delay = next(delays)
                 _notify(_retry_observers, kind)
-                log.warning("transient database failure (%s), retry %d/%d in %.2f s",
-                            kind, attempt, attempts - 1, delay)
+                log.warning(
+                    "transient database failure (%s), retry %d/%d in %.2f s",
+                    kind,
+                    attempt,
+                    attempts - 1,
+                    delay,
+                )
                 await asyncio.sleep(delay)
                 continue
             _notify(_error_observers, kind)

@@ -28,7 +28,9 @@ def find_bindir() -> Path:
         out = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, check=False)
         if out.returncode == 0:
             candidates.append(Path(out.stdout.strip()))
-    candidates += [Path(p).parent for p in sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), reverse=True)]
+    candidates += [
+        Path(p).parent for p in sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), reverse=True)
+    ]
     for candidate in candidates:
         if (candidate / "initdb").exists() and (candidate / "pg_ctl").exists():
             return candidate
@@ -73,14 +75,28 @@ class PgCluster:
     def init(self) -> None:
         """Create the data directory (trust authentication on loopback and the socket)."""
         self.root.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.root, 0o755)
+        os.chmod(self.root, 0o755)  # noqa: S103 - the postgres user must reach its data directory
         self._chown(self.root)
         self.socketdir.mkdir(exist_ok=True)
         self._chown(self.socketdir)
         subprocess.run(
-            self._command([str(self.bindir / "initdb"), "-D", str(self.datadir), "-U", self.user,
-                           "-A", "trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"]),
-            check=True, capture_output=True,
+            self._command(
+                [
+                    str(self.bindir / "initdb"),
+                    "-D",
+                    str(self.datadir),
+                    "-U",
+                    self.user,
+                    "-A",
+                    "trust",
+                    "-E",
+                    "UTF8",
+                    "--locale=C.UTF-8",
+                    "--no-sync",
+                ]
+            ),
+            check=True,
+            capture_output=True,
         )
         options = {
             "listen_addresses": "'127.0.0.1'",
@@ -104,9 +120,21 @@ class PgCluster:
             self.init()
         # Leftover pid file after a kill -9 is handled by postgres itself.
         subprocess.run(
-            self._command([str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-l",
-                           str(self.logfile), "-w", "-t", str(int(timeout)), "start"]),
-            check=True, capture_output=True,
+            self._command(
+                [
+                    str(self.bindir / "pg_ctl"),
+                    "-D",
+                    str(self.datadir),
+                    "-l",
+                    str(self.logfile),
+                    "-w",
+                    "-t",
+                    str(int(timeout)),
+                    "start",
+                ]
+            ),
+            check=True,
+            capture_output=True,
         )
         self.wait_accepting(timeout)
 
@@ -126,9 +154,11 @@ class PgCluster:
     def stop(self, mode: str = "fast") -> None:
         """Stop the server (``fast`` disconnects clients, ``immediate`` is a crash-like stop)."""
         subprocess.run(
-            self._command([str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", mode,
-                           "-w", "stop"]),
-            check=False, capture_output=True,
+            self._command(
+                [str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", mode, "-w", "stop"]
+            ),
+            check=False,
+            capture_output=True,
         )
 
     def pid(self) -> int | None:
@@ -144,8 +174,9 @@ class PgCluster:
         pid = self.pid()
         if pid is None:
             return
-        children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True,
-                                  check=False).stdout.split()
+        children = subprocess.run(
+            ["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False
+        ).stdout.split()
         for target in [pid, *map(int, children)]:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(target, signal.SIGKILL)
@@ -176,9 +207,25 @@ class PgCluster:
     def psql(self, sql: str, database: str = "postgres") -> str:
         """Run ``sql`` with psql and return its output (tuples only)."""
         out = subprocess.run(
-            [str(self.bindir / "psql"), "-h", self.host, "-p", str(self.port), "-U", self.user,
-             "-d", database, "-v", "ON_ERROR_STOP=1", "-At", "-c", sql],
-            capture_output=True, text=True, check=False,
+            [
+                str(self.bindir / "psql"),
+                "-h",
+                self.host,
+                "-p",
+                str(self.port),
+                "-U",
+                self.user,
+                "-d",
+                database,
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-At",
+                "-c",
+                sql,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if out.returncode != 0:
             raise RuntimeError(f"psql failed: {out.stderr.strip()}")

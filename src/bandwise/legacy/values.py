@@ -53,8 +53,14 @@ def parse_datetime(value: Any) -> datetime:
     micro = int((fraction or "0")[:6].ljust(6, "0"))
     try:
         parsed = datetime(
-            int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0),
-            micro, tzinfo=UTC,
+            int(year),
+            int(month),
+            int(day),
+            int(hour or 0),
+            int(minute or 0),
+            int(second or 0),
+            micro,
+            tzinfo=UTC,
         )
     except ValueError as exc:
         raise ValueError(f"impossible datetime {value!r}: {exc}") from exc
@@ -100,6 +106,13 @@ def parse_bool(value: Any) -> bool:
 
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+_INTEGER_TEXT = re.compile(r"\s*[+-]?\d+\s*")
+
+
+def _is_integral(value: Any) -> bool:
+    if isinstance(value, float):
+        return value.is_integer()
+    return isinstance(value, str) and _INTEGER_TEXT.fullmatch(value) is not None
 
 
 def parse_int(value: Any) -> int:
@@ -108,9 +121,7 @@ def parse_int(value: Any) -> int:
         return int(value)
     if isinstance(value, int):
         result = value
-    elif isinstance(value, float) and value.is_integer():
-        result = int(value)
-    elif isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
+    elif _is_integral(value):
         result = int(value)
     else:
         raise ValueError(f"not an integer: {value!r}")

@@ -2,8 +2,8 @@
 
 from bandwise.models.assessment import Assessment
 from bandwise.models.base import Base, UTCDateTime, utcnow
-from bandwise.models.import_quarantine import ImportQuarantine
 from bandwise.models.enums import ProcessingStatus, TaskType
+from bandwise.models.import_quarantine import ImportQuarantine
 from bandwise.models.rate_limit import RateLimit
 from bandwise.models.submission import Submission
 from bandwise.models.user import User

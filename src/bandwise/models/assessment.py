@@ -28,6 +28,7 @@ JUSTIFICATION_COLUMNS = (
     "grammatical_accuracy_justification",
 )
 
+
 class BandType(TypeDecorator[Decimal]):
     """A band stored as NUMERIC(4, 2) (legacy quarter bands fit) and read back as 6.5, not 6.50."""
 
@@ -72,9 +73,7 @@ class Assessment(Base):
     task_achievement_justification: Mapped[str] = mapped_column(Text, server_default=text("''"))
     coherence_cohesion_justification: Mapped[str] = mapped_column(Text, server_default=text("''"))
     lexical_resource_justification: Mapped[str] = mapped_column(Text, server_default=text("''"))
-    grammatical_accuracy_justification: Mapped[str] = mapped_column(
-        Text, server_default=text("''")
-    )
+    grammatical_accuracy_justification: Mapped[str] = mapped_column(Text, server_default=text("''"))
     # Which assessor produced the scores: "llm:<model>", "heuristic", or "legacy" for old rows.
     assessor: Mapped[str] = mapped_column(String(100), server_default=text("'legacy'"))
     assessed_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -41,8 +41,10 @@ class ReadinessReport:
         status = "maintenance" if self.maintenance else ("ok" if self.ready else "unavailable")
         return {
             "status": status,
-            "checks": {c.name: {"ok": c.ok, "detail": c.detail, "seconds": round(c.seconds, 4)}
-                       for c in self.checks},
+            "checks": {
+                c.name: {"ok": c.ok, "detail": c.detail, "seconds": round(c.seconds, 4)}
+                for c in self.checks
+            },
         }
 
 
@@ -60,23 +62,35 @@ async def check_readiness(runtime: Runtime, timeout: float = READY_TIMEOUT) -> R
     started = time.monotonic()
     try:
         await ping(runtime.engine, timeout)
-        report.checks.append(Check("database", True, runtime.engine.dialect.name,
-                                   time.monotonic() - started))
-    except Exception as error:  # noqa: BLE001 - any failure means not ready
-        reason = "timed out" if isinstance(error, asyncio.TimeoutError | TimeoutError) else type(error).__name__
-        report.checks.append(Check("database", False, f"unreachable: {reason}",
-                                   time.monotonic() - started))
+        report.checks.append(
+            Check("database", True, runtime.engine.dialect.name, time.monotonic() - started)
+        )
+    except Exception as error:
+        reason = (
+            "timed out"
+            if isinstance(error, asyncio.TimeoutError | TimeoutError)
+            else type(error).__name__
+        )
+        report.checks.append(
+            Check("database", False, f"unreachable: {reason}", time.monotonic() - started)
+        )
         return report
     started = time.monotonic()
     try:
         current = await asyncio.wait_for(migrate.current_revision(runtime.engine), timeout)
         head = migrate.head_revision()
-        report.checks.append(Check("schema", current == head,
-                                   f"at {current or 'base'}, code expects {head}",
-                                   time.monotonic() - started))
-    except Exception as error:  # noqa: BLE001
-        report.checks.append(Check("schema", False, f"unknown: {type(error).__name__}",
-                                   time.monotonic() - started))
+        report.checks.append(
+            Check(
+                "schema",
+                current == head,
+                f"at {current or 'base'}, code expects {head}",
+                time.monotonic() - started,
+            )
+        )
+    except Exception as error:
+        report.checks.append(
+            Check("schema", False, f"unknown: {type(error).__name__}", time.monotonic() - started)
+        )
     checked_out, capacity = pool_usage(runtime)
     report.checks.append(Check("pool", checked_out < capacity, f"{checked_out}/{capacity} in use"))
     return report

@@ -38,7 +38,9 @@ class BandSeriesPoint:
     grammatical_accuracy: Decimal
 
 
-async def band_series(session: AsyncSession, user_id: int, limit: int = 500) -> list[BandSeriesPoint]:
+async def band_series(
+    session: AsyncSession, user_id: int, limit: int = 500
+) -> list[BandSeriesPoint]:
     """Return the user's latest ``limit`` assessments, oldest first."""
     statement = (
         select(Assessment)
@@ -51,7 +53,8 @@ async def band_series(session: AsyncSession, user_id: int, limit: int = 500) -> 
     rows.reverse()
     return [
         BandSeriesPoint(
-            assessed_at=row.assessed_at, overall=row.overall_band_score,
+            assessed_at=row.assessed_at,
+            overall=row.overall_band_score,
             task_achievement=row.task_achievement_score,
             coherence_cohesion=row.coherence_cohesion_score,
             lexical_resource=row.lexical_resource_score,

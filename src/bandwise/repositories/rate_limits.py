@@ -31,7 +31,8 @@ async def consume(session: AsyncSession, user_id: int, day: date, limit: int | N
         if limit < 1:
             return None
         statement = statement.on_conflict_do_update(
-            index_elements=[RateLimit.user_id, RateLimit.submission_date], set_=increment,
+            index_elements=[RateLimit.user_id, RateLimit.submission_date],
+            set_=increment,
             where=RateLimit.submission_count < limit,
         )
     result = await session.execute(statement.returning(RateLimit.submission_count))
@@ -43,8 +44,11 @@ async def refund(session: AsyncSession, user_id: int, day: date) -> None:
     """Give back one check of (user, day), e.g. when scoring failed."""
     await session.execute(
         update(RateLimit)
-        .where(RateLimit.user_id == user_id, RateLimit.submission_date == day,
-               RateLimit.submission_count > 0)
+        .where(
+            RateLimit.user_id == user_id,
+            RateLimit.submission_date == day,
+            RateLimit.submission_count > 0,
+        )
         .values(submission_count=RateLimit.submission_count - 1)
     )
 

@@ -11,13 +11,21 @@ from bandwise.models import Assessment, ProcessingStatus, Submission, TaskType, 
 
 
 async def create(
-    session: AsyncSession, user_id: int, text: str, task_type: TaskType, word_count: int,
+    session: AsyncSession,
+    user_id: int,
+    text: str,
+    task_type: TaskType,
+    word_count: int,
     submitted_at: datetime | None = None,
 ) -> Submission:
     """Insert a pending submission and return it with its id."""
     submission = Submission(
-        user_id=user_id, text=text, task_type=task_type, word_count=word_count,
-        submitted_at=submitted_at or utcnow(), processing_status=ProcessingStatus.PENDING,
+        user_id=user_id,
+        text=text,
+        task_type=task_type,
+        word_count=word_count,
+        submitted_at=submitted_at or utcnow(),
+        processing_status=ProcessingStatus.PENDING,
     )
     session.add(submission)
     await session.flush()
@@ -43,7 +51,7 @@ async def latest_with_assessments(
         .limit(limit)
     )
     rows = await session.execute(statement)
-    return [(submission, assessment) for submission, assessment in rows.tuples()]
+    return [(submission, assessment) for submission, assessment in rows.all()]
 
 
 async def count_since(session: AsyncSession, since: datetime) -> int:

@@ -12,7 +12,9 @@ from bandwise.repositories.dialect import upsert_insert
 
 
 async def get_or_create(
-    session: AsyncSession, telegram_id: int, username: str | None = None,
+    session: AsyncSession,
+    telegram_id: int,
+    username: str | None = None,
     first_name: str | None = None,
 ) -> User:
     """Return the user with ``telegram_id``, creating it atomically (race-free) when new.
@@ -20,8 +22,13 @@ async def get_or_create(
     Known users get their username and first name refreshed when Telegram reports new ones.
     """
     insert = upsert_insert(session, User)
-    values = {"telegram_id": telegram_id, "username": username, "first_name": first_name,
-              "created_at": utcnow(), "is_pro": False}
+    values = {
+        "telegram_id": telegram_id,
+        "username": username,
+        "first_name": first_name,
+        "created_at": utcnow(),
+        "is_pro": False,
+    }
     refreshed = {
         "username": func.coalesce(insert.excluded.username, User.username),
         "first_name": func.coalesce(insert.excluded.first_name, User.first_name),
@@ -32,7 +39,8 @@ async def get_or_create(
         .returning(User)
     )
     result = await session.scalars(statement, execution_options={"populate_existing": True})
-    return result.one()
+    user: User = result.one()
+    return user
 
 
 async def get_by_telegram_id(session: AsyncSession, telegram_id: int) -> User | None:

@@ -24,9 +24,12 @@ class LimitPolicy:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LimitPolicy:
-        """Build the policy from ``DAILY_SUBMISSION_LIMIT``, ``PRO_DAILY_LIMIT``, ``LIMIT_TIMEZONE``."""
-        return cls(settings.daily_submission_limit, settings.pro_daily_limit,
-                   ZoneInfo(settings.limit_timezone))
+        """Build the policy from the daily-limit settings and ``LIMIT_TIMEZONE``."""
+        return cls(
+            settings.daily_submission_limit,
+            settings.pro_daily_limit,
+            ZoneInfo(settings.limit_timezone),
+        )
 
     def day_of(self, moment: datetime) -> date:
         """Return the limit day that ``moment`` falls in."""
@@ -56,7 +59,9 @@ class Allowance:
         return None if self.limit is None else max(0, self.limit - self.used)
 
 
-async def consume_check(session: AsyncSession, policy: LimitPolicy, user: User, now: datetime) -> Allowance:
+async def consume_check(
+    session: AsyncSession, policy: LimitPolicy, user: User, now: datetime
+) -> Allowance:
     """Consume one of the user's checks for today, or raise DailyLimitReached."""
     limit = policy.limit_for(user, now)
     used = await rate_limits.consume(session, user.id, policy.day_of(now), limit)
@@ -65,17 +70,22 @@ async def consume_check(session: AsyncSession, policy: LimitPolicy, user: User, 
         assert limit is not None
         raise DailyLimitReached(
             f"daily limit of {limit} checks reached; it resets at {resets_at.isoformat()}",
-            limit=limit, resets_at=resets_at,
+            limit=limit,
+            resets_at=resets_at,
         )
     return Allowance(used=used, limit=limit, resets_at=resets_at)
 
 
-async def refund_check(session: AsyncSession, policy: LimitPolicy, user_id: int, when: datetime) -> None:
+async def refund_check(
+    session: AsyncSession, policy: LimitPolicy, user_id: int, when: datetime
+) -> None:
     """Give back the check consumed at ``when`` (the essay could not be scored)."""
     await rate_limits.refund(session, user_id, policy.day_of(when))
 
 
-async def allowance(session: AsyncSession, policy: LimitPolicy, user: User, now: datetime) -> Allowance:
+async def allowance(
+    session: AsyncSession, policy: LimitPolicy, user: User, now: datetime
+) -> Allowance:
     """Return the user's allowance today without consuming anything."""
     used = await rate_limits.used(session, user.id, policy.day_of(now))
     return Allowance(used=used, limit=policy.limit_for(user, now), resets_at=policy.resets_at(now))

@@ -89,15 +89,17 @@ async def submit_essay(
     moment = now or utcnow()
 
     async def open_submission(session: AsyncSession) -> tuple[Submission, Allowance]:
-        user = await users.get_or_create(session, request.telegram_id, request.username,
-                                         request.first_name)
+        user = await users.get_or_create(
+            session, request.telegram_id, request.username, request.first_name
+        )
         allowance = await consume_check(session, policy, user, moment)
         submission = await submissions.create(session, user.id, text, task_type, count, moment)
         return submission, allowance
 
     try:
-        submission, allowance = await run_transaction(sessions, open_submission,
-                                                      attempts=retry_attempts)
+        submission, allowance = await run_transaction(
+            sessions, open_submission, attempts=retry_attempts
+        )
     except DatabaseError as error:
         if not allow_unsaved or type(error).__name__ not in ("DatabaseUnavailable", "DatabaseBusy"):
             raise
@@ -108,6 +110,7 @@ async def submit_essay(
     try:
         result = await _assess(assessor, text, task_type)
     except AssessmentFailed:
+
         async def mark_failed(session: AsyncSession) -> None:
             await submissions.set_status(session, submission.id, ProcessingStatus.FAILED)
             await refund_check(session, policy, submission.user_id, moment)
@@ -125,7 +128,9 @@ async def submit_essay(
 
     assessment = await run_transaction(sessions, store, attempts=retry_attempts)
     submission.processing_status = ProcessingStatus.COMPLETED
-    return SubmissionOutcome(submission, assessment, result, task_type, count, allowance, saved=True)
+    return SubmissionOutcome(
+        submission, assessment, result, task_type, count, allowance, saved=True
+    )
 
 
 async def _assess(assessor: Assessor, text: str, task_type: TaskType) -> AssessmentResult:

@@ -20,7 +20,9 @@ from bandwise.models import ProcessingStatus
 from bandwise.services.history import get_history
 from bandwise.services.submissions import EssayRequest, submit_essay
 
-router = APIRouter(prefix="/api/v1", tags=["submissions"], dependencies=[Depends(require_api_token)])
+router = APIRouter(
+    prefix="/api/v1", tags=["submissions"], dependencies=[Depends(require_api_token)]
+)
 
 
 @router.post("/submissions", response_model=SubmissionOut, status_code=201)
@@ -29,9 +31,16 @@ async def create_submission(body: SubmissionIn, runtime: RuntimeDep) -> Submissi
     if runtime.settings.maintenance_flag_path.exists():
         raise MaintenanceMode("bandwise is being upgraded; try again shortly")
     outcome = await submit_essay(
-        runtime.sessions, runtime.assessor, runtime.policy,
-        EssayRequest(telegram_id=body.telegram_id, text=body.text, task_type=body.task_type,
-                     username=body.username, first_name=body.first_name),
+        runtime.sessions,
+        runtime.assessor,
+        runtime.policy,
+        EssayRequest(
+            telegram_id=body.telegram_id,
+            text=body.text,
+            task_type=body.task_type,
+            username=body.username,
+            first_name=body.first_name,
+        ),
         retry_attempts=runtime.settings.db_retry_attempts,
     )
     result = outcome.result
@@ -47,9 +56,13 @@ async def create_submission(body: SubmissionIn, runtime: RuntimeDep) -> Submissi
         assessment=AssessmentOut(
             id=outcome.assessment.id if outcome.assessment else None,
             overall_band=result.overall,
-            criteria={name: CriterionOut(band=result.criteria[name].band,
-                                         justification=result.criteria[name].justification)
-                      for name in CRITERIA},
+            criteria={
+                name: CriterionOut(
+                    band=result.criteria[name].band,
+                    justification=result.criteria[name].justification,
+                )
+                for name in CRITERIA
+            },
             feedback=result.feedback,
             suggestions=result.suggestions,
             assessor=result.assessor,
@@ -67,24 +80,32 @@ async def user_history(
     entries = []
     for item in history.items:
         assessment = item.assessment
-        entries.append(HistoryEntryOut(
-            submission_id=item.submission.id,
-            submitted_at=item.submission.submitted_at,
-            task_type=item.submission.task_type,
-            word_count=item.submission.word_count,
-            status=item.submission.processing_status,
-            overall_band=assessment.overall_band_score if assessment else None,
-            criteria={
-                "task_achievement": assessment.task_achievement_score,
-                "coherence_cohesion": assessment.coherence_cohesion_score,
-                "lexical_resource": assessment.lexical_resource_score,
-                "grammatical_accuracy": assessment.grammatical_accuracy_score,
-            } if assessment else None,
-        ))
+        entries.append(
+            HistoryEntryOut(
+                submission_id=item.submission.id,
+                submitted_at=item.submission.submitted_at,
+                task_type=item.submission.task_type,
+                word_count=item.submission.word_count,
+                status=item.submission.processing_status,
+                overall_band=assessment.overall_band_score if assessment else None,
+                criteria={
+                    "task_achievement": assessment.task_achievement_score,
+                    "coherence_cohesion": assessment.coherence_cohesion_score,
+                    "lexical_resource": assessment.lexical_resource_score,
+                    "grammatical_accuracy": assessment.grammatical_accuracy_score,
+                }
+                if assessment
+                else None,
+            )
+        )
     trend = history.trend
     return HistoryOut(
         telegram_id=telegram_id,
         entries=entries,
-        trend=TrendOut(assessments=trend.count, best=trend.best, average=trend.average,
-                       change_since_first=trend.change),
+        trend=TrendOut(
+            assessments=trend.count,
+            best=trend.best,
+            average=trend.average,
+            change_since_first=trend.change,
+        ),
     )

@@ -67,7 +67,8 @@ _task_type = sa.Enum(*TASK_TYPES, name="task_type", create_constraint=True)
 _status = sa.Enum(*STATUSES, name="processing_status", create_constraint=True)
 
 v2_users = sa.Table(
-    "users", v2,
+    "users",
+    v2,
     sa.Column("id", _id, primary_key=True, autoincrement=True),
     sa.Column("telegram_id", sa.BigInteger, nullable=False),
     sa.Column("username", sa.String(255)),
@@ -78,7 +79,8 @@ v2_users = sa.Table(
     sa.Index(None, "telegram_id", unique=True),
 )
 v2_submissions = sa.Table(
-    "submissions", v2,
+    "submissions",
+    v2,
     sa.Column("id", _id, primary_key=True, autoincrement=True),
     sa.Column("user_id", _id, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
     sa.Column("text", sa.Text, nullable=False),
@@ -90,7 +92,8 @@ v2_submissions = sa.Table(
     sa.Index("ix_submissions_user_id_submitted_at", "user_id", "submitted_at"),
 )
 v2_rate_limits = sa.Table(
-    "rate_limits", v2,
+    "rate_limits",
+    v2,
     sa.Column("id", _id, primary_key=True, autoincrement=True),
     sa.Column("user_id", _id, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
     sa.Column("submission_date", sa.Date, nullable=False),
@@ -101,7 +104,8 @@ v2_rate_limits = sa.Table(
     sa.Index(None, "submission_date"),
 )
 v2_assessments = sa.Table(
-    "assessments", v2,
+    "assessments",
+    v2,
     sa.Column("id", _id, primary_key=True, autoincrement=True),
     sa.Column(
         "submission_id", _id, sa.ForeignKey("submissions.id", ondelete="CASCADE"), nullable=False
@@ -109,7 +113,10 @@ v2_assessments = sa.Table(
     *(sa.Column(name, _band, nullable=False) for name in SCORES),
     sa.Column("detailed_feedback", sa.Text, nullable=False),
     sa.Column("improvement_suggestions", _json, nullable=False),
-    *(sa.Column(name, sa.Text, nullable=False, server_default=sa.text("''")) for name in JUSTIFICATIONS),
+    *(
+        sa.Column(name, sa.Text, nullable=False, server_default=sa.text("''"))
+        for name in JUSTIFICATIONS
+    ),
     sa.Column("assessor", sa.String(100), nullable=False, server_default=sa.text("'legacy'")),
     sa.Column("assessed_at", _ts, nullable=False),
     sa.Index(None, "submission_id", unique=True),
@@ -147,8 +154,9 @@ def _exact_band(value: Any) -> Decimal:
     return number.quantize(Decimal("0.01"))
 
 
-def _convert(bad: _BadValues, table: str, row: dict[str, Any], column: str,
-             parse: Callable[[Any], Any]) -> Any:
+def _convert(
+    bad: _BadValues, table: str, row: dict[str, Any], column: str, parse: Callable[[Any], Any]
+) -> Any:
     try:
         return parse(row[column])
     except (ValueError, TypeError, ArithmeticError) as exc:
@@ -163,9 +171,13 @@ def _chunks(bind: sa.Connection, table: str, size: int = 2000) -> Iterator[list[
     last: Any = None
     while True:
         where = "" if last is None else "WHERE id > :last"
-        rows = bind.execute(
-            sa.text(f"SELECT * FROM {table} {where} ORDER BY id LIMIT {size}"), {"last": last}
-        ).mappings().all()
+        rows = (
+            bind.execute(
+                sa.text(f"SELECT * FROM {table} {where} ORDER BY id LIMIT {size}"), {"last": last}
+            )
+            .mappings()
+            .all()
+        )
         if not rows:
             return
         yield [dict(row) for row in rows]
@@ -198,36 +210,61 @@ def _sqlite_upgrade(bind: sa.Connection) -> None:
         for chunk in _chunks(bind, "users"):
             out = []
             for row in chunk:
-                date = _convert(bad, "users", row, "last_submission_date",
-                                lambda v: None if v is None else legacy.parse_date(v))
+                date = _convert(
+                    bad,
+                    "users",
+                    row,
+                    "last_submission_date",
+                    lambda v: None if v is None else legacy.parse_date(v),
+                )
                 daily = _convert(bad, "users", row, "daily_submissions", legacy.parse_int)
                 if date is not None and daily:
                     counters[row["id"]] = (date, daily)
-                out.append({
-                    "id": row["id"],
-                    "telegram_id": _convert(bad, "users", row, "telegram_id", legacy.parse_int),
-                    "username": row["username"],
-                    "first_name": row["first_name"],
-                    "created_at": _convert(bad, "users", row, "created_at", legacy.parse_datetime),
-                    "is_pro": _convert(bad, "users", row, "is_pro", legacy.parse_bool),
-                    "pro_until": None,
-                })
+                out.append(
+                    {
+                        "id": row["id"],
+                        "telegram_id": _convert(bad, "users", row, "telegram_id", legacy.parse_int),
+                        "username": row["username"],
+                        "first_name": row["first_name"],
+                        "created_at": _convert(
+                            bad, "users", row, "created_at", legacy.parse_datetime
+                        ),
+                        "is_pro": _convert(bad, "users", row, "is_pro", legacy.parse_bool),
+                        "pro_until": None,
+                    }
+                )
             yield out
 
     def submissions() -> Iterator[list[dict[str, Any]]]:
         for chunk in _chunks(bind, "submissions"):
-            yield [{
-                "id": row["id"],
-                "user_id": _convert(bad, "submissions", row, "user_id", legacy.parse_int),
-                "text": row["text"],
-                "task_type": getattr(_convert(bad, "submissions", row, "task_type",
-                                              legacy.parse_task_type), "value", None),
-                "word_count": _convert(bad, "submissions", row, "word_count", legacy.parse_int),
-                "submitted_at": _convert(bad, "submissions", row, "submitted_at",
-                                         legacy.parse_datetime),
-                "processing_status": getattr(_convert(bad, "submissions", row, "processing_status",
-                                                      legacy.parse_processing_status), "value", None),
-            } for row in chunk]
+            yield [
+                {
+                    "id": row["id"],
+                    "user_id": _convert(bad, "submissions", row, "user_id", legacy.parse_int),
+                    "text": row["text"],
+                    "task_type": getattr(
+                        _convert(bad, "submissions", row, "task_type", legacy.parse_task_type),
+                        "value",
+                        None,
+                    ),
+                    "word_count": _convert(bad, "submissions", row, "word_count", legacy.parse_int),
+                    "submitted_at": _convert(
+                        bad, "submissions", row, "submitted_at", legacy.parse_datetime
+                    ),
+                    "processing_status": getattr(
+                        _convert(
+                            bad,
+                            "submissions",
+                            row,
+                            "processing_status",
+                            legacy.parse_processing_status,
+                        ),
+                        "value",
+                        None,
+                    ),
+                }
+                for row in chunk
+            ]
 
     def rate_limits() -> Iterator[list[dict[str, Any]]]:
         merged: dict[tuple[Any, Any], dict[str, Any]] = {}
@@ -236,18 +273,27 @@ def _sqlite_upgrade(bind: sa.Connection) -> None:
                 item = {
                     "id": row["id"],
                     "user_id": _convert(bad, "rate_limits", row, "user_id", legacy.parse_int),
-                    "submission_date": _convert(bad, "rate_limits", row, "submission_date",
-                                                legacy.parse_date),
-                    "submission_count": _convert(bad, "rate_limits", row, "submission_count",
-                                                 legacy.parse_int),
-                    "created_at": _convert(bad, "rate_limits", row, "created_at",
-                                           legacy.parse_datetime),
+                    "submission_date": _convert(
+                        bad, "rate_limits", row, "submission_date", legacy.parse_date
+                    ),
+                    "submission_count": _convert(
+                        bad, "rate_limits", row, "submission_count", legacy.parse_int
+                    ),
+                    "created_at": _convert(
+                        bad, "rate_limits", row, "created_at", legacy.parse_datetime
+                    ),
                 }
                 key = (item["user_id"], item["submission_date"])
                 if key in merged:
                     kept = merged[key]
-                    kept["submission_count"] = (kept["submission_count"] or 0) + (item["submission_count"] or 0)
-                    if item["created_at"] and kept["created_at"] and item["created_at"] < kept["created_at"]:
+                    kept["submission_count"] = (kept["submission_count"] or 0) + (
+                        item["submission_count"] or 0
+                    )
+                    if (
+                        item["created_at"]
+                        and kept["created_at"]
+                        and item["created_at"] < kept["created_at"]
+                    ):
                         kept["created_at"] = item["created_at"]
                 else:
                     merged[key] = item
@@ -257,8 +303,12 @@ def _sqlite_upgrade(bind: sa.Connection) -> None:
             if key in merged:
                 merged[key]["submission_count"] = max(merged[key]["submission_count"] or 0, daily)
             else:
-                merged[key] = {"user_id": user_id, "submission_date": day,
-                               "submission_count": daily, "created_at": now}
+                merged[key] = {
+                    "user_id": user_id,
+                    "submission_date": day,
+                    "submission_count": daily,
+                    "created_at": now,
+                }
         with_ids = [row for row in merged.values() if "id" in row]
         yield with_ids
         yield [row for row in merged.values() if "id" not in row]
@@ -269,13 +319,16 @@ def _sqlite_upgrade(bind: sa.Connection) -> None:
             for row in chunk:
                 converted: dict[str, Any] = {
                     "id": row["id"],
-                    "submission_id": _convert(bad, "assessments", row, "submission_id",
-                                              legacy.parse_int),
+                    "submission_id": _convert(
+                        bad, "assessments", row, "submission_id", legacy.parse_int
+                    ),
                     "detailed_feedback": row["detailed_feedback"],
                     "improvement_suggestions": legacy.parse_suggestions(
-                        row["improvement_suggestions"])[0],
-                    "assessed_at": _convert(bad, "assessments", row, "assessed_at",
-                                            legacy.parse_datetime),
+                        row["improvement_suggestions"]
+                    )[0],
+                    "assessed_at": _convert(
+                        bad, "assessments", row, "assessed_at", legacy.parse_datetime
+                    ),
                     "assessor": "legacy",
                 }
                 for name in SCORES:
@@ -311,38 +364,60 @@ def _sqlite_downgrade(bind: sa.Connection) -> None:
 
     def users() -> Iterator[list[dict[str, Any]]]:
         for chunk in _chunks(bind, "users"):
-            yield [{
-                "id": row["id"], "telegram_id": row["telegram_id"], "username": row["username"],
-                "first_name": row["first_name"], "created_at": naive(row["created_at"]),
-                "is_pro": bool(row["is_pro"]),
-                "daily_submissions": latest.get(row["id"], (None, 0))[1],
-                "last_submission_date": latest.get(row["id"], (None, 0))[0],
-            } for row in chunk]
+            yield [
+                {
+                    "id": row["id"],
+                    "telegram_id": row["telegram_id"],
+                    "username": row["username"],
+                    "first_name": row["first_name"],
+                    "created_at": naive(row["created_at"]),
+                    "is_pro": bool(row["is_pro"]),
+                    "daily_submissions": latest.get(row["id"], (None, 0))[1],
+                    "last_submission_date": latest.get(row["id"], (None, 0))[0],
+                }
+                for row in chunk
+            ]
 
     def submissions() -> Iterator[list[dict[str, Any]]]:
         for chunk in _chunks(bind, "submissions"):
-            yield [{**row, "task_type": row["task_type"].upper(),
+            yield [
+                {
+                    **row,
+                    "task_type": row["task_type"].upper(),
                     "processing_status": row["processing_status"].upper(),
-                    "submitted_at": naive(row["submitted_at"])} for row in chunk]
+                    "submitted_at": naive(row["submitted_at"]),
+                }
+                for row in chunk
+            ]
 
     def rate_limits() -> Iterator[list[dict[str, Any]]]:
         for chunk in _chunks(bind, "rate_limits"):
-            yield [{**row, "created_at": naive(row["created_at"]),
-                    "submission_date": legacy.parse_date(row["submission_date"])} for row in chunk]
+            yield [
+                {
+                    **row,
+                    "created_at": naive(row["created_at"]),
+                    "submission_date": legacy.parse_date(row["submission_date"]),
+                }
+                for row in chunk
+            ]
 
     def assessments() -> Iterator[list[dict[str, Any]]]:
         import json
 
         for chunk in _chunks(bind, "assessments"):
-            yield [{
-                "id": row["id"], "submission_id": row["submission_id"],
-                **{name: float(row[name]) for name in SCORES},
-                "detailed_feedback": row["detailed_feedback"],
-                "improvement_suggestions": row["improvement_suggestions"]
-                if isinstance(row["improvement_suggestions"], str)
-                else json.dumps(row["improvement_suggestions"]),
-                "assessed_at": naive(row["assessed_at"]),
-            } for row in chunk]
+            yield [
+                {
+                    "id": row["id"],
+                    "submission_id": row["submission_id"],
+                    **{name: float(row[name]) for name in SCORES},
+                    "detailed_feedback": row["detailed_feedback"],
+                    "improvement_suggestions": row["improvement_suggestions"]
+                    if isinstance(row["improvement_suggestions"], str)
+                    else json.dumps(row["improvement_suggestions"]),
+                    "assessed_at": naive(row["assessed_at"]),
+                }
+                for row in chunk
+            ]
 
     tables = legacy_metadata.tables
     _rebuild(bind, tables["users"], users())
@@ -356,7 +431,8 @@ def _sqlite_downgrade(bind: sa.Connection) -> None:
 
 def _drop_foreign_keys(bind: sa.Connection, table: str) -> None:
     for fk in sa.inspect(bind).get_foreign_keys(table):
-        op.drop_constraint(fk["name"], table, type_="foreignkey")
+        if fk["name"]:  # PostgreSQL always names them
+            op.drop_constraint(fk["name"], table, type_="foreignkey")
 
 
 def _drop_index_if_exists(name: str) -> None:
@@ -367,22 +443,26 @@ def _bigint_ids(table: str, *columns: str) -> None:
     for column in columns:
         op.execute(sa.text(f"ALTER TABLE {table} ALTER COLUMN {column} TYPE BIGINT"))
     # Widen the id sequence and move it past rows inserted with explicit ids (legacy copies).
-    op.execute(sa.text(
-        f"DO $$ DECLARE seq text := pg_get_serial_sequence('{table}', 'id'); top bigint; BEGIN "
-        f"IF seq IS NOT NULL THEN "
-        f"  EXECUTE format('ALTER SEQUENCE %s AS BIGINT', seq); "
-        f"  SELECT max(id) INTO top FROM {table}; "
-        f"  PERFORM setval(seq, COALESCE(top, 1), top IS NOT NULL); "
-        f"END IF; END $$"
-    ))
+    op.execute(
+        sa.text(
+            f"DO $$ DECLARE seq text := pg_get_serial_sequence('{table}', 'id'); top bigint; BEGIN "
+            f"IF seq IS NOT NULL THEN "
+            f"  EXECUTE format('ALTER SEQUENCE %s AS BIGINT', seq); "
+            f"  SELECT max(id) INTO top FROM {table}; "
+            f"  PERFORM setval(seq, COALESCE(top, 1), top IS NOT NULL); "
+            f"END IF; END $$"
+        )
+    )
 
 
 def _to_timestamptz(table: str, *columns: str) -> None:
     for column in columns:
-        op.execute(sa.text(
-            f"ALTER TABLE {table} ALTER COLUMN {column} TYPE TIMESTAMPTZ "
-            f"USING {column} AT TIME ZONE 'UTC'"
-        ))
+        op.execute(
+            sa.text(
+                f"ALTER TABLE {table} ALTER COLUMN {column} TYPE TIMESTAMPTZ "
+                f"USING {column} AT TIME ZONE 'UTC'"
+            )
+        )
 
 
 def _check_values(bind: sa.Connection) -> None:
@@ -390,13 +470,21 @@ def _check_values(bind: sa.Connection) -> None:
     checks = [
         ("submissions", "task_type", f"lower(task_type::text) NOT IN {TASK_TYPES}"),
         ("submissions", "processing_status", f"lower(processing_status::text) NOT IN {STATUSES}"),
-        *((("assessments", name, f"({name} * 100) <> round(({name} * 100)::numeric) "
-            f"OR {name} < 0 OR {name} > 9") for name in SCORES)),
+        *(
+            (
+                "assessments",
+                name,
+                f"({name} * 100) <> round(({name} * 100)::numeric) OR {name} < 0 OR {name} > 9",
+            )
+            for name in SCORES
+        ),
     ]
     for table, column, condition in checks:
-        for row_id, value in bind.execute(sa.text(
-            f"SELECT id, {column} FROM {table} WHERE {condition} ORDER BY id LIMIT {MAX_REPORTED}"
-        )):
+        for row_id, value in bind.execute(
+            sa.text(
+                f"SELECT id, {column} FROM {table} WHERE {condition} ORDER BY id LIMIT {MAX_REPORTED}"
+            )
+        ):
             bad.add(table, row_id, column, value, "cannot be converted exactly")
     bad.raise_if_any()
 
@@ -417,27 +505,35 @@ def _postgres_upgrade(bind: sa.Connection) -> None:
     # rate_limits: merge duplicates, then absorb the legacy per-user counters
     _bigint_ids("rate_limits", "id", "user_id")
     _to_timestamptz("rate_limits", "created_at")
-    op.execute(sa.text(
-        "UPDATE rate_limits r SET submission_count = d.total, created_at = d.first_created "
-        "FROM (SELECT min(id) AS keep, sum(submission_count) AS total, min(created_at) AS first_created "
-        "      FROM rate_limits GROUP BY user_id, submission_date HAVING count(*) > 1) d "
-        "WHERE r.id = d.keep"
-    ))
-    op.execute(sa.text(
-        "DELETE FROM rate_limits r WHERE r.id NOT IN "
-        "(SELECT min(id) FROM rate_limits GROUP BY user_id, submission_date)"
-    ))
-    op.execute(sa.text(
-        "UPDATE rate_limits r SET submission_count = GREATEST(r.submission_count, u.daily_submissions) "
-        "FROM users u WHERE u.id = r.user_id AND u.last_submission_date = r.submission_date"
-    ))
-    op.execute(sa.text(
-        "INSERT INTO rate_limits (user_id, submission_date, submission_count, created_at) "
-        "SELECT u.id, u.last_submission_date, u.daily_submissions, now() FROM users u "
-        "WHERE u.last_submission_date IS NOT NULL AND u.daily_submissions > 0 AND NOT EXISTS "
-        "(SELECT 1 FROM rate_limits r WHERE r.user_id = u.id "
-        " AND r.submission_date = u.last_submission_date)"
-    ))
+    op.execute(
+        sa.text(
+            "UPDATE rate_limits r SET submission_count = d.total, created_at = d.first_created "
+            "FROM (SELECT min(id) AS keep, sum(submission_count) AS total, min(created_at) AS first_created "
+            "      FROM rate_limits GROUP BY user_id, submission_date HAVING count(*) > 1) d "
+            "WHERE r.id = d.keep"
+        )
+    )
+    op.execute(
+        sa.text(
+            "DELETE FROM rate_limits r WHERE r.id NOT IN "
+            "(SELECT min(id) FROM rate_limits GROUP BY user_id, submission_date)"
+        )
+    )
+    op.execute(
+        sa.text(
+            "UPDATE rate_limits r SET submission_count = GREATEST(r.submission_count, u.daily_submissions) "
+            "FROM users u WHERE u.id = r.user_id AND u.last_submission_date = r.submission_date"
+        )
+    )
+    op.execute(
+        sa.text(
+            "INSERT INTO rate_limits (user_id, submission_date, submission_count, created_at) "
+            "SELECT u.id, u.last_submission_date, u.daily_submissions, now() FROM users u "
+            "WHERE u.last_submission_date IS NOT NULL AND u.daily_submissions > 0 AND NOT EXISTS "
+            "(SELECT 1 FROM rate_limits r WHERE r.user_id = u.id "
+            " AND r.submission_date = u.last_submission_date)"
+        )
+    )
     op.create_unique_constraint(
         "uq_rate_limits_user_id_submission_date", "rate_limits", ["user_id", "submission_date"]
     )
@@ -449,103 +545,148 @@ def _postgres_upgrade(bind: sa.Connection) -> None:
     _status.create(bind, checkfirst=True)
     _bigint_ids("submissions", "id", "user_id")
     _to_timestamptz("submissions", "submitted_at")
-    op.execute(sa.text(
-        "ALTER TABLE submissions "
-        "ALTER COLUMN task_type TYPE task_type USING lower(task_type::text)::task_type, "
-        "ALTER COLUMN processing_status TYPE processing_status "
-        "USING lower(processing_status::text)::processing_status"
-    ))
+    op.execute(
+        sa.text(
+            "ALTER TABLE submissions "
+            "ALTER COLUMN task_type TYPE task_type USING lower(task_type::text)::task_type, "
+            "ALTER COLUMN processing_status TYPE processing_status "
+            "USING lower(processing_status::text)::processing_status"
+        )
+    )
     op.execute(sa.text("DROP TYPE IF EXISTS tasktype"))
     op.execute(sa.text("DROP TYPE IF EXISTS processingstatus"))
-    op.create_index("ix_submissions_user_id_submitted_at", "submissions", ["user_id", "submitted_at"])
+    op.create_index(
+        "ix_submissions_user_id_submitted_at", "submissions", ["user_id", "submitted_at"]
+    )
 
     # assessments
     _bigint_ids("assessments", "id", "submission_id")
     _to_timestamptz("assessments", "assessed_at")
     for name in SCORES:
-        op.execute(sa.text(
-            f"ALTER TABLE assessments ALTER COLUMN {name} TYPE NUMERIC(4, 2) "
-            f"USING round({name}::numeric, 2)"
-        ))
-        op.create_check_constraint(f"ck_assessments_{name}_range", "assessments",
-                                   f"{name} >= 0 AND {name} <= 9")
-    op.execute(sa.text(
-        "CREATE FUNCTION pg_temp.bw_suggestions(value text) RETURNS jsonb LANGUAGE plpgsql AS $$ "
-        "DECLARE parsed jsonb; BEGIN "
-        "  BEGIN parsed := value::jsonb; "
-        "  EXCEPTION WHEN others THEN "
-        "    RETURN CASE WHEN btrim(value) = '' THEN '[]'::jsonb ELSE jsonb_build_array(value) END; "
-        "  END; "
-        "  RETURN CASE WHEN jsonb_typeof(parsed) = 'array' THEN parsed "
-        "              ELSE jsonb_build_array(parsed) END; "
-        "END $$"
-    ))
-    op.execute(sa.text(
-        "ALTER TABLE assessments ALTER COLUMN improvement_suggestions TYPE JSONB "
-        "USING pg_temp.bw_suggestions(improvement_suggestions)"
-    ))
+        op.execute(
+            sa.text(
+                f"ALTER TABLE assessments ALTER COLUMN {name} TYPE NUMERIC(4, 2) "
+                f"USING round({name}::numeric, 2)"
+            )
+        )
+        op.create_check_constraint(
+            f"ck_assessments_{name}_range", "assessments", f"{name} >= 0 AND {name} <= 9"
+        )
+    op.execute(
+        sa.text(
+            "CREATE FUNCTION pg_temp.bw_suggestions(value text) RETURNS jsonb LANGUAGE plpgsql AS $$ "
+            "DECLARE parsed jsonb; BEGIN "
+            "  BEGIN parsed := value::jsonb; "
+            "  EXCEPTION WHEN others THEN "
+            "    RETURN CASE WHEN btrim(value) = '' THEN '[]'::jsonb ELSE jsonb_build_array(value) END; "
+            "  END; "
+            "  RETURN CASE WHEN jsonb_typeof(parsed) = 'array' THEN parsed "
+            "              ELSE jsonb_build_array(parsed) END; "
+            "END $$"
+        )
+    )
+    op.execute(
+        sa.text(
+            "ALTER TABLE assessments ALTER COLUMN improvement_suggestions TYPE JSONB "
+            "USING pg_temp.bw_suggestions(improvement_suggestions)"
+        )
+    )
     op.execute(sa.text("DROP FUNCTION pg_temp.bw_suggestions(text)"))
     for name in JUSTIFICATIONS:
-        op.add_column("assessments", sa.Column(name, sa.Text, nullable=False,
-                                               server_default=sa.text("''")))
-    op.add_column("assessments", sa.Column("assessor", sa.String(100), nullable=False,
-                                           server_default=sa.text("'legacy'")))
+        op.add_column(
+            "assessments", sa.Column(name, sa.Text, nullable=False, server_default=sa.text("''"))
+        )
+    op.add_column(
+        "assessments",
+        sa.Column("assessor", sa.String(100), nullable=False, server_default=sa.text("'legacy'")),
+    )
 
     # relationships, now enforced with cascades
-    op.create_foreign_key("fk_submissions_user_id_users", "submissions", "users",
-                          ["user_id"], ["id"], ondelete="CASCADE")
-    op.create_foreign_key("fk_rate_limits_user_id_users", "rate_limits", "users",
-                          ["user_id"], ["id"], ondelete="CASCADE")
-    op.create_foreign_key("fk_assessments_submission_id_submissions", "assessments", "submissions",
-                          ["submission_id"], ["id"], ondelete="CASCADE")
+    op.create_foreign_key(
+        "fk_submissions_user_id_users",
+        "submissions",
+        "users",
+        ["user_id"],
+        ["id"],
+        ondelete="CASCADE",
+    )
+    op.create_foreign_key(
+        "fk_rate_limits_user_id_users",
+        "rate_limits",
+        "users",
+        ["user_id"],
+        ["id"],
+        ondelete="CASCADE",
+    )
+    op.create_foreign_key(
+        "fk_assessments_submission_id_submissions",
+        "assessments",
+        "submissions",
+        ["submission_id"],
+        ["id"],
+        ondelete="CASCADE",
+    )
 
 
 def _postgres_downgrade(bind: sa.Connection) -> None:
     for table in ("submissions", "rate_limits", "assessments"):
         _drop_foreign_keys(bind, table)
-    op.add_column("users", sa.Column("daily_submissions", sa.Integer, nullable=False,
-                                     server_default="0"))
+    op.add_column(
+        "users", sa.Column("daily_submissions", sa.Integer, nullable=False, server_default="0")
+    )
     op.add_column("users", sa.Column("last_submission_date", sa.Date))
-    op.execute(sa.text(
-        "UPDATE users u SET daily_submissions = r.submission_count, "
-        "last_submission_date = r.submission_date FROM "
-        "(SELECT DISTINCT ON (user_id) user_id, submission_date, submission_count "
-        " FROM rate_limits ORDER BY user_id, submission_date DESC) r WHERE r.user_id = u.id"
-    ))
+    op.execute(
+        sa.text(
+            "UPDATE users u SET daily_submissions = r.submission_count, "
+            "last_submission_date = r.submission_date FROM "
+            "(SELECT DISTINCT ON (user_id) user_id, submission_date, submission_count "
+            " FROM rate_limits ORDER BY user_id, submission_date DESC) r WHERE r.user_id = u.id"
+        )
+    )
     op.alter_column("users", "daily_submissions", server_default=None)
     op.drop_column("users", "pro_until")
     op.alter_column("users", "is_pro", server_default=None)
     op.drop_constraint("uq_rate_limits_user_id_submission_date", "rate_limits", type_="unique")
     op.drop_index("ix_submissions_user_id_submitted_at", "submissions")
-    op.execute(sa.text(
-        "ALTER TABLE submissions "
-        "ALTER COLUMN task_type TYPE VARCHAR(6) USING upper(task_type::text), "
-        "ALTER COLUMN processing_status TYPE VARCHAR(9) USING upper(processing_status::text)"
-    ))
+    op.execute(
+        sa.text(
+            "ALTER TABLE submissions "
+            "ALTER COLUMN task_type TYPE VARCHAR(6) USING upper(task_type::text), "
+            "ALTER COLUMN processing_status TYPE VARCHAR(9) USING upper(processing_status::text)"
+        )
+    )
     op.execute(sa.text("DROP TYPE IF EXISTS task_type"))
     op.execute(sa.text("DROP TYPE IF EXISTS processing_status"))
     for name in SCORES:
         op.drop_constraint(f"ck_assessments_{name}_range", "assessments", type_="check")
-        op.execute(sa.text(
-            f"ALTER TABLE assessments ALTER COLUMN {name} TYPE DOUBLE PRECISION"
-        ))
-    op.execute(sa.text(
-        "ALTER TABLE assessments ALTER COLUMN improvement_suggestions TYPE TEXT "
-        "USING improvement_suggestions::text"
-    ))
+        op.execute(sa.text(f"ALTER TABLE assessments ALTER COLUMN {name} TYPE DOUBLE PRECISION"))
+    op.execute(
+        sa.text(
+            "ALTER TABLE assessments ALTER COLUMN improvement_suggestions TYPE TEXT "
+            "USING improvement_suggestions::text"
+        )
+    )
     for name in (*JUSTIFICATIONS, "assessor"):
         op.drop_column("assessments", name)
-    for table, columns in (("users", ("created_at",)), ("submissions", ("submitted_at",)),
-                           ("rate_limits", ("created_at",)), ("assessments", ("assessed_at",))):
+    for table, columns in (
+        ("users", ("created_at",)),
+        ("submissions", ("submitted_at",)),
+        ("rate_limits", ("created_at",)),
+        ("assessments", ("assessed_at",)),
+    ):
         for column in columns:
-            op.execute(sa.text(
-                f"ALTER TABLE {table} ALTER COLUMN {column} TYPE TIMESTAMP "
-                f"USING {column} AT TIME ZONE 'UTC'"
-            ))
-    for name, table, column in (("ix_users_id", "users", "id"),
-                                ("ix_submissions_id", "submissions", "id"),
-                                ("ix_rate_limits_id", "rate_limits", "id"),
-                                ("ix_assessments_id", "assessments", "id")):
+            op.execute(
+                sa.text(
+                    f"ALTER TABLE {table} ALTER COLUMN {column} TYPE TIMESTAMP "
+                    f"USING {column} AT TIME ZONE 'UTC'"
+                )
+            )
+    for name, table, column in (
+        ("ix_users_id", "users", "id"),
+        ("ix_submissions_id", "submissions", "id"),
+        ("ix_rate_limits_id", "rate_limits", "id"),
+        ("ix_assessments_id", "assessments", "id"),
+    ):
         op.create_index(name, table, [column])
     op.create_foreign_key(None, "submissions", "users", ["user_id"], ["id"])
     op.create_foreign_key(None, "rate_limits", "users", ["user_id"], ["id"])

@@ -1,0 +1,109 @@
+"""The HTTP API over both engines: health, submissions, history, errors, the bearer token."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from bandwise.api.app import create_app
+from bandwise.runtime import Runtime
+from tests.support.essays import SHORT_TEXT, TASK2_ESSAY
+
+
+@pytest.fixture
+async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(runtime.settings, runtime=runtime)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://bandwise.test") as client:
+        yield client
+
+
+async def test_health_endpoints(client: httpx.AsyncClient, runtime: Runtime) -> None:
+    live = await client.get("/health/live")
+    assert live.status_code == 200 and live.json() == {"status": "ok"}
+    ready = await client.get("/health/ready")
+    assert ready.status_code == 200
+    body = ready.json()
+    assert body["status"] == "ok"
+    assert set(body["checks"]) == {"database", "schema", "pool"}
+    assert runtime.settings.resolved_database_url not in ready.text
+
+
+async def test_ready_reports_maintenance(client: httpx.AsyncClient, runtime: Runtime) -> None:
+    runtime.settings.maintenance_flag_path.write_text("cutover")
+    ready = await client.get("/health/ready")
+    assert ready.status_code == 503 and ready.json()["status"] == "maintenance"
+    refused = await client.post("/api/v1/submissions", json={"telegram_id": 1, "text": TASK2_ESSAY})
+    assert refused.status_code == 503 and refused.headers["Retry-After"]
+
+
+async def test_submit_then_history(client: httpx.AsyncClient) -> None:
+    created = await client.post(
+        "/api/v1/submissions",
+        json={"telegram_id": 6_100_000_000, "text": TASK2_ESSAY, "task_type": "task_2"},
+    )
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert body["saved"] is True and body["remaining_today"] == 2
+    assert set(body["assessment"]["criteria"]) == {
+        "task_achievement",
+        "coherence_cohesion",
+        "lexical_resource",
+        "grammatical_accuracy",
+    }
+    assert body["assessment"]["assessor"] == "heuristic"
+
+    history = await client.get("/api/v1/users/6100000000/history")
+    assert history.status_code == 200
+    entries = history.json()["entries"]
+    assert [entry["submission_id"] for entry in entries] == [body["id"]]
+    assert entries[0]["overall_band"] == body["assessment"]["overall_band"]
+    assert history.json()["trend"]["assessments"] == 1
+
+
+async def test_validation_errors_name_the_field(client: httpx.AsyncClient) -> None:
+    short = await client.post("/api/v1/submissions", json={"telegram_id": 1, "text": SHORT_TEXT})
+    assert short.status_code == 422 and short.json()["field"] == "text"
+    wrong_type = await client.post(
+        "/api/v1/submissions", json={"telegram_id": 1, "text": TASK2_ESSAY, "task_type": "task_3"}
+    )
+    assert wrong_type.status_code == 422
+    assert any("task_type" in str(item["loc"]) for item in wrong_type.json()["detail"])
+
+
+async def test_limit_gives_429_with_reset_time(client: httpx.AsyncClient) -> None:
+    payload = {"telegram_id": 9, "text": TASK2_ESSAY}
+    for _ in range(3):
+        assert (await client.post("/api/v1/submissions", json=payload)).status_code == 201
+    refused = await client.post("/api/v1/submissions", json=payload)
+    assert refused.status_code == 429
+    assert refused.json()["limit"] == 3 and refused.json()["resets_at"].endswith("+00:00")
+
+
+async def test_unknown_candidate_history_is_404(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/api/v1/users/123/history")).status_code == 404
+
+
+async def test_bearer_token_is_required_when_configured(runtime: Runtime) -> None:
+    from pydantic import SecretStr
+
+    settings = runtime.settings.model_copy(update={"api_token": SecretStr("t0ken-abcdef")})
+    app = create_app(
+        settings,
+        runtime=Runtime(
+            settings, runtime.engine, runtime.sessions, runtime.assessor, runtime.policy
+        ),
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://bandwise.test"
+    ) as client:
+        assert (await client.get("/api/v1/users/1/history")).status_code == 401
+        wrong = await client.get("/api/v1/users/1/history", headers={"Authorization": "Bearer x"})
+        assert wrong.status_code == 401
+        right = await client.get(
+            "/api/v1/users/1/history", headers={"Authorization": "Bearer t0ken-abcdef"}
+        )
+        assert right.status_code == 404
+        assert (await client.get("/health/live")).status_code == 200
