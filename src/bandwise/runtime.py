@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +16,8 @@ from bandwise.config import Settings
 from bandwise.db import migrate
 from bandwise.db.engine import create_engine, create_sessionmaker
 from bandwise.db.readiness import wait_for_database
+from bandwise.errors import MaintenanceMode
+from bandwise.ops.maintenance import maintenance_state
 from bandwise.services.limits import LimitPolicy
 
 log = logging.getLogger(__name__)
@@ -29,6 +33,20 @@ class Runtime:
     assessor: Assessor
     policy: LimitPolicy
     extras: dict[str, Any] = field(default_factory=dict)
+    # Requests (HTTP or bot updates) being handled now; a cutover waits for this to reach 0.
+    in_flight: int = 0
+
+    @asynccontextmanager
+    async def write_guard(self) -> AsyncIterator[None]:
+        """Admit one write unless maintenance mode is on; count it as in flight meanwhile."""
+        state = maintenance_state(self.settings.maintenance_flag_path)
+        if state is not None:
+            raise MaintenanceMode(f"bandwise is being upgraded ({state.reason}); back shortly")
+        self.in_flight += 1
+        try:
+            yield
+        finally:
+            self.in_flight -= 1
 
     async def close(self) -> None:
         """Release the engine's connections."""

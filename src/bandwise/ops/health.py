@@ -9,6 +9,7 @@ from typing import Any
 
 from bandwise.db import migrate
 from bandwise.db.readiness import ping
+from bandwise.ops.maintenance import maintenance_state
 from bandwise.runtime import Runtime
 
 READY_TIMEOUT = 2.0
@@ -30,6 +31,7 @@ class ReadinessReport:
 
     checks: list[Check] = field(default_factory=list)
     maintenance: bool = False
+    in_flight: int = 0
 
     @property
     def ready(self) -> bool:
@@ -41,6 +43,7 @@ class ReadinessReport:
         status = "maintenance" if self.maintenance else ("ok" if self.ready else "unavailable")
         return {
             "status": status,
+            "in_flight": self.in_flight,
             "checks": {
                 c.name: {"ok": c.ok, "detail": c.detail, "seconds": round(c.seconds, 4)}
                 for c in self.checks
@@ -58,7 +61,10 @@ def pool_usage(runtime: Runtime) -> tuple[int, int]:
 
 async def check_readiness(runtime: Runtime, timeout: float = READY_TIMEOUT) -> ReadinessReport:
     """Run the readiness checks, each bounded by ``timeout`` seconds."""
-    report = ReadinessReport(maintenance=runtime.settings.maintenance_flag_path.exists())
+    report = ReadinessReport(
+        maintenance=maintenance_state(runtime.settings.maintenance_flag_path) is not None,
+        in_flight=runtime.in_flight,
+    )
     started = time.monotonic()
     try:
         await ping(runtime.engine, timeout)

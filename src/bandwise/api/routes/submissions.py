@@ -15,10 +15,9 @@ from bandwise.api.schemas import (
     TrendOut,
 )
 from bandwise.assessment.types import CRITERIA
-from bandwise.errors import MaintenanceMode
 from bandwise.models import ProcessingStatus
 from bandwise.services.history import get_history
-from bandwise.services.submissions import EssayRequest, submit_essay
+from bandwise.services.submissions import EssayRequest, SubmissionOutcome, submit_essay
 
 router = APIRouter(
     prefix="/api/v1", tags=["submissions"], dependencies=[Depends(require_api_token)]
@@ -28,21 +27,24 @@ router = APIRouter(
 @router.post("/submissions", response_model=SubmissionOut, status_code=201)
 async def create_submission(body: SubmissionIn, runtime: RuntimeDep) -> SubmissionOut:
     """Score an essay and store the submission with its assessment."""
-    if runtime.settings.maintenance_flag_path.exists():
-        raise MaintenanceMode("bandwise is being upgraded; try again shortly")
-    outcome = await submit_essay(
-        runtime.sessions,
-        runtime.assessor,
-        runtime.policy,
-        EssayRequest(
-            telegram_id=body.telegram_id,
-            text=body.text,
-            task_type=body.task_type,
-            username=body.username,
-            first_name=body.first_name,
-        ),
-        retry_attempts=runtime.settings.db_retry_attempts,
-    )
+    async with runtime.write_guard():
+        outcome = await submit_essay(
+            runtime.sessions,
+            runtime.assessor,
+            runtime.policy,
+            EssayRequest(
+                telegram_id=body.telegram_id,
+                text=body.text,
+                task_type=body.task_type,
+                username=body.username,
+                first_name=body.first_name,
+            ),
+            retry_attempts=runtime.settings.db_retry_attempts,
+        )
+    return _render(body, outcome)
+
+
+def _render(body: SubmissionIn, outcome: SubmissionOutcome) -> SubmissionOut:
     result = outcome.result
     return SubmissionOut(
         id=outcome.submission.id if outcome.submission else None,
