@@ -169,6 +169,12 @@ class Settings(BaseSettings):
     alert_webhook_url: str | None = Field(default=None, description="URL receiving alert JSON posts.")
     alert_cooldown_seconds: float = Field(default=900.0, ge=0, description="Minimum gap between repeats.")
 
+    # Monitoring ---------------------------------------------------------------------------------
+    alert_telegram_api_url: str = Field(
+        default="https://api.telegram.org",
+        description="Bot API base URL the alerter posts admins' alert messages to (with BOT_TOKEN).",
+    )
+
     @field_validator("database_url", mode="before")
     @classmethod
     def _normalise_url(cls, value: object) -> object:
