@@ -1,0 +1,65 @@
+"""Statistics collection reads the real catalogs (PostgreSQL) or the file size (SQLite)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, generate_latest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bandwise.db.engine import create_engine
+from bandwise.devtools.pg_cluster import free_port
+from bandwise.config import load_settings
+from bandwise.ops.monitoring.pg_stats import StatsExporter, collect_database_stats
+
+
+async def test_collects_a_snapshot(engine: AsyncEngine, engine_name: str) -> None:
+    stats = await collect_database_stats(engine)
+    assert stats.up and stats.error is None
+    assert stats.size_bytes > 0
+    assert stats.server_version
+    if engine_name == "sqlite":
+        assert stats.connections == {}
+        return
+    assert stats.max_connections == 200
+    assert stats.total_connections >= 1
+    assert stats.commits > 0
+    assert {table.name for table in stats.tables} >= {"users", "submissions", "assessments"}
+    assert stats.replication_lag_seconds == {}
+
+
+async def test_sees_an_open_transaction_and_idle_in_transaction(engine: AsyncEngine,
+                                                                engine_name: str) -> None:
+    if engine_name == "sqlite":
+        return  # SQLite has no server sessions to look at
+    async with engine.connect() as holder:
+        await holder.execute(text("SELECT 1"))  # opens the transaction and leaves it idle
+        await holder.execute(text("SELECT pg_sleep(0.2)"))
+        stats = await collect_database_stats(engine)
+    assert stats.longest_transaction_seconds >= 0.2
+    assert stats.idle_in_transaction >= 1
+
+
+async def test_exports_the_snapshot(engine: AsyncEngine, engine_name: str) -> None:
+    exporter = StatsExporter()
+    registry = CollectorRegistry()
+    registry.register(exporter)
+    assert generate_latest(registry) == b""
+    exporter.latest = await collect_database_stats(engine)
+    assert registry.get_sample_value("bandwise_db_up") == 1
+    assert (registry.get_sample_value("bandwise_db_size_bytes") or 0) > 0
+    if engine_name == "postgresql":
+        assert registry.get_sample_value("bandwise_pg_max_connections") == 200
+        assert registry.get_sample_value("bandwise_pg_table_dead_tuples", {"table": "users"}) == 0
+        assert (registry.get_sample_value("bandwise_pg_xact_commit_total") or 0) > 0
+
+
+async def test_unreachable_database_is_reported_not_raised() -> None:
+    settings = load_settings(database_url=f"postgresql://nobody@127.0.0.1:{free_port()}/none",
+                             db_connect_timeout=1)
+    engine = create_engine(settings, null_pool=True)
+    try:
+        stats = await collect_database_stats(engine, budget_seconds=3)
+    finally:
+        await engine.dispose()
+    assert not stats.up
+    assert stats.error
