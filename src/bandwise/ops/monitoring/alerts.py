@@ -66,6 +66,11 @@ class Alerter:
         self._instance = socket.gethostname()
         self.recent: deque[AlertMessage] = deque(maxlen=RECENT_EVENTS)
 
+    @property
+    def is_leader(self) -> bool:
+        """Tell whether this instance sent (or would send) the last messages."""
+        return self._leader.is_leader
+
     def firing(self) -> list[FiringAlert]:
         """Return the alerts firing now, oldest first."""
         states = sorted(

@@ -4,6 +4,7 @@ The leader keeps its lock on a dedicated connection. When the database goes away
 goes with it, so the instance that led keeps leading until it can ask again ("sticky"), which
 lets it report the outage; a follower only takes a free lock after seeing it free twice, which
 gives the old leader the first chance to take it back (and to send the "resolved" message).
+At start-up, when no leader was ever seen, a free lock is taken at once.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class AdvisoryLockLeader:
         self._key = key
         self._connection: AsyncConnection | None = None
         self._seen_free = False
+        self._saw_other_leader = False
         self.is_leader = False
 
     async def refresh(self) -> bool:
@@ -89,7 +91,11 @@ class AdvisoryLockLeader:
         )
         await connection.commit()
         was_seen_free, self._seen_free = self._seen_free, not held
-        return was_seen_free and not held
+        if held:
+            self._saw_other_leader = True
+            return False
+        # At start-up nobody led before: take a free lock at once.
+        return was_seen_free or not self._saw_other_leader
 
     async def _drop_connection(self) -> None:
         if self._connection is not None:

@@ -219,7 +219,7 @@ async def collect_database_stats(
         stats.up = True
     except Exception as error:
         stats.error = "timed out" if isinstance(error, TimeoutError) else type(error).__name__
-        log.warning("database statistics not collected: %s", stats.error)
+        log.debug("database statistics not collected: %s", stats.error)
     return stats
 
 

@@ -64,6 +64,10 @@ class Monitoring:
         timeout = max(1.0, min(10.0, self.interval))
         stats = await collect_database_stats(self.stats_engine, timeout)
         previous, self._previous = self._previous, stats
+        if not stats.up and (previous is None or previous.up):
+            log.warning("database statistics not collected: %s", stats.error)
+        elif stats.up and previous is not None and not previous.up:
+            log.info("database statistics collected again")
         self.stats.latest = stats
         self.history.add(self._sample(stats, previous))
         observation = Observation(
