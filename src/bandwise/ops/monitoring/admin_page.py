@@ -14,7 +14,7 @@ from bandwise.ops.monitoring.history import Sample
 from bandwise.ops.monitoring.notify import AlertMessage
 from bandwise.ops.monitoring.status import DatabaseStatus
 
-CHART_WIDTH = 360
+CHART_WIDTH = 290
 NONE_ROW = "<tr><td>none</td></tr>"
 CHART_HEIGHT = 110
 STYLE = """
