@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -32,16 +31,6 @@ class Receiver:
         """Return the JSON bodies received, in order."""
         with self.lock:
             return [post.body for post in self.posts]
-
-    def wait_for(self, predicate: Any, timeout: float = 15.0) -> list[dict[str, Any]]:
-        """Wait until ``predicate(bodies)`` is true; return the bodies (AssertionError on timeout)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            bodies = self.bodies()
-            if predicate(bodies):
-                return bodies
-            time.sleep(0.05)
-        raise AssertionError(f"receiver did not get the expected posts in {timeout} s: {self.bodies()}")
 
 
 @contextmanager

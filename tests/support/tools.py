@@ -13,5 +13,7 @@ def require_tool(*names: str) -> str:
         found = shutil.which(name)
         if found:
             return found
-    pytest.fail(f"{' / '.join(names)} not found: run `make test-tools` "
-                "(scripts/ensure-test-tools.sh installs chromium, chromium-driver and prometheus)")
+    pytest.fail(
+        f"{' / '.join(names)} not found: run `make test-tools` "
+        "(scripts/ensure-test-tools.sh installs chromium, chromium-driver and prometheus)"
+    )

@@ -63,8 +63,9 @@ def _client(app: FastAPI) -> httpx.AsyncClient:
 def serving(app: FastAPI) -> Iterator[str]:
     """Run ``app`` under uvicorn on a loopback port (its lifespan included)."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -80,8 +81,9 @@ def serving(app: FastAPI) -> Iterator[str]:
 
 @pytest.mark.slow
 @pytest.mark.postgres_only
-def test_admin_page_renders_in_headless_chromium(pg_cluster: PgCluster, pg_template: str,
-                                                  tmp_path: Path, project_root: Path) -> None:
+def test_admin_page_renders_in_headless_chromium(
+    pg_cluster: PgCluster, pg_template: str, tmp_path: Path, project_root: Path
+) -> None:
     chromium = require_tool("chromium", "chromium-browser")
     name = f"t_{uuid.uuid4().hex[:12]}"
     database_url = pg_cluster.create_database(name, template=pg_template)
@@ -91,10 +93,16 @@ def test_admin_page_renders_in_headless_chromium(pg_cluster: PgCluster, pg_templ
         pg_cluster.drop_database(name)
 
 
-def _render_in_chromium(chromium: str, database_url: str, tmp_path: Path, project_root: Path) -> None:
-    settings = load_settings(database_url=database_url, admin_token=ADMIN_TOKEN,
-                             db_stats_interval=0.2, backup_dir=tmp_path / "backups",
-                             maintenance_flag_path=tmp_path / "maintenance.flag")
+def _render_in_chromium(
+    chromium: str, database_url: str, tmp_path: Path, project_root: Path
+) -> None:
+    settings = load_settings(
+        database_url=database_url,
+        admin_token=ADMIN_TOKEN,
+        db_stats_interval=0.2,
+        backup_dir=tmp_path / "backups",
+        maintenance_flag_path=tmp_path / "maintenance.flag",
+    )
     write_manifest(settings.backup_dir, 1, "passed")
     write_manifest(settings.backup_dir, 2, "failed")
     artifacts = project_root / "test-artifacts"
@@ -103,18 +111,34 @@ def _render_in_chromium(chromium: str, database_url: str, tmp_path: Path, projec
     screenshot.unlink(missing_ok=True)
     with serving(create_app(settings)) as base:
         for telegram_id in (1, 2, 3):
-            response = httpx.post(f"{base}/api/v1/submissions", timeout=30,
-                                  json={"telegram_id": telegram_id, "text": TASK2_ESSAY})
+            response = httpx.post(
+                f"{base}/api/v1/submissions",
+                timeout=30,
+                json={"telegram_id": telegram_id, "text": TASK2_ESSAY},
+            )
             assert response.status_code == 201, response.text
         time.sleep(1.5)  # a few collector samples for the charts
         url = f"{base}/admin?token={ADMIN_TOKEN}"
-        common = [chromium, "--headless=new", "--no-sandbox", "--disable-gpu",
-                  "--disable-dev-shm-usage", "--hide-scrollbars", "--window-size=1280,1500",
-                  f"--user-data-dir={tmp_path / 'chromium'}"]
-        dom = subprocess.run([*common, "--dump-dom", url], capture_output=True, text=True,
-                             timeout=90, check=False)
-        shot = subprocess.run([*common, f"--screenshot={screenshot}", url], capture_output=True,
-                              text=True, timeout=90, check=False)
+        common = [
+            chromium,
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--hide-scrollbars",
+            "--window-size=1280,1500",
+            f"--user-data-dir={tmp_path / 'chromium'}",
+        ]
+        dom = subprocess.run(
+            [*common, "--dump-dom", url], capture_output=True, text=True, timeout=90, check=False
+        )
+        shot = subprocess.run(
+            [*common, f"--screenshot={screenshot}", url],
+            capture_output=True,
+            text=True,
+            timeout=90,
+            check=False,
+        )
     assert dom.returncode == 0, dom.stderr[-2000:]
     html = dom.stdout
     assert "bandwise · database health" in html

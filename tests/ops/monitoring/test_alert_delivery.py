@@ -20,17 +20,28 @@ from tests.support.http_receiver import http_receiver
 
 def write_manifest(backup_dir: Path, day: int, outcome: str | None) -> None:
     backup_dir.mkdir(parents=True, exist_ok=True)
-    (backup_dir / f"2099-01-{day:02d}.json").write_text(json.dumps({
-        "created_at": f"2099-01-{day:02d}T03:00:00Z", "size_bytes": 4096, "duration_seconds": 1.5,
-        "verified_at": f"2099-01-{day:02d}T03:01:00Z" if outcome else None,
-        "verify_outcome": outcome,
-    }))
+    (backup_dir / f"2099-01-{day:02d}.json").write_text(
+        json.dumps(
+            {
+                "created_at": f"2099-01-{day:02d}T03:00:00Z",
+                "size_bytes": 4096,
+                "duration_seconds": 1.5,
+                "verified_at": f"2099-01-{day:02d}T03:01:00Z" if outcome else None,
+                "verify_outcome": outcome,
+            }
+        )
+    )
 
 
 def instance(settings: Settings) -> Runtime:
     engine = create_engine(settings)
-    return Runtime(settings=settings, engine=engine, sessions=create_sessionmaker(engine),
-                   assessor=HeuristicAssessor(), policy=LimitPolicy.from_settings(settings))
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        sessions=create_sessionmaker(engine),
+        assessor=HeuristicAssessor(),
+        policy=LimitPolicy.from_settings(settings),
+    )
 
 
 async def test_two_instances_send_each_alert_once(settings: Settings) -> None:
@@ -51,8 +62,10 @@ async def test_two_instances_send_each_alert_once(settings: Settings) -> None:
             for monitoring in instances:
                 await monitoring.tick()
             states = [f"{b['alert']}:{b['status']}" for b in receiver.bodies()]
-            assert states == ["BandwiseBackupVerifyFailed:firing",
-                              "BandwiseBackupVerifyFailed:resolved"]
+            assert states == [
+                "BandwiseBackupVerifyFailed:firing",
+                "BandwiseBackupVerifyFailed:resolved",
+            ]
         finally:
             for monitoring in instances:
                 await monitoring.stop()
@@ -65,10 +78,18 @@ async def test_telegram_messages_go_to_every_admin_without_logging_the_token(
 ) -> None:
     token = "123456:SECRET-bot-token"
     with http_receiver() as receiver:
-        settings = load_settings(bot_token=token, admin_ids="11,22",
-                                 alert_telegram_api_url=receiver.url)
-        message = AlertMessage("firing", "BandwiseDatabaseDown", "critical",
-                               "The database does not answer.", "unreachable", 1.0, "host")
+        settings = load_settings(
+            bot_token=token, admin_ids="11,22", alert_telegram_api_url=receiver.url
+        )
+        message = AlertMessage(
+            "firing",
+            "BandwiseDatabaseDown",
+            "critical",
+            "The database does not answer.",
+            "unreachable",
+            1.0,
+            "host",
+        )
         with caplog.at_level(logging.DEBUG):
             assert await Notifier(settings).send(message) == 2
     posts = receiver.posts
@@ -78,7 +99,9 @@ async def test_telegram_messages_go_to_every_admin_without_logging_the_token(
     assert token not in caplog.text
 
 
-async def test_unreachable_destination_is_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:
+async def test_unreachable_destination_is_logged_not_raised(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     with http_receiver() as receiver:
         dead = receiver.url
     settings = load_settings(alert_webhook_url=f"{dead}/hook")

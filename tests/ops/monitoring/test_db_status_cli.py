@@ -12,21 +12,33 @@ from tests.conftest import subprocess_env
 from tests.ops.monitoring.test_alert_delivery import write_manifest
 
 
-def _status(executable: str, url: str, backup_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _status(
+    executable: str, url: str, backup_dir: Path, *args: str
+) -> subprocess.CompletedProcess[str]:
     env = subprocess_env(DATABASE_URL=url, BACKUP_DIR=str(backup_dir), DB_CONNECT_TIMEOUT="2")
-    return subprocess.run([executable, "db", "status", *args], capture_output=True, text=True,
-                          env=env, timeout=60, check=False)
+    return subprocess.run(
+        [executable, "db", "status", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
 
 
-def test_status_json_and_table(bandwise_executable: str, database_url: str, engine_name: str,
-                               tmp_path: Path) -> None:
+def test_status_json_and_table(
+    bandwise_executable: str, database_url: str, engine_name: str, tmp_path: Path
+) -> None:
     write_manifest(tmp_path / "backups", 1, "failed")
     result = _status(bandwise_executable, database_url, tmp_path / "backups", "--json")
     assert result.returncode == 0, result.stderr
     status = json.loads(result.stdout)
     assert status["engine"] == engine_name and status["up"] is True
-    assert status["schema"] == {"revision": migrate.head_revision(),
-                                "head": migrate.head_revision(), "at_head": True}
+    assert status["schema"] == {
+        "revision": migrate.head_revision(),
+        "head": migrate.head_revision(),
+        "at_head": True,
+    }
     assert status["size_bytes"] > 0 and status["server_version"]
     assert {table["table"] for table in status["biggest_tables"]} & {"users", "submissions"}
     assert status["last_backup"]["verify_outcome"] == "failed"
@@ -40,7 +52,9 @@ def test_status_json_and_table(bandwise_executable: str, database_url: str, engi
         assert label in table.stdout
 
 
-def test_status_of_an_unreachable_database_exits_3(bandwise_executable: str, tmp_path: Path) -> None:
+def test_status_of_an_unreachable_database_exits_3(
+    bandwise_executable: str, tmp_path: Path
+) -> None:
     url = f"postgresql://bandwise:hunter2-secret@127.0.0.1:{free_port()}/bandwise"
     result = _status(bandwise_executable, url, tmp_path / "backups", "--json")
     assert result.returncode == 3

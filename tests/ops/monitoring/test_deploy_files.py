@@ -19,8 +19,9 @@ SUFFIXES = ("_bucket", "_count", "_sum")
 
 
 def _promtool(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([require_tool("promtool"), *args], input=stdin, capture_output=True,
-                          timeout=60, check=False)
+    return subprocess.run(
+        [require_tool("promtool"), *args], input=stdin, capture_output=True, timeout=60, check=False
+    )
 
 
 def test_alert_rules_pass_promtool_check_and_unit_tests(project_root: Path) -> None:
@@ -38,7 +39,10 @@ def test_prometheus_rules_and_builtin_rules_are_the_same_set(project_root: Path)
 
 
 async def test_exposition_is_valid_and_covers_dashboard_and_rules(
-    runtime: Runtime, settings: Settings, project_root: Path, engine_name: str,
+    runtime: Runtime,
+    settings: Settings,
+    project_root: Path,
+    engine_name: str,
 ) -> None:
     write_manifest(settings.backup_dir, 1, "passed")
     monitoring = Monitoring(runtime)
@@ -54,8 +58,9 @@ async def test_exposition_is_valid_and_covers_dashboard_and_rules(
     exported = set(re.findall(r"^# TYPE (\w+) (\w+)", exposition.decode(), re.MULTILINE))
     names = {name for name, _ in exported}
     names |= {f"{name}_total" for name, kind in exported if kind == "counter"}
-    names |= {f"{name}{suffix}" for name, kind in exported if kind == "histogram"
-              for suffix in SUFFIXES}
+    names |= {
+        f"{name}{suffix}" for name, kind in exported if kind == "histogram" for suffix in SUFFIXES
+    }
     dashboard = json.loads((project_root / "deploy" / "grafana" / "bandwise.json").read_text())
     expressions = [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
     rules_text = (project_root / "deploy" / "prometheus" / "alerts.yml").read_text()

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 from sqlalchemy import text
-
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bandwise.config import Settings
@@ -26,8 +26,9 @@ def test_operation_label_is_the_first_keyword_only() -> None:
 
 
 async def test_pool_metrics_rise_then_count_waiters_and_timeouts(settings: Settings) -> None:
-    tiny = settings.model_copy(update={"db_pool_size": 2, "db_max_overflow": 0,
-                                       "db_pool_timeout": 0.5})
+    tiny = settings.model_copy(
+        update={"db_pool_size": 2, "db_max_overflow": 0, "db_pool_timeout": 0.5}
+    )
     engine = create_engine(tiny)
     metrics = EngineMetrics(engine, capacity=2)
     try:
@@ -65,8 +66,9 @@ async def test_pool_metrics_rise_then_count_waiters_and_timeouts(settings: Setti
         await second.close()
         assert metrics.value("bandwise_db_pool_checked_out") == 0
         assert metrics.value("bandwise_db_pool_checked_in") == 2
-        assert (metrics.value("bandwise_db_query_duration_seconds_count", {"operation": "select"})
-                or 0) >= 1
+        assert (
+            metrics.value("bandwise_db_query_duration_seconds_count", {"operation": "select"}) or 0
+        ) >= 1
     finally:
         await engine.dispose()
     assert (metrics.value("bandwise_db_pool_connections_recycled_total") or 0) >= 2
@@ -77,7 +79,7 @@ async def test_statement_errors_are_counted_by_kind(settings: Settings) -> None:
     metrics = EngineMetrics(engine, capacity=30)
     try:
         async with engine.connect() as connection:
-            with pytest.raises(Exception):
+            with pytest.raises(DBAPIError):
                 await connection.execute(text("SELECT * FROM no_such_table"))
         assert metrics.value("bandwise_db_statement_errors_total", {"kind": "other"}) == 1
         assert metrics.value("bandwise_db_disconnects_total") == 0

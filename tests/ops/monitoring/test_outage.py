@@ -44,9 +44,14 @@ async def test_database_down_then_back(private_cluster: PgCluster, tmp_path: Pat
     url = private_cluster.create_database("bandwise")
     with http_receiver() as receiver:
         settings = load_settings(
-            database_url=url, db_stats_interval=0.3, alert_webhook_url=f"{receiver.url}/hook",
-            db_startup_timeout=10, db_connect_timeout=1, backup_dir=tmp_path / "backups",
-            maintenance_flag_path=tmp_path / "maintenance.flag")
+            database_url=url,
+            db_stats_interval=0.3,
+            alert_webhook_url=f"{receiver.url}/hook",
+            db_startup_timeout=10,
+            db_connect_timeout=1,
+            backup_dir=tmp_path / "backups",
+            maintenance_flag_path=tmp_path / "maintenance.flag",
+        )
         runtime = await start_runtime(settings)
         # The shipped rules hold DatabaseDown for a minute; the test does not wait that long.
         rules = tuple(replace(rule, for_seconds=0.0) for rule in DEFAULT_RULES)

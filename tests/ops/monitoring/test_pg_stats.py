@@ -6,9 +6,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bandwise.config import load_settings
 from bandwise.db.engine import create_engine
 from bandwise.devtools.pg_cluster import free_port
-from bandwise.config import load_settings
 from bandwise.ops.monitoring.pg_stats import StatsExporter, collect_database_stats
 
 
@@ -27,8 +27,9 @@ async def test_collects_a_snapshot(engine: AsyncEngine, engine_name: str) -> Non
     assert stats.replication_lag_seconds == {}
 
 
-async def test_sees_an_open_transaction_and_idle_in_transaction(engine: AsyncEngine,
-                                                                engine_name: str) -> None:
+async def test_sees_an_open_transaction_and_idle_in_transaction(
+    engine: AsyncEngine, engine_name: str
+) -> None:
     if engine_name == "sqlite":
         return  # SQLite has no server sessions to look at
     async with engine.connect() as holder:
@@ -54,8 +55,9 @@ async def test_exports_the_snapshot(engine: AsyncEngine, engine_name: str) -> No
 
 
 async def test_unreachable_database_is_reported_not_raised() -> None:
-    settings = load_settings(database_url=f"postgresql://nobody@127.0.0.1:{free_port()}/none",
-                             db_connect_timeout=1)
+    settings = load_settings(
+        database_url=f"postgresql://nobody@127.0.0.1:{free_port()}/none", db_connect_timeout=1
+    )
     engine = create_engine(settings, null_pool=True)
     try:
         stats = await collect_database_stats(engine, budget_seconds=3)

@@ -18,9 +18,17 @@ NOW = 1_800_000_000.0
 
 
 def pg(**values: object) -> DatabaseStats:
-    base = DatabaseStats(engine="postgresql", collected_at=NOW, up=True, max_connections=100,
-                         connections={"active": 1, "idle": 4}, commits=1000, rollbacks=0,
-                         blocks_hit=99_000, blocks_read=1_000)
+    base = DatabaseStats(
+        engine="postgresql",
+        collected_at=NOW,
+        up=True,
+        max_connections=100,
+        connections={"active": 1, "idle": 4},
+        commits=1000,
+        rollbacks=0,
+        blocks_hit=99_000,
+        blocks_read=1_000,
+    )
     return replace(base, **values)  # type: ignore[arg-type]
 
 
@@ -37,19 +45,27 @@ def test_healthy_database_fires_nothing() -> None:
     assert firing(Observation(pg(), previous=pg(), backups=[backup(1)], now=NOW)) == set()
 
 
-@pytest.mark.parametrize(("observation", "expected"), [
-    (Observation(replace(pg(), up=False, error="ConnectionRefusedError")), "BandwiseDatabaseDown"),
-    (Observation(pg(connections={"active": 50, "idle": 31})), "BandwiseConnectionsHigh"),
-    (Observation(pg(), pool_waiters=3), "BandwisePoolSaturated"),
-    (Observation(pg(deadlocks=2), previous=pg(deadlocks=1)), "BandwiseDeadlocks"),
-    (Observation(pg(commits=1080, rollbacks=20), previous=pg()), "BandwiseRollbackRatioHigh"),
-    (Observation(pg(longest_transaction_seconds=301)), "BandwiseLongTransaction"),
-    (Observation(pg(blocks_hit=90_000, blocks_read=10_000)), "BandwiseCacheHitLow"),
-    (Observation(pg(tables=[TableStats("submissions", 1000, 20_000, None, 1)])),
-     "BandwiseDeadTuplesHigh"),
-    (Observation(pg(), backups=[backup(27)], now=NOW), "BandwiseBackupStale"),
-    (Observation(pg(), backups=[backup(1, "failed")], now=NOW), "BandwiseBackupVerifyFailed"),
-])
+@pytest.mark.parametrize(
+    ("observation", "expected"),
+    [
+        (
+            Observation(replace(pg(), up=False, error="ConnectionRefusedError")),
+            "BandwiseDatabaseDown",
+        ),
+        (Observation(pg(connections={"active": 50, "idle": 31})), "BandwiseConnectionsHigh"),
+        (Observation(pg(), pool_waiters=3), "BandwisePoolSaturated"),
+        (Observation(pg(deadlocks=2), previous=pg(deadlocks=1)), "BandwiseDeadlocks"),
+        (Observation(pg(commits=1080, rollbacks=20), previous=pg()), "BandwiseRollbackRatioHigh"),
+        (Observation(pg(longest_transaction_seconds=301)), "BandwiseLongTransaction"),
+        (Observation(pg(blocks_hit=90_000, blocks_read=10_000)), "BandwiseCacheHitLow"),
+        (
+            Observation(pg(tables=[TableStats("submissions", 1000, 20_000, None, 1)])),
+            "BandwiseDeadTuplesHigh",
+        ),
+        (Observation(pg(), backups=[backup(27)], now=NOW), "BandwiseBackupStale"),
+        (Observation(pg(), backups=[backup(1, "failed")], now=NOW), "BandwiseBackupVerifyFailed"),
+    ],
+)
 def test_each_rule_fires_on_its_condition(observation: Observation, expected: str) -> None:
     assert firing(observation) == {expected}
 
