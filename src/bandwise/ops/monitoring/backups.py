@@ -3,7 +3,8 @@
 The contract with the backup module: each manifest is a JSON object with ``created_at`` (ISO
 UTC), ``size_bytes``, ``duration_seconds``, ``verified_at`` and ``verify_outcome``
 (``"passed"``, ``"failed"`` or null). A manifest that does not follow it is reported, not
-guessed at.
+guessed at. The backup scheduler also records its last run in ``schedule/last-run.json``
+(``finished_at``, ``succeeded``): a failed run leaves no manifest, so that file is where it shows.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def parse_manifest(path: Path) -> BackupRecord:
         )
     verified = data.get("verified_at")
     return BackupRecord(
-        backup_id=path.stem,
+        backup_id=str(data.get("id") or path.stem),
         created_at=_timestamp(data.get("created_at"), "created_at", path),
         size_bytes=int(data.get("size_bytes", 0)),
         duration_seconds=float(data.get("duration_seconds", 0.0)),
@@ -73,22 +74,64 @@ def parse_manifest(path: Path) -> BackupRecord:
     )
 
 
+_warned: dict[Path, float] = {}
+
+
+def _warn_once(path: Path, message: str) -> None:
+    # Manifests are read at every scrape: say it once per version of a damaged file.
+    try:
+        version = path.stat().st_mtime
+    except OSError:
+        version = 0.0
+    if _warned.get(path) != version:
+        _warned[path] = version
+        log.warning("%s", message)
+
+
 def list_backups(backup_dir: Path) -> list[BackupRecord]:
     """Return every readable backup in ``backup_dir``, newest first (bad manifests logged)."""
     if not backup_dir.is_dir():
         return []
     records: list[BackupRecord] = []
     for path in sorted(backup_dir.glob("*.json")):
+        if path.name.startswith("."):  # a backup still being written
+            continue
         try:
             records.append(parse_manifest(path))
         except (OSError, ValueError, TypeError) as error:
-            log.warning("skipping backup manifest %s: %s", path, error)
+            _warn_once(path, f"skipping backup manifest {path}: {error}")
     return sorted(records, key=lambda record: record.created_at, reverse=True)
 
 
 def last_verified(records: list[BackupRecord]) -> BackupRecord | None:
     """Return the newest backup that has a verification outcome."""
     return next((record for record in records if record.verify_outcome is not None), None)
+
+
+LAST_RUN_FILE = Path("schedule") / "last-run.json"
+
+
+@dataclass(frozen=True)
+class ScheduledRunRecord:
+    """The backup scheduler's last run."""
+
+    finished_at: datetime
+    succeeded: bool
+
+
+def read_last_run(backup_dir: Path) -> ScheduledRunRecord | None:
+    """Return the scheduler's last run, or None when it never ran (damage is logged)."""
+    path = backup_dir / LAST_RUN_FILE
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return ScheduledRunRecord(
+            _timestamp(data.get("finished_at"), "finished_at", path), bool(data["succeeded"])
+        )
+    except (OSError, ValueError, TypeError, KeyError) as error:
+        _warn_once(path, f"unreadable backup schedule record {path}: {error}")
+        return None
 
 
 class BackupCollector(Collector):
@@ -102,6 +145,18 @@ class BackupCollector(Collector):
         yield GaugeMetricFamily(
             "bandwise_backups", "Backups with a readable manifest.", value=len(records)
         )
+        last_run = read_last_run(self._backup_dir)
+        if last_run is not None:
+            yield GaugeMetricFamily(
+                "bandwise_backup_last_run_success",
+                "1 when the scheduler's last backup run succeeded.",
+                value=1.0 if last_run.succeeded else 0.0,
+            )
+            yield GaugeMetricFamily(
+                "bandwise_backup_last_run_timestamp_seconds",
+                "Unix time the scheduler's last backup run finished.",
+                value=last_run.finished_at.timestamp(),
+            )
         if not records:
             return
         newest = records[0]
