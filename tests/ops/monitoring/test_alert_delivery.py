@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from bandwise.assessment.heuristic import HeuristicAssessor
 from bandwise.config import Settings, load_settings
@@ -44,7 +45,7 @@ def instance(settings: Settings) -> Runtime:
     )
 
 
-async def test_two_instances_send_each_alert_once(settings: Settings) -> None:
+async def test_two_instances_send_each_alert_once(settings: Settings, engine_name: str) -> None:
     with http_receiver() as receiver:
         shared = settings.model_copy(update={"alert_webhook_url": f"{receiver.url}/hook"})
         runtimes = [instance(shared), instance(shared)]
@@ -58,6 +59,18 @@ async def test_two_instances_send_each_alert_once(settings: Settings) -> None:
                 for monitoring in instances:
                     await monitoring.tick()
             assert all(m.alerter.firing() for m in instances)  # both know, one tells
+            if (
+                engine_name == "postgresql"
+            ):  # the leader's lock connection is not left mid-transaction
+                async with runtimes[0].engine.connect() as connection:
+                    stuck = await connection.scalar(
+                        text(
+                            "SELECT count(*) FROM pg_stat_activity "
+                            "WHERE datname = current_database() "
+                            "AND state LIKE 'idle in transaction%' AND pid <> pg_backend_pid()"
+                        )
+                    )
+                assert stuck == 0
             write_manifest(shared.backup_dir, 2, "passed")
             for monitoring in instances:
                 await monitoring.tick()

@@ -54,6 +54,9 @@ class AdvisoryLockLeader:
     async def _refresh(self) -> None:
         if self._connection is not None:
             await self._connection.execute(text("SELECT 1"))
+            # End the implicit transaction: an idle-in-transaction leader would itself trip
+            # the long-transaction alert. The session-level lock survives the commit.
+            await self._connection.commit()
             return
         connection = await self._engine.connect()
         try:

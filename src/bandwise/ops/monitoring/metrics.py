@@ -278,8 +278,7 @@ class EngineMetrics:
     def _instrument(self) -> None:
         sync_engine = self.engine.sync_engine
         pool: Any = sync_engine.pool
-        if hasattr(pool, "_do_get"):
-            self._wrap_checkout(pool)
+        self._wrap_checkout(pool)
         event.listen(sync_engine, "checkout", lambda *_: self.checkouts.inc())
         event.listen(sync_engine, "connect", lambda *_: self.created.inc())
         event.listen(sync_engine, "invalidate", lambda *_: self.invalidated.labels("false").inc())
@@ -290,9 +289,16 @@ class EngineMetrics:
         event.listen(sync_engine, "before_cursor_execute", self._before_execute)
         event.listen(sync_engine, "after_cursor_execute", self._after_execute)
         event.listen(sync_engine, "handle_error", self._on_error)
+        # dispose() replaces the pool: time the new one's checkouts too.
+        event.listen(
+            sync_engine, "engine_disposed", lambda engine: self._wrap_checkout(engine.pool)
+        )
 
     def _wrap_checkout(self, pool: Any) -> None:
         # QueuePool offers no "waiting" event: time the one method every checkout goes through.
+        if not hasattr(pool, "_do_get") or getattr(pool, "_bandwise_timed", False):
+            return
+        pool._bandwise_timed = True
         original = pool._do_get
 
         def timed_get() -> Any:

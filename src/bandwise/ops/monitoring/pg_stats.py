@@ -7,7 +7,9 @@ One collection is a handful of reads of ``pg_stat_*`` views bounded by a stateme
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import sqlite3
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -85,9 +87,21 @@ class DatabaseStats:
         return self.blocks_hit / total if total else None
 
 
-def _sqlite_size(engine: AsyncEngine) -> int:
-    database = Path(engine.url.database or "")
-    return sum(path.stat().st_size for path in (database, Path(f"{database}-wal")) if path.exists())
+def _sqlite_snapshot(database: Path, stats: DatabaseStats) -> None:
+    # A read-only connection of its own: the engine's connections begin IMMEDIATE (a write
+    # lock), which a statistics reader must not take every few seconds.
+    if not database.is_file():
+        raise FileNotFoundError(f"SQLite file {database} does not exist")
+    with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=2)) as db:
+        stats.server_version = str(db.execute("SELECT sqlite_version()").fetchone()[0])
+        try:
+            row = db.execute("SELECT max(id) FROM submissions").fetchone()
+            stats.latest_submission_id = int(row[0] or 0)
+        except sqlite3.OperationalError:  # not migrated yet
+            stats.latest_submission_id = 0
+    stats.size_bytes = sum(
+        path.stat().st_size for path in (database, Path(f"{database}-wal")) if path.exists()
+    )
 
 
 async def _latest_submission_id(connection: AsyncConnection) -> int:
@@ -205,14 +219,11 @@ async def collect_database_stats(
     stats = DatabaseStats(engine=engine.dialect.name, collected_at=time.time(), up=False)
 
     async def collect() -> None:
-        async with engine.connect() as connection:
-            if engine.dialect.name == "sqlite":
-                stats.server_version = str(await connection.scalar(text("SELECT sqlite_version()")))
-                stats.latest_submission_id = await _latest_submission_id(connection)
-                stats.size_bytes = _sqlite_size(engine)
-            else:
-                async with connection.begin():
-                    await _collect_postgres(connection, stats)
+        if engine.dialect.name == "sqlite":
+            await asyncio.to_thread(_sqlite_snapshot, Path(engine.url.database or ""), stats)
+            return
+        async with engine.connect() as connection, connection.begin():
+            await _collect_postgres(connection, stats)
 
     try:
         await asyncio.wait_for(collect(), budget_seconds)
