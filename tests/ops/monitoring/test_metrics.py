@@ -13,7 +13,16 @@ from bandwise.config import Settings
 from bandwise.db.engine import create_engine, create_sessionmaker
 from bandwise.db.retry import run_transaction
 from bandwise.errors import DatabaseBusy
-from bandwise.ops.monitoring.metrics import EngineMetrics, safe_label, sql_operation
+from bandwise.ops.monitoring.metrics import (
+    EngineMetrics,
+    record_assessment,
+    record_bot_update,
+    record_payment,
+    record_rate_limit_refusal,
+    record_submission,
+    safe_label,
+    sql_operation,
+)
 
 
 def test_operation_label_is_the_first_keyword_only() -> None:
@@ -83,5 +92,38 @@ async def test_statement_errors_are_counted_by_kind(settings: Settings) -> None:
                 await connection.execute(text("SELECT * FROM no_such_table"))
         assert metrics.value("bandwise_db_statement_errors_total", {"kind": "other"}) == 1
         assert metrics.value("bandwise_db_disconnects_total") == 0
+    finally:
+        await engine.dispose()
+
+
+async def test_application_counters_reach_every_registry(settings: Settings) -> None:
+    engine = create_engine(settings)
+    first, second = EngineMetrics(engine, capacity=30), EngineMetrics(engine, capacity=30)
+    try:
+        before = first.value("bandwise_submissions_total", {"task_type": "task_2"}) or 0
+        record_submission("task_2")
+        record_assessment("heuristic")
+        record_assessment("llm", succeeded=False)
+        record_rate_limit_refusal()
+        record_bot_update("message", 0.12)
+        record_payment("succeeded")
+        for metrics in (first, second):
+            assert (
+                metrics.value("bandwise_submissions_total", {"task_type": "task_2"}) == before + 1
+            )
+            assert (
+                metrics.value(
+                    "bandwise_assessments_total", {"assessor": "llm", "outcome": "failed"}
+                )
+                or 0
+            ) >= 1
+            assert (metrics.value("bandwise_bot_update_handling_seconds_count") or 0) >= 1
+            exposition = metrics.exposition().decode()
+            for name in (
+                "bandwise_rate_limit_refusals_total",
+                "bandwise_payments_total",
+                "bandwise_bot_updates_total",
+            ):
+                assert name in exposition
     finally:
         await engine.dispose()

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+
+import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bandwise.config import load_settings
 from bandwise.db.engine import create_engine
-from bandwise.devtools.pg_cluster import free_port
+from bandwise.devtools.pg_cluster import PgCluster, free_port
 from bandwise.ops.monitoring.pg_stats import StatsExporter, collect_database_stats
 
 
@@ -65,3 +70,71 @@ async def test_unreachable_database_is_reported_not_raised() -> None:
         await engine.dispose()
     assert not stats.up
     assert stats.error
+
+
+def _as_postgres(args: list[str]) -> list[str]:
+    return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
+
+
+@pytest.mark.slow
+async def test_replication_lag_on_primary_and_replica() -> None:
+    primary = PgCluster()
+    primary.start()
+    replica = PgCluster()
+    try:
+        replica.init()  # directories with the right owner; the data comes from the primary
+        shutil.rmtree(replica.datadir)
+        subprocess.run(
+            _as_postgres(
+                [
+                    str(replica.bindir / "pg_basebackup"),
+                    "-h",
+                    primary.host,
+                    "-p",
+                    str(primary.port),
+                    "-U",
+                    "postgres",
+                    "-D",
+                    str(replica.datadir),
+                    "-R",
+                    "-X",
+                    "stream",
+                ],
+            ),
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        with open(replica.datadir / "postgresql.conf", "a", encoding="utf-8") as conf:
+            conf.write(
+                f"port = {replica.port}\nunix_socket_directories = '{replica.socketdir}'\n"
+                "cluster_name = 'replica1'\nhot_standby = on\n"
+            )
+        replica.start()
+        primary.psql("CREATE TABLE moved (id int); INSERT INTO moved VALUES (1)")
+        stats_of = {}
+        for name, cluster in (("primary", primary), ("replica", replica)):
+            engine = create_engine(load_settings(database_url=cluster.url()), null_pool=True)
+            try:
+                stats_of[name] = await collect_database_stats(engine)
+            finally:
+                await engine.dispose()
+    finally:
+        replica.destroy()
+        primary.destroy()
+    assert stats_of["primary"].up and stats_of["replica"].up, stats_of
+    assert list(stats_of["primary"].replication_lag_seconds) == ["replica1"]
+    assert list(stats_of["replica"].replication_lag_seconds) == ["self"]
+
+
+async def test_an_empty_database_is_up_with_no_submissions(empty_database_url: str) -> None:
+    engine = create_engine(load_settings(database_url=empty_database_url), null_pool=True)
+    try:
+        if engine.dialect.name == "sqlite":  # a SQLite file appears on first connect
+            async with engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        stats = await collect_database_stats(engine)
+    finally:
+        await engine.dispose()
+    assert stats.up, stats.error
+    assert stats.latest_submission_id == 0

@@ -106,6 +106,8 @@ def _sqlite_snapshot(database: Path, stats: DatabaseStats) -> None:
 
 async def _latest_submission_id(connection: AsyncConnection) -> int:
     # max(id) walks the primary key's index: cheap at any table size.
+    if await connection.scalar(text("SELECT to_regclass('submissions')")) is None:
+        return 0  # not migrated yet
     value = await connection.scalar(select(func.max(Submission.id)))
     return int(value or 0)
 
