@@ -77,8 +77,8 @@ def _as_postgres(args: list[str]) -> list[str]:
 
 
 @pytest.mark.slow
-async def test_replication_lag_on_primary_and_replica() -> None:
-    primary = PgCluster()
+async def test_replication_lag_and_slowest_statements() -> None:
+    primary = PgCluster(settings={"shared_preload_libraries": "'pg_stat_statements'"})
     primary.start()
     replica = PgCluster()
     try:
@@ -111,7 +111,9 @@ async def test_replication_lag_on_primary_and_replica() -> None:
                 "cluster_name = 'replica1'\nhot_standby = on\n"
             )
         replica.start()
+        primary.psql("CREATE EXTENSION pg_stat_statements")
         primary.psql("CREATE TABLE moved (id int); INSERT INTO moved VALUES (1)")
+        primary.psql("SELECT pg_sleep(0.05)")
         stats_of = {}
         for name, cluster in (("primary", primary), ("replica", replica)):
             engine = create_engine(load_settings(database_url=cluster.url()), null_pool=True)
@@ -125,6 +127,9 @@ async def test_replication_lag_on_primary_and_replica() -> None:
     assert stats_of["primary"].up and stats_of["replica"].up, stats_of
     assert list(stats_of["primary"].replication_lag_seconds) == ["replica1"]
     assert list(stats_of["replica"].replication_lag_seconds) == ["self"]
+    slowest = stats_of["primary"].slowest_statements
+    assert 1 <= len(slowest) <= 5 and slowest[0][2] >= 0.05  # (query id, calls, mean seconds)
+    assert all(queryid.lstrip("-").isdigit() for queryid, _, _ in slowest)  # ids, never text
 
 
 async def test_an_empty_database_is_up_with_no_submissions(empty_database_url: str) -> None:
