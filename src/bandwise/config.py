@@ -172,7 +172,7 @@ class Settings(BaseSettings):
     # Monitoring ---------------------------------------------------------------------------------
     alert_telegram_api_url: str = Field(
         default="https://api.telegram.org",
-        description="Bot API base URL the alerter posts admins' alert messages to (with BOT_TOKEN).",
+        description="Bot API base URL for the alerter's messages to admins (with BOT_TOKEN).",
     )
 
     @field_validator("database_url", mode="before")
