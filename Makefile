@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: install install-dev run test lint format postgres-binaries lock clean
+.PHONY: install install-dev run test lint format postgres-binaries test-tools lock clean
 
 install: $(RUNTIME_STAMP)
 
@@ -33,7 +33,11 @@ run: install
 postgres-binaries:
 	@bash scripts/ensure-postgres-binaries.sh
 
-test: install-dev postgres-binaries
+# Headless Chromium and promtool for the monitoring tests (Debian/Ubuntu).
+test-tools:
+	@bash scripts/ensure-test-tools.sh
+
+test: install-dev postgres-binaries test-tools
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install-dev

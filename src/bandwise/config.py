@@ -214,6 +214,12 @@ class Settings(BaseSettings):
         default=900.0, ge=0, description="Minimum gap between repeats."
     )
 
+    # Monitoring ---------------------------------------------------------------------------------
+    alert_telegram_api_url: str = Field(
+        default="https://api.telegram.org",
+        description="Bot API base URL for the alerter's messages to admins (with BOT_TOKEN).",
+    )
+
     @field_validator("database_url", mode="before")
     @classmethod
     def _normalise_url(cls, value: object) -> object:

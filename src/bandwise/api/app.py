@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 import bandwise
 from bandwise.api.errors import install_error_handlers
-from bandwise.api.routes import health, submissions
+from bandwise.api.routes import health, monitoring, submissions
 from bandwise.config import Settings
 from bandwise.errors import ConfigurationError
 from bandwise.runtime import Runtime, start_runtime
@@ -52,4 +52,5 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(submissions.router)
+    app.include_router(monitoring.router)
     return app

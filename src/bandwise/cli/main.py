@@ -8,6 +8,7 @@ import typer
 
 import bandwise
 from bandwise.cli import db as db_commands
+from bandwise.cli import db_status
 from bandwise.cli.context import command_settings
 from bandwise.cli.errors import guarded
 
@@ -16,6 +17,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+db_status.register(db_commands.app)
 app.add_typer(db_commands.app, name="db")
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,83 @@
+"""`bandwise db status [--json]`: the database's health at a glance."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from bandwise.cli.context import command_settings, open_engine
+from bandwise.cli.errors import run
+from bandwise.ops.monitoring.status import DatabaseStatus, collect_status
+
+UrlOption = Annotated[str | None, typer.Option("--url", help="Database URL (default: configured)")]
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else "—"
+
+
+def render_table(status: DatabaseStatus) -> Table:
+    """Return the terminal table of ``status``."""
+    table = Table(title="bandwise database status", show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("value")
+    table.add_row("engine", f"{status.engine} {status.server_version or ''}".strip())
+    table.add_row("target", status.target)
+    table.add_row("database", "up" if status.up else f"DOWN ({status.error})")
+    state = "at head" if status.schema_at_head else f"code expects {status.head_revision}"
+    table.add_row("schema", f"{status.schema_revision or 'base'} ({state})")
+    pool = status.pool
+    table.add_row(
+        "pool",
+        f"size {pool.size} + overflow {pool.max_overflow}, timeout {pool.timeout_seconds:g} s",
+    )
+    if status.max_connections:
+        states = ", ".join(f"{name} {count}" for name, count in sorted(status.connections.items()))
+        total = sum(status.connections.values())
+        table.add_row("connections", f"{total} of {status.max_connections} ({states})")
+    table.add_row("size", f"{status.size_bytes / 1_048_576:.1f} MiB")
+    for name, amount, unit in status.biggest_tables:
+        shown = f"{amount / 1_048_576:.2f} MiB" if unit == "bytes" else f"{amount} rows"
+        table.add_row(f"table {name}", shown)
+    backup = status.last_backup
+    table.add_row(
+        "last backup",
+        "none"
+        if backup is None
+        else f"{backup.backup_id} at {_when(backup.created_at)}, "
+        f"{backup.size_bytes / 1_048_576:.1f} MiB, verify {backup.verify_outcome or 'pending'}",
+    )
+    alerts = "; ".join(f"{a.name}: {a.detail}" for a in status.firing_alerts) or "none"
+    table.add_row("firing alerts", alerts)
+    return table
+
+
+def register(db_app: typer.Typer) -> None:
+    """Add the ``status`` command to the ``db`` command group."""
+
+    @db_app.command()
+    def status(
+        url: UrlOption = None,
+        as_json: Annotated[
+            bool, typer.Option("--json", help="Print JSON instead of a table")
+        ] = False,
+    ) -> None:
+        """Show engine, version, schema, pool, connections, size, tables, backup and alerts."""
+        settings = command_settings()
+
+        async def main() -> DatabaseStatus:
+            async with open_engine(settings, url) as engine:
+                return await collect_status(engine, settings)
+
+        result = run(main)
+        if as_json:
+            typer.echo(json.dumps(result.as_dict(), indent=2))
+        else:
+            Console(width=110).print(render_table(result))
+        if not result.up:
+            raise typer.Exit(3)

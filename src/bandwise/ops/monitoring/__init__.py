@@ -1,0 +1,1 @@
+"""Database health: metrics, PostgreSQL statistics, alerts, status and the operator's page."""

@@ -1,0 +1,148 @@
+"""Run monitoring beside a runtime: instrument its engine, collect statistics, alert.
+
+``start_monitoring(runtime)`` instruments the engine and starts one background task that,
+every ``DB_STATS_INTERVAL`` seconds, collects statistics on a separate pool-less engine (so a
+saturated pool neither delays it nor is disturbed by it), samples the charts, and evaluates
+the alerts. Requests never wait for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bandwise.config import Settings
+from bandwise.db.engine import create_engine
+from bandwise.ops.health import pool_usage
+from bandwise.ops.monitoring.alerts import Alerter
+from bandwise.ops.monitoring.backups import BackupCollector, list_backups
+from bandwise.ops.monitoring.history import History, Sample
+from bandwise.ops.monitoring.leader import leader_for
+from bandwise.ops.monitoring.metrics import EngineMetrics
+from bandwise.ops.monitoring.notify import Notifier
+from bandwise.ops.monitoring.pg_stats import DatabaseStats, StatsExporter, collect_database_stats
+from bandwise.ops.monitoring.rules import DEFAULT_RULES, AlertRule, Observation
+from bandwise.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+MONITORING_KEY = "monitoring"
+
+
+class Monitoring:
+    """Metrics, statistics, chart history and the alerter of one runtime."""
+
+    def __init__(self, runtime: Runtime, rules: tuple[AlertRule, ...] = DEFAULT_RULES) -> None:
+        self.runtime = runtime
+        settings: Settings = runtime.settings
+        self.interval = settings.db_stats_interval
+        _, capacity = pool_usage(runtime)
+        self.metrics = EngineMetrics(runtime.engine, capacity)
+        self.stats = StatsExporter()
+        self.metrics.add_collector(self.stats)
+        self.metrics.add_collector(BackupCollector(settings.backup_dir))
+        self.history = History(max_samples=int(3600 / self.interval) + 2)
+        self.stats_engine: AsyncEngine = create_engine(
+            settings, url=runtime.engine.url.render_as_string(hide_password=False), null_pool=True
+        )
+        self.alerter = Alerter(
+            rules,
+            Notifier(settings),
+            leader_for(self.stats_engine),
+            settings.alert_cooldown_seconds,
+        )
+        self._task: asyncio.Task[None] | None = None
+        self._previous: DatabaseStats | None = None
+        self._latency_mark = (0.0, 0)
+
+    async def tick(self) -> DatabaseStats:
+        """Collect once, sample the charts and evaluate the alerts."""
+        timeout = max(1.0, min(10.0, self.interval))
+        stats = await collect_database_stats(self.stats_engine, timeout)
+        previous, self._previous = self._previous, stats
+        if not stats.up and (previous is None or previous.up):
+            log.warning("database statistics not collected: %s", stats.error)
+        elif stats.up and previous is not None and not previous.up:
+            log.info("database statistics collected again")
+        self.stats.latest = stats
+        self.history.add(self._sample(stats, previous))
+        observation = Observation(
+            stats=stats,
+            previous=previous,
+            pool_waiters=self.metrics.waiting,
+            backups=list_backups(self.runtime.settings.backup_dir),
+            now=stats.collected_at,
+        )
+        await self.alerter.evaluate(observation)
+        return stats
+
+    def _sample(self, stats: DatabaseStats, previous: DatabaseStats | None) -> Sample:
+        checked_out, capacity = pool_usage(self.runtime)
+        seconds, count = self.metrics.query_seconds_total, self.metrics.query_count
+        mark_seconds, mark_count = self._latency_mark
+        self._latency_mark = (seconds, count)
+        mean_ms = (
+            (seconds - mark_seconds) / (count - mark_count) * 1000 if count > mark_count else 0.0
+        )
+        submissions = 0
+        if previous is not None and previous.up and stats.up:
+            submissions = max(0, stats.latest_submission_id - previous.latest_submission_id)
+        return Sample(
+            at=stats.collected_at,
+            pool_checked_out=checked_out,
+            pool_capacity=capacity,
+            connections=stats.total_connections,
+            max_connections=stats.max_connections or 0,
+            mean_query_ms=mean_ms,
+            submissions=submissions,
+        )
+
+    async def _loop(self) -> None:
+        while True:
+            started = time.monotonic()
+            try:
+                await self.tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the loop must survive any one bad collection
+                log.exception("monitoring tick failed")
+            await asyncio.sleep(max(0.0, self.interval - (time.monotonic() - started)))
+
+    def start(self) -> None:
+        """Start the background task on the running event loop."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(
+                self._loop(), name="bandwise-monitoring"
+            )
+
+    async def stop(self) -> None:
+        """Stop the background task and release the alerter's lock and engine."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.alerter.close()
+        await self.stats_engine.dispose()
+
+
+def start_monitoring(runtime: Runtime, rules: tuple[AlertRule, ...] = DEFAULT_RULES) -> Monitoring:
+    """Attach monitoring to ``runtime`` (once) and start its background task."""
+    existing = runtime.extras.get(MONITORING_KEY)
+    if isinstance(existing, Monitoring):
+        existing.start()
+        return existing
+    monitoring = Monitoring(runtime, rules)
+    runtime.extras[MONITORING_KEY] = monitoring
+    monitoring.start()
+    return monitoring
+
+
+def monitoring_of(runtime: Runtime) -> Monitoring | None:
+    """Return the runtime's monitoring, if started."""
+    found = runtime.extras.get(MONITORING_KEY)
+    return found if isinstance(found, Monitoring) else None

@@ -1,0 +1,64 @@
+"""`bandwise db status [--json]` against real databases, and against none."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from bandwise.db import migrate
+from bandwise.devtools.pg_cluster import free_port
+from tests.conftest import subprocess_env
+from tests.ops.monitoring.test_alert_delivery import write_manifest
+
+
+def _status(
+    executable: str, url: str, backup_dir: Path, *args: str
+) -> subprocess.CompletedProcess[str]:
+    env = subprocess_env(DATABASE_URL=url, BACKUP_DIR=str(backup_dir), DB_CONNECT_TIMEOUT="2")
+    return subprocess.run(
+        [executable, "db", "status", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_status_json_and_table(
+    bandwise_executable: str, database_url: str, engine_name: str, tmp_path: Path
+) -> None:
+    write_manifest(tmp_path / "backups", 1, "failed")
+    result = _status(bandwise_executable, database_url, tmp_path / "backups", "--json")
+    assert result.returncode == 0, result.stderr
+    status = json.loads(result.stdout)
+    assert status["engine"] == engine_name and status["up"] is True
+    assert status["schema"] == {
+        "revision": migrate.head_revision(),
+        "head": migrate.head_revision(),
+        "at_head": True,
+    }
+    assert status["size_bytes"] > 0 and status["server_version"]
+    assert {table["table"] for table in status["biggest_tables"]} & {"users", "submissions"}
+    assert status["last_backup"]["verify_outcome"] == "failed"
+    assert [alert["name"] for alert in status["firing_alerts"]] == ["BandwiseBackupVerifyFailed"]
+    if engine_name == "postgresql":
+        assert status["connections"]["max"] == 200 and status["connections"]["total"] >= 1
+
+    table = _status(bandwise_executable, database_url, tmp_path / "backups")
+    assert table.returncode == 0, table.stderr
+    for label in ("engine", "schema", "pool", "size", "last backup", "firing alerts"):
+        assert label in table.stdout
+
+
+def test_status_of_an_unreachable_database_exits_3(
+    bandwise_executable: str, tmp_path: Path
+) -> None:
+    url = f"postgresql://bandwise:hunter2-secret@127.0.0.1:{free_port()}/bandwise"
+    result = _status(bandwise_executable, url, tmp_path / "backups", "--json")
+    assert result.returncode == 3
+    status = json.loads(result.stdout)
+    assert status["up"] is False and status["error"]
+    assert [alert["name"] for alert in status["firing_alerts"]] == ["BandwiseDatabaseDown"]
+    assert "hunter2-secret" not in result.stdout + result.stderr

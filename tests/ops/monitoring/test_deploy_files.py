@@ -1,0 +1,69 @@
+"""deploy/prometheus/alerts.yml passes promtool, matches the built-in rules; the dashboard and
+the /metrics exposition agree."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+from bandwise.config import Settings
+from bandwise.ops.monitoring.rules import DEFAULT_RULES
+from bandwise.ops.monitoring.service import Monitoring
+from bandwise.runtime import Runtime
+from tests.ops.monitoring.test_alert_delivery import write_manifest
+from tests.support.tools import require_tool
+
+SUFFIXES = ("_bucket", "_count", "_sum")
+
+
+def _promtool(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [require_tool("promtool"), *args], input=stdin, capture_output=True, timeout=60, check=False
+    )
+
+
+def test_alert_rules_pass_promtool_check_and_unit_tests(project_root: Path) -> None:
+    rules = project_root / "deploy" / "prometheus"
+    checked = _promtool("check", "rules", str(rules / "alerts.yml"))
+    assert checked.returncode == 0, checked.stdout.decode() + checked.stderr.decode()
+    tested = _promtool("test", "rules", str(rules / "alerts.test.yml"))
+    assert tested.returncode == 0, tested.stdout.decode() + tested.stderr.decode()
+
+
+def test_prometheus_rules_and_builtin_rules_are_the_same_set(project_root: Path) -> None:
+    text = (project_root / "deploy" / "prometheus" / "alerts.yml").read_text()
+    in_file = set(re.findall(r"^\s*- alert: (\w+)", text, re.MULTILINE))
+    assert in_file == {rule.name for rule in DEFAULT_RULES}
+
+
+async def test_exposition_is_valid_and_covers_dashboard_and_rules(
+    runtime: Runtime,
+    settings: Settings,
+    project_root: Path,
+    engine_name: str,
+) -> None:
+    write_manifest(settings.backup_dir, 1, "passed")
+    monitoring = Monitoring(runtime)
+    try:
+        await monitoring.tick()
+        exposition = monitoring.metrics.exposition()
+    finally:
+        await monitoring.stop()
+    linted = _promtool("check", "metrics", stdin=exposition)
+    assert linted.returncode == 0, linted.stdout.decode() + linted.stderr.decode()
+    if engine_name != "postgresql":
+        return
+    exported = set(re.findall(r"^# TYPE (\w+) (\w+)", exposition.decode(), re.MULTILINE))
+    names = {name for name, _ in exported}
+    names |= {f"{name}_total" for name, kind in exported if kind == "counter"}
+    names |= {
+        f"{name}{suffix}" for name, kind in exported if kind == "histogram" for suffix in SUFFIXES
+    }
+    dashboard = json.loads((project_root / "deploy" / "grafana" / "bandwise.json").read_text())
+    expressions = [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+    rules_text = (project_root / "deploy" / "prometheus" / "alerts.yml").read_text()
+    used = set(re.findall(r"\bbandwise_[a-z_]+", " ".join(expressions) + rules_text))
+    assert used - names == set()
+    assert len(dashboard["panels"]) >= 15
