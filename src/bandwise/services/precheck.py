@@ -11,6 +11,7 @@ from bandwise.models import TaskType
 from bandwise.services.submissions import MIN_WORDS
 
 MAX_REASONABLE_WORDS = 1000
+MIN_WORDS_FOR_LANGUAGE = 10  # fewer words are too little evidence for the detector
 TASK_MINIMUM_WORDS = {TaskType.TASK_1: 150, TaskType.TASK_2: 250}
 
 
@@ -32,13 +33,19 @@ class EssayPrecheck:
         """Tell whether the text is far beyond what IELTS candidates write."""
         return self.word_count > MAX_REASONABLE_WORDS
 
+    @property
+    def not_english(self) -> bool:
+        """Tell whether the text is clearly in another language (too little text: no verdict)."""
+        return self.language.language != "unknown" and not self.language.is_english
+
     def under_task_minimum(self, task_type: TaskType) -> bool:
         """Tell whether the essay is shorter than the task asks (it lowers Task Achievement)."""
         return self.word_count < TASK_MINIMUM_WORDS[task_type]
 
 
 def precheck_essay(text: str) -> EssayPrecheck:
-    """Measure ``text`` for the bot's validation rules (language is judged only when long enough)."""
+    """Measure ``text`` for the bot's validation rules (language only with enough words)."""
     count = word_count(text)
-    language = detect_language(text) if count >= MIN_WORDS else LanguageGuess("unknown", 0.0)
+    judged = count >= MIN_WORDS_FOR_LANGUAGE
+    language = detect_language(text) if judged else LanguageGuess("unknown", 0.0)
     return EssayPrecheck(count, language, detect_task_type(text))

@@ -33,11 +33,11 @@ async def receive_essay(message: Message, state: FSMContext, bot: Bot, runtime: 
     """Check the essay, ask for the task when unclear, otherwise score it."""
     text = message.text or ""
     check = precheck_essay(text)
+    if check.not_english:
+        await message.answer(texts.NOT_ENGLISH)
+        return
     if check.too_short:
         await message.answer(texts.too_short(check.word_count))
-        return
-    if not check.language.is_english:
-        await message.answer(texts.NOT_ENGLISH)
         return
     chosen = (await state.get_data()).get(CHOSEN_TASK)
     if chosen is None and not check.task_guess.confident:
