@@ -27,26 +27,31 @@ def test_rounding_matches_reference_for_all_combinations() -> None:
     mismatches = []
     for scores in itertools.product(HALF_BANDS, repeat=4):
         expected = reference_overall(scores)
-        got = overall_band(*(Decimal(score.numerator) / Decimal(score.denominator)
-                             for score in scores))
+        got = overall_band(
+            *(Decimal(score.numerator) / Decimal(score.denominator) for score in scores)
+        )
         if Fraction(got) != expected:
             mismatches.append((scores, got, expected))
     assert mismatches == []
 
 
-@pytest.mark.parametrize(("scores", "expected"), [
-    (("6", "6", "6", "6.5"), "6.0"),   # 6.125 → 6.0
-    (("6", "6", "6.5", "6.5"), "6.5"),  # 6.25 → 6.5
-    (("6.5", "6.5", "6.5", "7"), "6.5"),  # 6.625 → 6.5
-    (("6.5", "6.5", "7", "7"), "7.0"),  # 6.75 → 7.0
-])
+@pytest.mark.parametrize(
+    ("scores", "expected"),
+    [
+        (("6", "6", "6", "6.5"), "6.0"),  # 6.125 → 6.0
+        (("6", "6", "6.5", "6.5"), "6.5"),  # 6.25 → 6.5
+        (("6.5", "6.5", "6.5", "7"), "6.5"),  # 6.625 → 6.5
+        (("6.5", "6.5", "7", "7"), "7.0"),  # 6.75 → 7.0
+    ],
+)
 def test_quarter_marks_round_upwards(scores: tuple[str, ...], expected: str) -> None:
     assert overall_band(*(Decimal(score) for score in scores)) == Decimal(expected)
 
 
 def test_plain_round_would_be_wrong_for_one_in_eight() -> None:
     wrong = sum(
-        1 for scores in itertools.product(HALF_BANDS, repeat=4)
+        1
+        for scores in itertools.product(HALF_BANDS, repeat=4)
         if Fraction(round(float(sum(scores)) / 4 * 2) / 2) != reference_overall(scores)
     )
     assert wrong / 19**4 == pytest.approx(1 / 8, abs=0.01)

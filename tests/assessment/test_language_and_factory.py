@@ -9,9 +9,11 @@ from bandwise.assessment.language import detect_language, is_english
 from bandwise.config import load_settings
 from tests.support.essays import TASK1_ESSAY, TASK2_ESSAY
 
-SPANISH = ("Algunas personas creen que las universidades deberían centrarse en habilidades "
-           "prácticas, mientras que otras piensan que el conocimiento académico es más importante. "
-           "En mi opinión, ambos son importantes para los estudiantes y para la sociedad.")
+SPANISH = (
+    "Algunas personas creen que las universidades deberían centrarse en habilidades "
+    "prácticas, mientras que otras piensan que el conocimiento académico es más importante. "
+    "En mi opinión, ambos son importantes para los estudiantes y para la sociedad."
+)
 
 
 def test_english_essays_are_english() -> None:

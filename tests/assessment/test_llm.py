@@ -24,9 +24,15 @@ def server() -> Iterator[FakeLLMServer]:
 
 
 def make_assessor(server: FakeLLMServer, **overrides: object) -> LLMAssessor:
-    options: dict[str, object] = {"base_url": server.url, "api_key": "test-key",
-                                  "model": "test-model", "timeout": 2.0, "max_retries": 2,
-                                  "backoff_base": 0.01, "breaker_threshold": 3}
+    options: dict[str, object] = {
+        "base_url": server.url,
+        "api_key": "test-key",
+        "model": "test-model",
+        "timeout": 2.0,
+        "max_retries": 2,
+        "backoff_base": 0.01,
+        "breaker_threshold": 3,
+    }
     options.update(overrides)
     return LLMAssessor(ProviderConfig(**options))  # type: ignore[arg-type]
 
@@ -34,7 +40,12 @@ def make_assessor(server: FakeLLMServer, **overrides: object) -> LLMAssessor:
 async def test_good_answer_is_parsed_and_prompt_is_task_specific(server: FakeLLMServer) -> None:
     assessor = make_assessor(server)
     result = await assessor.assess(TASK1_ESSAY, TaskType.TASK_1)
-    assert [str(result.criteria[name].band) for name in result.criteria] == ["6.5", "6.0", "7.0", "6.5"]
+    assert [str(result.criteria[name].band) for name in result.criteria] == [
+        "6.5",
+        "6.0",
+        "7.0",
+        "6.5",
+    ]
     assert str(result.overall) == "6.5"
     assert result.assessor == "llm:test-model"
     assert result.suggestions == ["Suggestion 1", "Suggestion 2", "Suggestion 3"]
@@ -69,15 +80,19 @@ async def test_malformed_json_gets_one_repair(server: FakeLLMServer) -> None:
     assert "not valid JSON" in repair[-1]["content"]
 
 
-@pytest.mark.parametrize(("answer", "problem"), [
-    (good_answer(bands=(9.5, 6.0, 7.0, 6.5)), "criteria.task_achievement.band"),
-    (good_answer(bands=(6.25, 6.0, 7.0, 6.5)), "not a whole or half band"),
-    (good_answer(suggestions=2), "suggestions has 2 items"),
-    (good_answer(suggestions=6), "suggestions has 6 items"),
-    (json.dumps({"criteria": {}}), "criteria.task_achievement is missing"),
-])
-async def test_invalid_answers_fail_after_one_repair(server: FakeLLMServer, answer: str,
-                                                     problem: str) -> None:
+@pytest.mark.parametrize(
+    ("answer", "problem"),
+    [
+        (good_answer(bands=(9.5, 6.0, 7.0, 6.5)), "criteria.task_achievement.band"),
+        (good_answer(bands=(6.25, 6.0, 7.0, 6.5)), "not a whole or half band"),
+        (good_answer(suggestions=2), "suggestions has 2 items"),
+        (good_answer(suggestions=6), "suggestions has 6 items"),
+        (json.dumps({"criteria": {}}), "criteria.task_achievement is missing"),
+    ],
+)
+async def test_invalid_answers_fail_after_one_repair(
+    server: FakeLLMServer, answer: str, problem: str
+) -> None:
     server.answer(Reply(content=answer))
     with pytest.raises(InvalidAssessment, match="after one repair") as raised:
         await make_assessor(server).assess(TASK2_ESSAY, TaskType.TASK_2)
@@ -89,7 +104,7 @@ async def test_empty_justification_is_invalid(server: FakeLLMServer) -> None:
     document = json.loads(good_answer())
     document["criteria"]["lexical_resource"]["justification"] = "  "
     server.answer(Reply(content=json.dumps(document)))
-    with pytest.raises(InvalidAssessment, match="lexical_resource.justification"):
+    with pytest.raises(InvalidAssessment, match=r"lexical_resource\.justification"):
         await make_assessor(server).assess(TASK2_ESSAY, TaskType.TASK_2)
 
 

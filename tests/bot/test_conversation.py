@@ -17,19 +17,23 @@ from bandwise.models import Assessment, RateLimit, Submission, TaskType
 from tests.bot.conftest import Conversation
 from tests.support.essays import TASK1_ESSAY, TASK2_ESSAY
 
-SPANISH = ("Algunas personas creen que las universidades deberían centrarse en habilidades "
-           "prácticas, mientras que otras piensan que el conocimiento académico es más importante. "
-           "En mi opinión, ambos son importantes para los estudiantes y para la sociedad, y los "
-           "gobiernos deberían apoyar a las universidades para que cooperen con las empresas.")
+SPANISH = (
+    "Algunas personas creen que las universidades deberían centrarse en habilidades "
+    "prácticas, mientras que otras piensan que el conocimiento académico es más importante. "
+    "En mi opinión, ambos son importantes para los estudiantes y para la sociedad, y los "
+    "gobiernos deberían apoyar a las universidades para que cooperen con las empresas."
+)
 # Neutral text: neither Task 1 nor Task 2 cues dominate, so the bot must ask.
 UNCLEAR = " ".join(
-    ["I walked to the old library on a quiet morning and read a long book about the river."] * 4)
+    ["I walked to the old library on a quiet morning and read a long book about the river."] * 4
+)
 
 
 def buttons(markup: object) -> list[list[tuple[str, str | None]]]:
     assert isinstance(markup, InlineKeyboardMarkup)
-    return [[(button.text, button.callback_data) for button in row]
-            for row in markup.inline_keyboard]
+    return [
+        [(button.text, button.callback_data) for button in row] for row in markup.inline_keyboard
+    ]
 
 
 def texts_of(sent: list[object]) -> list[str]:
@@ -59,20 +63,27 @@ async def test_task_2_submission_end_to_end(conversation: Conversation) -> None:
     assert texts_of(asked) == [texts.ask_for_essay(TaskType.TASK_2)]
     assert texts.ask_for_essay(TaskType.TASK_2) == (
         "✍️ Send your <b>Writing Task 2</b> essay as one text message.\n"
-        "<i>Task 2 asks for at least 250 words.</i>")
+        "<i>Task 2 asks for at least 250 words.</i>"
+    )
 
     sent = await conversation.say(TASK2_ESSAY)
     expected = await HeuristicAssessor().assess(TASK2_ESSAY, TaskType.TASK_2)
     assert isinstance(sent[0], SendMessage)
-    assert sent[0].text == ("ℹ️ Your essay has 152 words, under the 250-word minimum for Task 2. "
-                            "This lowers the Task Achievement score.")
+    assert sent[0].text == (
+        "ℹ️ Your essay has 152 words, under the 250-word minimum for Task 2. "
+        "This lowers the Task Achievement score."
+    )
     assert isinstance(sent[1], SendChatAction) and sent[1].action == "typing"
     result = sent[2]
     assert isinstance(result, SendMessage)
     assert result.text == texts.assessment_result(expected, TaskType.TASK_2, 152)
     assert f"🎯 <b>Overall band: {expected.overall:.1f}</b>" in result.text
-    for title in ("Task Achievement / Response", "Coherence and Cohesion", "Lexical Resource",
-                  "Grammatical Range and Accuracy"):
+    for title in (
+        "Task Achievement / Response",
+        "Coherence and Cohesion",
+        "Lexical Resource",
+        "Grammatical Range and Accuracy",
+    ):
         assert f"<b>{title}: " in result.text
     assert "Scored by the offline heuristic assessor." in result.text
     assert buttons(result.reply_markup)[-1] == [("📊 Check Band Score History", "history")]
@@ -94,8 +105,9 @@ async def test_detected_task_needs_no_question(conversation: Conversation) -> No
 async def test_unclear_task_is_asked_with_buttons(conversation: Conversation) -> None:
     sent = await conversation.say(UNCLEAR)
     assert texts_of(sent) == [texts.ASK_TASK_TYPE]
-    assert buttons(sent[0].reply_markup) == [[
-        ("Task 1 (chart, process, map)", "task:task_1"), ("Task 2 (opinion essay)", "task:task_2")]]
+    assert buttons(sent[0].reply_markup) == [
+        [("Task 1 (chart, process, map)", "task:task_1"), ("Task 2 (opinion essay)", "task:task_2")]
+    ]
     assert await count(conversation, Submission) == 0
 
     chosen = await conversation.press("task:task_1")
@@ -111,16 +123,26 @@ async def test_unclear_task_is_asked_with_buttons(conversation: Conversation) ->
 async def test_validation_messages(conversation: Conversation) -> None:
     assert texts_of(await conversation.say("Hello, can you check my essay?")) == [
         "Your message has 6 words. Please send the complete essay — at least 50 words are "
-        "needed for an assessment."]
+        "needed for an assessment."
+    ]
     assert texts_of(await conversation.say(SPANISH)) == [texts.NOT_ENGLISH]
     assert texts_of(await conversation.say("/frobnicate")) == [texts.UNKNOWN_COMMAND]
     photo = [PhotoSize(file_id="f", file_unique_id="u", width=10, height=10)]
     assert texts_of(await conversation.send(conversation.candidate.message(photo=photo))) == [
-        texts.NON_TEXT]
-    sticker = Sticker(file_id="s", file_unique_id="su", type="regular", width=1, height=1,
-                      is_animated=False, is_video=False)
+        texts.NON_TEXT
+    ]
+    sticker = Sticker(
+        file_id="s",
+        file_unique_id="su",
+        type="regular",
+        width=1,
+        height=1,
+        is_animated=False,
+        is_video=False,
+    )
     assert texts_of(await conversation.send(conversation.candidate.message(sticker=sticker))) == [
-        texts.NON_TEXT]
+        texts.NON_TEXT
+    ]
     long_essay = "\n\n".join([TASK2_ESSAY] * 7)
     sent = texts_of(await conversation.say(long_essay))
     assert sent[0] == texts.too_long_warning(1064)
@@ -151,8 +173,9 @@ async def test_daily_limit_is_exact_through_the_bot(conversation: Conversation) 
         assert "assessment" in texts_of(await conversation.say(TASK1_ESSAY))[-1]
     refused = await conversation.say(TASK1_ESSAY)
     message = texts_of(refused)[-1]
-    assert message.startswith(f"You have used all {limit} free checks for today. "
-                              "Your limit resets at <b>")
+    assert message.startswith(
+        f"You have used all {limit} free checks for today. Your limit resets at <b>"
+    )
     assert "250 ⭐ for 30 days" in message
     assert buttons(refused[-1].reply_markup) == [[("⭐ Get Pro", keyboards.CB_BUY_PRO)]]
     assert await count(conversation, Submission) == limit
@@ -163,8 +186,9 @@ async def test_daily_limit_is_exact_through_the_bot(conversation: Conversation) 
 async def test_concurrent_essays_never_exceed_the_limit(conversation: Conversation) -> None:
     limit = conversation.runtime.settings.daily_submission_limit
     updates = [conversation.candidate.text(TASK1_ESSAY) for _ in range(limit + 3)]
-    await asyncio.gather(*(conversation.dispatcher.feed_update(conversation.bot, update)
-                           for update in updates))
+    await asyncio.gather(
+        *(conversation.dispatcher.feed_update(conversation.bot, update) for update in updates)
+    )
     sent = texts_of(conversation.session.take())
     assert sum("— assessment" in text for text in sent) == limit
     assert sum(text.startswith("You have used all") for text in sent) == 3

@@ -25,7 +25,7 @@ from tests.support.telegram import recording_bot
 
 @pytest.fixture
 async def unavailable_runtime(settings: Settings, engine_name: str) -> AsyncIterator[Runtime]:
-    """A runtime whose database cannot be used: SQLite locked by another writer, PostgreSQL refused."""
+    """A runtime whose database cannot be used: SQLite locked by a writer, PostgreSQL refused."""
     blocker: sqlite3.Connection | None = None
     if engine_name == "sqlite":
         path = Path(str(make_url(settings.resolved_database_url).database))
@@ -34,11 +34,17 @@ async def unavailable_runtime(settings: Settings, engine_name: str) -> AsyncIter
         broken = settings.model_copy(update={"db_sqlite_busy_timeout": 0.1, "db_retry_attempts": 1})
     else:
         refused = SecretStr("postgresql+asyncpg://bandwise@127.0.0.1:1/bandwise")
-        broken = settings.model_copy(update={"database_url": refused, "db_connect_timeout": 1.0,
-                                             "db_retry_attempts": 1})
+        broken = settings.model_copy(
+            update={"database_url": refused, "db_connect_timeout": 1.0, "db_retry_attempts": 1}
+        )
     engine = create_engine(broken)
-    yield Runtime(settings=broken, engine=engine, sessions=create_sessionmaker(engine),
-                  assessor=HeuristicAssessor(), policy=LimitPolicy.from_settings(broken))
+    yield Runtime(
+        settings=broken,
+        engine=engine,
+        sessions=create_sessionmaker(engine),
+        assessor=HeuristicAssessor(),
+        policy=LimitPolicy.from_settings(broken),
+    )
     await engine.dispose()
     if blocker is not None:
         blocker.execute("ROLLBACK")
@@ -46,11 +52,13 @@ async def unavailable_runtime(settings: Settings, engine_name: str) -> AsyncIter
 
 
 async def test_assessment_still_sent_when_history_cannot_be_saved(
-    unavailable_runtime: Runtime, caplog: pytest.LogCaptureFixture,
+    unavailable_runtime: Runtime,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     bot, session = recording_bot()
-    conversation = Conversation(build_dispatcher(unavailable_runtime), bot, session,
-                                unavailable_runtime)
+    conversation = Conversation(
+        build_dispatcher(unavailable_runtime), bot, session, unavailable_runtime
+    )
     sent = [m.text for m in await conversation.say(TASK1_ESSAY) if isinstance(m, SendMessage)]
     assert "IELTS Writing Task 1 — assessment" in sent[-2]
     assert sent[-1] == texts.NOT_SAVED

@@ -20,8 +20,9 @@ ADMIN_ID = 9001
 def admin_conversation(runtime: Runtime) -> Conversation:
     runtime.settings.admin_ids = [ADMIN_ID]
     bot, session = recording_bot()
-    return Conversation(build_dispatcher(runtime), bot, session, runtime,
-                        Candidate(ADMIN_ID, "Admin", "admin"))
+    return Conversation(
+        build_dispatcher(runtime), bot, session, runtime, Candidate(ADMIN_ID, "Admin", "admin")
+    )
 
 
 async def user(runtime: Runtime, telegram_id: int) -> User | None:
@@ -33,8 +34,14 @@ async def test_invoice_and_pre_checkout(conversation: Conversation) -> None:
     sent = await conversation.say("/upgrade")
     assert len(sent) == 1 and isinstance(sent[0], SendInvoice)
     invoice = sent[0]
-    assert (invoice.currency, invoice.payload, invoice.title) == ("XTR", "pro:30", "bandwise Pro — 30 days")
-    assert [(price.label, price.amount) for price in invoice.prices] == [("bandwise Pro — 30 days", 250)]
+    assert (invoice.currency, invoice.payload, invoice.title) == (
+        "XTR",
+        "pro:30",
+        "bandwise Pro — 30 days",
+    )
+    assert [(price.label, price.amount) for price in invoice.prices] == [
+        ("bandwise Pro — 30 days", 250)
+    ]
     assert invoice.description == "Unlimited essay checks for 30 days"
     assert isinstance((await conversation.press("pro:buy"))[-1], SendInvoice)
     assert isinstance((await conversation.say("/pro"))[0], SendInvoice)  # not an admin
@@ -51,13 +58,18 @@ async def test_payment_recorded_once_when_delivered_twice(conversation: Conversa
     update = conversation.candidate.paid("pro:30", 250, "charge-abc")
     first = await conversation.send(update)
     again = await conversation.send(update)  # Telegram redelivers the very same update
-    assert isinstance(first[0], SendMessage) and first[0].text.startswith("🎉 Thank you! <b>Pro</b>")
+    assert isinstance(first[0], SendMessage) and first[0].text.startswith(
+        "🎉 Thank you! <b>Pro</b>"
+    )
     assert again[0].text.startswith("This payment is already recorded.")
     async with conversation.runtime.sessions() as session:
         payments = list(await session.scalars(select(Payment)))
     assert len(payments) == 1
     assert (payments[0].telegram_payment_charge_id, payments[0].amount, payments[0].currency) == (
-        "charge-abc", 250, "XTR")
+        "charge-abc",
+        250,
+        "XTR",
+    )
     candidate = await user(conversation.runtime, conversation.candidate.user.id)
     assert candidate is not None and candidate.pro_until is not None
     assert before + timedelta(days=30) <= candidate.pro_until <= utcnow() + timedelta(days=30)
@@ -73,8 +85,12 @@ async def test_pro_lifts_the_daily_limit(conversation: Conversation) -> None:
     await conversation.send(conversation.candidate.paid("pro:30", 250, "charge-pro"))
     limit = conversation.runtime.settings.daily_submission_limit
     for _ in range(limit + 1):
-        assert "— assessment" in [m.text for m in await conversation.say(TASK1_ESSAY)
-                                  if isinstance(m, SendMessage)][-1]
+        assert (
+            "— assessment"
+            in [m.text for m in await conversation.say(TASK1_ESSAY) if isinstance(m, SendMessage)][
+                -1
+            ]
+        )
 
 
 async def test_admin_commands(runtime: Runtime) -> None:
@@ -87,8 +103,10 @@ async def test_admin_commands(runtime: Runtime) -> None:
 
     stats = (await admin.say("/stats"))[0]
     assert isinstance(stats, SendMessage)
-    assert stats.text.startswith("<b>bandwise stats</b>\nUsers: 1\nSubmissions today: 1\n"
-                                 "Assessments: 1\nPro users: 1\nPayments: 1\n")
+    assert stats.text.startswith(
+        "<b>bandwise stats</b>\nUsers: 1\nSubmissions today: 1\n"
+        "Assessments: 1\nPro users: 1\nPayments: 1\n"
+    )
     assert f"Database: {runtime.settings.engine_name} (database ok" in stats.text
 
     assert (await admin.say("/pro 7003 on"))[0].text == "Pro for 7003: <b>on</b>."
@@ -106,14 +124,17 @@ async def test_admin_commands(runtime: Runtime) -> None:
     bo = await user(runtime, 7002)
     assert bo is not None and bo.pro_until is None
     twice = await admin.say("/refund charge-xyz")
-    assert len(twice) == 1 and twice[0].text.startswith("Not done: payment charge-xyz was already refunded")
+    assert len(twice) == 1 and twice[0].text.startswith(
+        "Not done: payment charge-xyz was already refunded"
+    )
     unknown = await admin.say("/refund nope")
     assert unknown[0].text == "Not done: no payment with charge id nope"
 
 
 async def test_admin_commands_are_hidden_from_candidates(conversation: Conversation) -> None:
     assert [m.text for m in await conversation.say("/stats")] == [
-        "I don't know that command. Send /help to see what I can do."]
+        "I don't know that command. Send /help to see what I can do."
+    ]
     assert [type(m).__name__ for m in await conversation.say("/refund x")] == ["SendMessage"]
     async with conversation.runtime.sessions() as session:
         assert await session.scalar(select(User).where(User.telegram_id == 7003)) is None

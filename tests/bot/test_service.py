@@ -39,15 +39,21 @@ async def test_webhook_route_verifies_the_secret_and_feeds_the_dispatcher(runtim
 
     app = create_app(runtime.settings, runtime)
     update = Candidate().text("/start").model_dump(mode="json", exclude_none=True)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://test") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://test"
+    ) as client:
         missing = await client.post("/telegram/webhook", json=update)
-        wrong = await client.post("/telegram/webhook", json=update,
-                                  headers={"X-Telegram-Bot-Api-Secret-Token": "nope"})
-        garbage = await client.post("/telegram/webhook", json={"update_id": "x"},
-                                    headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})
-        good = await client.post("/telegram/webhook", json=update,
-                                 headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})
+        wrong = await client.post(
+            "/telegram/webhook", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "nope"}
+        )
+        garbage = await client.post(
+            "/telegram/webhook",
+            json={"update_id": "x"},
+            headers={"X-Telegram-Bot-Api-Secret-Token": SECRET},
+        )
+        good = await client.post(
+            "/telegram/webhook", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}
+        )
     assert (missing.status_code, wrong.status_code, garbage.status_code) == (401, 401, 422)
     assert good.status_code == 200 and good.json() == {"ok": True}
     await service.drain()
@@ -75,8 +81,9 @@ def test_webhook_mode_needs_a_secret_and_https() -> None:
     with pytest.raises(ConfigurationError, match="WEBHOOK_SECRET"):
         check_bot_settings(load_settings(webhook_url="https://x.example/hook"))
     with pytest.raises(ConfigurationError, match="https"):
-        check_bot_settings(load_settings(webhook_url="http://x.example/hook",
-                                         webhook_secret="another-secret"))
+        check_bot_settings(
+            load_settings(webhook_url="http://x.example/hook", webhook_secret="another-secret")
+        )
 
 
 async def test_fsm_state_is_shared_through_redis(runtime: Runtime) -> None:
@@ -86,7 +93,7 @@ async def test_fsm_state_is_shared_through_redis(runtime: Runtime) -> None:
     probe = aioredis.from_url(REDIS_URL)
     try:
         await probe.ping()
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         pytest.fail(f"this test needs Redis at {REDIS_URL}: {error}")
     finally:
         await probe.aclose()
@@ -94,7 +101,10 @@ async def test_fsm_state_is_shared_through_redis(runtime: Runtime) -> None:
     candidate = Candidate(telegram_id=int(uuid.uuid4().int % 10**9) + 10**9)
     first_storage, second_storage = build_storage(runtime.settings), build_storage(runtime.settings)
     assert type(first_storage).__name__ == "RedisStorage"
-    first, second = build_dispatcher(runtime, first_storage), build_dispatcher(runtime, second_storage)
+    first, second = (
+        build_dispatcher(runtime, first_storage),
+        build_dispatcher(runtime, second_storage),
+    )
     bot, session = recording_bot()
     try:
         await first.feed_update(bot, candidate.press("submit:task_1"))

@@ -32,9 +32,15 @@ async def test_charge_id_is_unique(sessions: async_sessionmaker[AsyncSession]) -
         user = User(telegram_id=1, created_at=utcnow())
         session.add(user)
         await session.flush()
-        fields = {"user_id": user.id, "telegram_payment_charge_id": "c1", "currency": "XTR",
-                  "amount": 250, "invoice_payload": "pro:30", "pro_days": 30,
-                  "pro_until": utcnow()}
+        fields = {
+            "user_id": user.id,
+            "telegram_payment_charge_id": "c1",
+            "currency": "XTR",
+            "amount": 250,
+            "invoice_payload": "pro:30",
+            "pro_days": 30,
+            "pro_until": utcnow(),
+        }
         session.add(Payment(**fields))
         await session.flush()
         session.add(Payment(**fields))

@@ -29,23 +29,36 @@ class Reply:
 def completion(content: str) -> dict[str, Any]:
     """Return a chat-completions response body carrying ``content``."""
     return {
-        "id": "chatcmpl-test", "object": "chat.completion", "created": 0, "model": "test-model",
-        "choices": [{"index": 0, "finish_reason": "stop",
-                     "message": {"role": "assistant", "content": content}}],
+        "id": "chatcmpl-test",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "test-model",
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "stop",
+                "message": {"role": "assistant", "content": content},
+            }
+        ],
         "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
     }
 
 
-def good_answer(bands: tuple[float, float, float, float] = (6.5, 6.0, 7.0, 6.5),
-                suggestions: int = 3) -> str:
+def good_answer(
+    bands: tuple[float, float, float, float] = (6.5, 6.0, 7.0, 6.5), suggestions: int = 3
+) -> str:
     """Return a valid assessment JSON answer."""
     names = ("task_achievement", "coherence_cohesion", "lexical_resource", "grammatical_accuracy")
-    return json.dumps({
-        "criteria": {name: {"band": band, "justification": f"“quoted evidence” for {name}"}
-                     for name, band in zip(names, bands, strict=True)},
-        "feedback": "A clear answer with some range.",
-        "suggestions": [f"Suggestion {n}" for n in range(1, suggestions + 1)],
-    })
+    return json.dumps(
+        {
+            "criteria": {
+                name: {"band": band, "justification": f"“quoted evidence” for {name}"}
+                for name, band in zip(names, bands, strict=True)
+            },
+            "feedback": "A clear answer with some range.",
+            "suggestions": [f"Suggestion {n}" for n in range(1, suggestions + 1)],
+        }
+    )
 
 
 class FakeLLMServer:
@@ -71,8 +84,11 @@ class FakeLLMServer:
                     reply = server.script.pop(0) if len(server.script) > 1 else server.script[0]
                 if reply.delay:
                     time.sleep(reply.delay)
-                payload = (json.dumps(completion(reply.content or "")) if reply.status == 200
-                           else json.dumps({"error": {"message": f"status {reply.status}"}}))
+                payload = (
+                    json.dumps(completion(reply.content or ""))
+                    if reply.status == 200
+                    else json.dumps({"error": {"message": f"status {reply.status}"}})
+                )
                 data = payload.encode()
                 try:
                     self.send_response(reply.status)

@@ -42,7 +42,9 @@ class RecordingSession(BaseSession):
     async def close(self) -> None:
         """Nothing to close."""
 
-    async def make_request(self, bot: Bot, method: TelegramMethod[Any], timeout: int | None = None) -> Any:
+    async def make_request(
+        self, bot: Bot, method: TelegramMethod[Any], timeout: int | None = None
+    ) -> Any:
         """Record ``method`` and return a result of the type Telegram would return."""
         if isinstance(method, GetUpdates):
             # Long polling: hand over queued updates, or wait a little like Telegram would.
@@ -58,14 +60,22 @@ class RecordingSession(BaseSession):
             return True
         if returning is Message:
             chat_id = getattr(method, "chat_id", 0)
-            return Message(message_id=next(self._message_ids), date=datetime.now(UTC),
-                           chat=Chat(id=int(chat_id), type="private"),
-                           text=getattr(method, "text", None))
+            return Message(
+                message_id=next(self._message_ids),
+                date=datetime.now(UTC),
+                chat=Chat(id=int(chat_id), type="private"),
+                text=getattr(method, "text", None),
+            )
         raise AssertionError(f"the recording session cannot answer {type(method).__name__}")
 
-    async def stream_content(self, url: str, headers: dict[str, Any] | None = None,
-                             timeout: int = 30, chunk_size: int = 65536,
-                             raise_for_status: bool = True) -> AsyncGenerator[bytes, None]:
+    async def stream_content(
+        self,
+        url: str,
+        headers: dict[str, Any] | None = None,
+        timeout: int = 30,
+        chunk_size: int = 65536,
+        raise_for_status: bool = True,
+    ) -> AsyncGenerator[bytes, None]:
         """Streaming is not used by the bot."""
         raise AssertionError("stream_content is not expected")
         yield b""  # pragma: no cover
@@ -89,14 +99,20 @@ class Candidate:
     _update_ids = itertools.count(1)
     _message_ids = itertools.count(1)
 
-    def __init__(self, telegram_id: int = 7001, first_name: str = "Anna",
-                 username: str | None = "anna") -> None:
+    def __init__(
+        self, telegram_id: int = 7001, first_name: str = "Anna", username: str | None = "anna"
+    ) -> None:
         self.user = User(id=telegram_id, is_bot=False, first_name=first_name, username=username)
         self.chat = Chat(id=telegram_id, type="private")
 
     def _message(self, **fields: Any) -> Message:
-        return Message(message_id=next(self._message_ids), date=datetime.now(UTC), chat=self.chat,
-                       from_user=self.user, **fields)
+        return Message(
+            message_id=next(self._message_ids),
+            date=datetime.now(UTC),
+            chat=self.chat,
+            from_user=self.user,
+            **fields,
+        )
 
     def text(self, text: str) -> Update:
         """Return an update carrying a text message."""
@@ -108,21 +124,38 @@ class Candidate:
 
     def press(self, data: str) -> Update:
         """Return an update for pressing an inline button with callback ``data``."""
-        query = CallbackQuery(id=str(next(self._update_ids)), from_user=self.user,
-                              chat_instance="ci", data=data,
-                              message=self._message(text="(button message)"))
+        query = CallbackQuery(
+            id=str(next(self._update_ids)),
+            from_user=self.user,
+            chat_instance="ci",
+            data=data,
+            message=self._message(text="(button message)"),
+        )
         return Update(update_id=next(self._update_ids), callback_query=query)
 
     def pre_checkout(self, payload: str, amount: int, currency: str = "XTR") -> Update:
         """Return a pre-checkout query for an invoice."""
-        query = PreCheckoutQuery(id="pcq-1", from_user=self.user, currency=currency,
-                                 total_amount=amount, invoice_payload=payload)
+        query = PreCheckoutQuery(
+            id="pcq-1",
+            from_user=self.user,
+            currency=currency,
+            total_amount=amount,
+            invoice_payload=payload,
+        )
         return Update(update_id=next(self._update_ids), pre_checkout_query=query)
 
-    def paid(self, payload: str, amount: int, charge_id: str, update_id: int | None = None) -> Update:
+    def paid(
+        self, payload: str, amount: int, charge_id: str, update_id: int | None = None
+    ) -> Update:
         """Return a successful-payment message (pass ``update_id`` to redeliver the same one)."""
-        payment = SuccessfulPayment(currency="XTR", total_amount=amount, invoice_payload=payload,
-                                    telegram_payment_charge_id=charge_id,
-                                    provider_payment_charge_id="")
-        return Update(update_id=update_id or next(self._update_ids),
-                      message=self._message(successful_payment=payment))
+        payment = SuccessfulPayment(
+            currency="XTR",
+            total_amount=amount,
+            invoice_payload=payload,
+            telegram_payment_charge_id=charge_id,
+            provider_payment_charge_id="",
+        )
+        return Update(
+            update_id=update_id or next(self._update_ids),
+            message=self._message(successful_payment=payment),
+        )

@@ -18,8 +18,12 @@ class BreakerState(StrEnum):
 class CircuitBreaker:
     """Open after ``failure_threshold`` consecutive failures; retry after ``reset_after`` s."""
 
-    def __init__(self, failure_threshold: int = 5, reset_after: float = 60.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        failure_threshold: int = 5,
+        reset_after: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.failure_threshold = failure_threshold
         self.reset_after = reset_after
         self._clock = clock

@@ -13,4 +13,5 @@ def build_assessor(settings: Settings) -> Assessor:
     """Return the LLM assessor with the heuristic fallback, or the heuristic alone without a key."""
     if settings.ai_api_key is None:
         return HeuristicAssessor()
-    return FallbackAssessor(LLMAssessor(ProviderConfig.from_settings(settings)), HeuristicAssessor())
+    primary = LLMAssessor(ProviderConfig.from_settings(settings))
+    return FallbackAssessor(primary, HeuristicAssessor())

@@ -28,6 +28,7 @@ class FallbackAssessor:
         try:
             return await self.primary.assess(text, task_type)
         except AssessmentFailed as error:
-            log.warning("%s failed (%s); scoring with %s", self.primary.name, error,
-                        self.fallback.name)
+            log.warning(
+                "%s failed (%s); scoring with %s", self.primary.name, error, self.fallback.name
+            )
         return await self.fallback.assess(text, task_type)

@@ -47,9 +47,13 @@ class ProviderConfig:
         """Build the configuration from ``AI_*`` settings (``AI_API_KEY`` must be set)."""
         if settings.ai_api_key is None:
             raise ValueError("AI_API_KEY is not set")
-        return cls(base_url=settings.ai_base_url, api_key=settings.ai_api_key.get_secret_value(),
-                   model=settings.ai_model, timeout=settings.ai_timeout,
-                   max_retries=settings.ai_max_retries)
+        return cls(
+            base_url=settings.ai_base_url,
+            api_key=settings.ai_api_key.get_secret_value(),
+            model=settings.ai_model,
+            timeout=settings.ai_timeout,
+            max_retries=settings.ai_max_retries,
+        )
 
 
 class LLMAssessor:
@@ -58,10 +62,13 @@ class LLMAssessor:
     def __init__(self, config: ProviderConfig, breaker: CircuitBreaker | None = None) -> None:
         self.config = config
         self.name = f"llm:{config.model}"
-        self.breaker = breaker or CircuitBreaker(config.breaker_threshold,
-                                                 config.breaker_reset_after)
+        self.breaker = breaker or CircuitBreaker(
+            config.breaker_threshold, config.breaker_reset_after
+        )
         self._client = openai.AsyncOpenAI(
-            api_key=config.api_key, base_url=config.base_url, max_retries=0,
+            api_key=config.api_key,
+            base_url=config.base_url,
+            max_retries=0,
             timeout=config.timeout,
             default_headers=OPENROUTER_HEADERS,
         )
@@ -85,15 +92,20 @@ class LLMAssessor:
             try:
                 result = parse_assessment(content, self.name)
             except AnswerInvalid as problem:
-                log.warning("invalid assessment from %s (%s); asking for a repair", self.name, problem)
-                messages += [{"role": "assistant", "content": content},
-                             {"role": "user", "content": repair_prompt(str(problem))}]
+                log.warning(
+                    "invalid assessment from %s (%s); asking for a repair", self.name, problem
+                )
+                messages += [
+                    {"role": "assistant", "content": content},
+                    {"role": "user", "content": repair_prompt(str(problem))},
+                ]
                 repaired = await self._complete(messages)
                 try:
                     result = parse_assessment(repaired, self.name)
                 except AnswerInvalid as again:
-                    raise InvalidAssessment(f"the model's answer stayed invalid after one "
-                                            f"repair: {again}") from again
+                    raise InvalidAssessment(
+                        f"the model's answer stayed invalid after one repair: {again}"
+                    ) from again
         except (ProviderUnavailable, InvalidAssessment):
             self.breaker.record_failure()
             raise
@@ -112,25 +124,38 @@ class LLMAssessor:
             except openai.APIStatusError as error:
                 if error.status_code not in RETRYABLE_STATUSES:
                     raise ProviderUnavailable(
-                        f"provider refused the request: HTTP {error.status_code}") from error
-                failure, retry_after, cause = f"HTTP {error.status_code}", _retry_after(error), error
+                        f"provider refused the request: HTTP {error.status_code}"
+                    ) from error
+                failure, retry_after, cause = (
+                    f"HTTP {error.status_code}",
+                    _retry_after(error),
+                    error,
+                )
             except openai.APIConnectionError as error:
                 failure, retry_after, cause = "connection failed", None, error
             else:
                 return _content(response)
             if attempt == attempts:
                 raise ProviderUnavailable(
-                    f"provider failed after {attempts} attempt(s): {failure}") from cause
-            delay = min(MAX_RETRY_AFTER, retry_after if retry_after is not None
-                        else self.config.backoff_base * 2 ** (attempt - 1))
-            log.warning("provider %s (attempt %d/%d), retrying in %.2f s",
-                        failure, attempt, attempts, delay)
+                    f"provider failed after {attempts} attempt(s): {failure}"
+                ) from cause
+            delay = min(
+                MAX_RETRY_AFTER,
+                retry_after
+                if retry_after is not None
+                else self.config.backoff_base * 2 ** (attempt - 1),
+            )
+            log.warning(
+                "provider %s (attempt %d/%d), retrying in %.2f s", failure, attempt, attempts, delay
+            )
             await asyncio.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _request(self, messages: list[dict[str, str]]) -> Any:
         return await self._client.chat.completions.create(  # type: ignore[call-overload]
-            model=self.config.model, messages=messages, temperature=0,
+            model=self.config.model,
+            messages=messages,
+            temperature=0,
             response_format={"type": "json_object"},
         )
 

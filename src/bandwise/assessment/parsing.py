@@ -24,8 +24,9 @@ def _load_json(content: str) -> dict[str, Any]:
     try:
         document = json.loads(body)
     except json.JSONDecodeError as exc:
-        raise AnswerInvalid(f"the answer is not valid JSON ({exc.msg} at line {exc.lineno} "
-                            f"column {exc.colno})") from exc
+        raise AnswerInvalid(
+            f"the answer is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+        ) from exc
     if not isinstance(document, dict):
         raise AnswerInvalid("the answer is JSON but not an object")
     return document
@@ -58,10 +59,16 @@ def parse_assessment(content: str, assessor: str) -> AssessmentResult:
     ):
         raise AnswerInvalid("suggestions must be a list of non-empty strings")
     if not MIN_SUGGESTIONS <= len(suggestions) <= MAX_SUGGESTIONS:
-        raise AnswerInvalid(f"suggestions has {len(suggestions)} items; "
-                            f"{MIN_SUGGESTIONS}–{MAX_SUGGESTIONS} are required")
+        raise AnswerInvalid(
+            f"suggestions has {len(suggestions)} items; "
+            f"{MIN_SUGGESTIONS}–{MAX_SUGGESTIONS} are required"
+        )
     feedback = document.get("feedback")
     if feedback is not None and not isinstance(feedback, str):
         raise AnswerInvalid("feedback must be a string")
-    return AssessmentResult(criteria=scores, feedback=(feedback or "").strip(),
-                            suggestions=[item.strip() for item in suggestions], assessor=assessor)
+    return AssessmentResult(
+        criteria=scores,
+        feedback=(feedback or "").strip(),
+        suggestions=[item.strip() for item in suggestions],
+        assessor=assessor,
+    )

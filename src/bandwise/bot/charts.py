@@ -8,10 +8,10 @@ import matplotlib
 
 matplotlib.use("Agg")  # no display: render to memory only
 
-from matplotlib.figure import Figure  # noqa: E402 - after choosing the backend
+from matplotlib.figure import Figure
 
-from bandwise.assessment.types import CRITERION_TITLES  # noqa: E402
-from bandwise.repositories.assessments import BandSeriesPoint  # noqa: E402
+from bandwise.assessment.types import CRITERION_TITLES
+from bandwise.repositories.assessments import BandSeriesPoint
 
 
 def render_band_chart(series: list[BandSeriesPoint]) -> bytes:
@@ -23,12 +23,25 @@ def render_band_chart(series: list[BandSeriesPoint]) -> bytes:
     axes = figure.add_subplot()
     positions = list(range(1, len(series) + 1))
     for name, title in CRITERION_TITLES.items():
-        axes.plot(positions, [float(getattr(point, name)) for point in series], marker="o",
-                  linewidth=1, alpha=0.7, label=title)
-    axes.plot(positions, [float(point.overall) for point in series], marker="o", linewidth=3,
-              color="black", label="Overall band")
-    axes.set_xticks(positions,
-                    [f"{point.assessed_at:%d %b}" for point in series], rotation=45, fontsize=8)
+        axes.plot(
+            positions,
+            [float(getattr(point, name)) for point in series],
+            marker="o",
+            linewidth=1,
+            alpha=0.7,
+            label=title,
+        )
+    axes.plot(
+        positions,
+        [float(point.overall) for point in series],
+        marker="o",
+        linewidth=3,
+        color="black",
+        label="Overall band",
+    )
+    axes.set_xticks(
+        positions, [f"{point.assessed_at:%d %b}" for point in series], rotation=45, fontsize=8
+    )
     axes.set_ylim(0, 9.5)
     axes.set_yticks([step / 2 for step in range(0, 19, 2)])
     axes.set_ylabel("Band")

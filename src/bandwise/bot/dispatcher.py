@@ -34,8 +34,10 @@ def build_bot(settings: Settings) -> Bot:
     """Return the Bot for ``BOT_TOKEN`` with HTML as the default parse mode."""
     if settings.bot_token is None:
         raise ConfigurationError("BOT_TOKEN: not set", variable="BOT_TOKEN")
-    return Bot(settings.bot_token.get_secret_value(),
-               default=DefaultBotProperties(parse_mode=ParseMode.HTML))
+    return Bot(
+        settings.bot_token.get_secret_value(),
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML),
+    )
 
 
 async def _on_error(event: ErrorEvent, bot: Bot, runtime: Runtime) -> None:

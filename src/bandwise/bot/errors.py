@@ -24,9 +24,16 @@ class ErrorReply:
 def reply_for_error(error: errors.BandwiseError, settings: Settings) -> ErrorReply:
     """Return the candidate's message for ``error``."""
     if isinstance(error, errors.DailyLimitReached):
-        return ErrorReply(texts.limit_reached(error.limit, error.resets_at, utcnow(),
-                                              settings.pro_price_stars, settings.pro_period_days),
-                          keyboards.get_pro())
+        return ErrorReply(
+            texts.limit_reached(
+                error.limit,
+                error.resets_at,
+                utcnow(),
+                settings.pro_price_stars,
+                settings.pro_period_days,
+            ),
+            keyboards.get_pro(),
+        )
     if isinstance(error, errors.MaintenanceMode):
         return ErrorReply(texts.MAINTENANCE)
     if isinstance(error, errors.DatabaseUnavailable | errors.DatabaseBusy):

@@ -23,28 +23,38 @@ def _button(text: str, data: str) -> InlineKeyboardButton:
 
 def main_menu() -> InlineKeyboardMarkup:
     """Return the three buttons of /start."""
-    return InlineKeyboardMarkup(inline_keyboard=[
-        [_button(SUBMIT_TASK_1, CB_SUBMIT + TaskType.TASK_1.value)],
-        [_button(SUBMIT_TASK_2, CB_SUBMIT + TaskType.TASK_2.value)],
-        [_button(CHECK_HISTORY, CB_HISTORY)],
-    ])
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [_button(SUBMIT_TASK_1, CB_SUBMIT + TaskType.TASK_1.value)],
+            [_button(SUBMIT_TASK_2, CB_SUBMIT + TaskType.TASK_2.value)],
+            [_button(CHECK_HISTORY, CB_HISTORY)],
+        ]
+    )
 
 
 def choose_task() -> InlineKeyboardMarkup:
     """Return the buttons asking which task an essay answers."""
-    return InlineKeyboardMarkup(inline_keyboard=[[
-        _button("Task 1 (chart, process, map)", CB_CHOOSE_TASK + TaskType.TASK_1.value),
-        _button("Task 2 (opinion essay)", CB_CHOOSE_TASK + TaskType.TASK_2.value),
-    ]])
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                _button("Task 1 (chart, process, map)", CB_CHOOSE_TASK + TaskType.TASK_1.value),
+                _button("Task 2 (opinion essay)", CB_CHOOSE_TASK + TaskType.TASK_2.value),
+            ]
+        ]
+    )
 
 
 def after_result() -> InlineKeyboardMarkup:
     """Return the buttons under an assessment."""
-    return InlineKeyboardMarkup(inline_keyboard=[
-        [_button(SUBMIT_TASK_1, CB_SUBMIT + TaskType.TASK_1.value),
-         _button(SUBMIT_TASK_2, CB_SUBMIT + TaskType.TASK_2.value)],
-        [_button(CHECK_HISTORY, CB_HISTORY)],
-    ])
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                _button(SUBMIT_TASK_1, CB_SUBMIT + TaskType.TASK_1.value),
+                _button(SUBMIT_TASK_2, CB_SUBMIT + TaskType.TASK_2.value),
+            ],
+            [_button(CHECK_HISTORY, CB_HISTORY)],
+        ]
+    )
 
 
 def get_pro() -> InlineKeyboardMarkup:

@@ -20,8 +20,11 @@ async def _keep_informed(bot: Bot, chat_id: int, notice_after: float) -> None:
     waited = 0.0
     noticed = False
     while True:
-        step = TYPING_REFRESH_SECONDS if noticed else min(TYPING_REFRESH_SECONDS,
-                                                          notice_after - waited)
+        step = (
+            TYPING_REFRESH_SECONDS
+            if noticed
+            else min(TYPING_REFRESH_SECONDS, notice_after - waited)
+        )
         await asyncio.sleep(max(0.0, step))
         waited += step
         if not noticed and waited >= notice_after:

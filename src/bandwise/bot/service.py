@@ -49,13 +49,19 @@ class BotService:
         allowed = self.dispatcher.resolve_used_update_types()
         if self.mode is BotMode.WEBHOOK:
             assert settings.webhook_url is not None and settings.webhook_secret is not None
-            await self.bot.set_webhook(settings.webhook_url, allowed_updates=allowed,
-                                       secret_token=settings.webhook_secret.get_secret_value())
+            await self.bot.set_webhook(
+                settings.webhook_url,
+                allowed_updates=allowed,
+                secret_token=settings.webhook_secret.get_secret_value(),
+            )
             log.info("bot in webhook mode at %s", settings.webhook_url)
             return
         await self.bot.delete_webhook(drop_pending_updates=False)
-        self._polling = asyncio.create_task(self.dispatcher.start_polling(
-            self.bot, handle_signals=False, close_bot_session=False, allowed_updates=allowed))
+        self._polling = asyncio.create_task(
+            self.dispatcher.start_polling(
+                self.bot, handle_signals=False, close_bot_session=False, allowed_updates=allowed
+            )
+        )
         log.info("bot polling started")
 
     def verify_secret(self, token: str | None) -> bool:
@@ -70,16 +76,17 @@ class BotService:
         try:
             update = Update.model_validate(payload, context={"bot": self.bot})
         except ValidationError as error:
-            raise InvalidInput(f"not a Telegram update: {error.errors()[0]['msg']}",
-                               field="body") from error
+            raise InvalidInput(
+                f"not a Telegram update: {error.errors()[0]['msg']}", field="body"
+            ) from error
         task = asyncio.create_task(self.dispatcher.feed_update(self.bot, update))
         self._in_flight.add(task)
         task.add_done_callback(self._in_flight.discard)
 
-    async def drain(self, timeout: float = DRAIN_SECONDS) -> None:
-        """Wait (bounded) for webhook updates still being handled."""
+    async def drain(self) -> None:
+        """Wait (at most DRAIN_SECONDS) for webhook updates still being handled."""
         if self._in_flight:
-            await asyncio.wait(set(self._in_flight), timeout=timeout)
+            await asyncio.wait(set(self._in_flight), timeout=DRAIN_SECONDS)
 
     async def stop(self) -> None:
         """Stop polling, finish updates in flight, and close storage and the HTTP session."""
@@ -97,8 +104,9 @@ class BotService:
 def check_bot_settings(settings: Settings) -> None:
     """Refuse webhook mode without a secret token (anyone could post fake updates)."""
     if settings.webhook_url and settings.webhook_secret is None:
-        raise ConfigurationError("WEBHOOK_SECRET: required when WEBHOOK_URL is set",
-                                 variable="WEBHOOK_SECRET")
+        raise ConfigurationError(
+            "WEBHOOK_SECRET: required when WEBHOOK_URL is set", variable="WEBHOOK_SECRET"
+        )
     if settings.webhook_url and not settings.webhook_url.startswith("https://"):
         raise ConfigurationError("WEBHOOK_URL: must be an https:// URL", variable="WEBHOOK_URL")
 
@@ -106,8 +114,11 @@ def check_bot_settings(settings: Settings) -> None:
 async def start_bot_service(runtime: Runtime, bot: Bot | None = None) -> BotService:
     """Build and start the bot for ``runtime`` and remember it in ``runtime.extras``."""
     check_bot_settings(runtime.settings)
-    service = BotService(runtime, bot or build_bot(runtime.settings),
-                         build_dispatcher(runtime, build_storage(runtime.settings)))
+    service = BotService(
+        runtime,
+        bot or build_bot(runtime.settings),
+        build_dispatcher(runtime, build_storage(runtime.settings)),
+    )
     await service.start()
     runtime.extras[RUNTIME_KEY] = service
     return service
@@ -122,10 +133,13 @@ def bot_service_of(runtime: Runtime) -> BotService | None:
 async def run_bot(settings: Settings) -> None:
     """Run the bot alone (polling, no HTTP service) until SIGINT or SIGTERM."""
     if settings.bot_token is None:
-        raise ConfigurationError("BOT_TOKEN: not set; the bot needs its token", variable="BOT_TOKEN")
+        raise ConfigurationError(
+            "BOT_TOKEN: not set; the bot needs its token", variable="BOT_TOKEN"
+        )
     if settings.webhook_url:
-        raise ConfigurationError("WEBHOOK_URL: webhook mode is served by `bandwise serve`",
-                                 variable="WEBHOOK_URL")
+        raise ConfigurationError(
+            "WEBHOOK_URL: webhook mode is served by `bandwise serve`", variable="WEBHOOK_URL"
+        )
     runtime = await start_runtime(settings)
     try:
         service = await start_bot_service(runtime)

@@ -27,7 +27,8 @@ HELP = (
     "1. Tap <b>Submit Writing Task 1</b> or <b>Task 2</b> (or just paste your essay).\n"
     "2. Send the whole essay as one text message (at least {min_words} words).\n"
     "3. You get four criterion bands with reasons, the overall band and 3–5 suggestions.\n\n"
-    "/start — main menu\n/history — your band score history\n/upgrade — get Pro\n/help — this message"
+    "/start — main menu\n/history — your band score history\n"
+    "/upgrade — get Pro\n/help — this message"
 )
 ASK_FOR_ESSAY = (
     "✍️ Send your <b>Writing {task}</b> essay as one text message.\n"
@@ -46,7 +47,10 @@ NON_TEXT = (
     "(photos, files, voice and stickers cannot be assessed)."
 )
 UNKNOWN_COMMAND = "I don't know that command. Send /help to see what I can do."
-ASK_TASK_TYPE = "Is this a <b>Task 1</b> (describing a chart, process or map) or a <b>Task 2</b> (opinion essay)?"
+ASK_TASK_TYPE = (
+    "Is this a <b>Task 1</b> (describing a chart, process or map) or a <b>Task 2</b> "
+    "(opinion essay)?"
+)
 TASK_CHOICE_EXPIRED = "That essay is no longer waiting. Please send it again."
 TOO_LONG_WARNING = (
     "⚠️ Your essay has {count} words. IELTS essays are usually 150–400 words; writing over "
@@ -57,7 +61,10 @@ UNDER_MINIMUM_NOTE = (
     "This lowers the Task Achievement score."
 )
 PROCESSING = "⏳ Processing your essay… this can take up to a minute."
-NOT_SAVED = "⚠️ Your history could not be saved this time (database unavailable). The assessment above is still valid."
+NOT_SAVED = (
+    "⚠️ Your history could not be saved this time (database unavailable). "
+    "The assessment above is still valid."
+)
 NO_HISTORY = (
     "You have no assessed essays yet. Send your first essay — every essay you write is a step "
     "towards your target band! 💪"
@@ -68,12 +75,19 @@ LIMIT_REACHED = (
     "tap the button below or send /upgrade."
 )
 BUSY = "The service is busy right now. Please try again in a minute."
-MAINTENANCE = "bandwise is being upgraded and will be back shortly. Please try again in a few minutes."
-SCORING_FAILED = "Sorry, your essay could not be scored right now. Your check was not used — please try again later."
+MAINTENANCE = (
+    "bandwise is being upgraded and will be back shortly. Please try again in a few minutes."
+)
+SCORING_FAILED = (
+    "Sorry, your essay could not be scored right now. Your check was not used — "
+    "please try again later."
+)
 UNEXPECTED = "Sorry, something went wrong. Please try again."
 PAYMENT_THANKS = "🎉 Thank you! <b>Pro</b> is active until <b>{until}</b>."
 PAYMENT_ALREADY = "This payment is already recorded. Pro is active until <b>{until}</b>."
-PRE_CHECKOUT_REFUSED = "This invoice can no longer be paid: {reason}. Please send /upgrade for a new one."
+PRE_CHECKOUT_REFUSED = (
+    "This invoice can no longer be paid: {reason}. Please send /upgrade for a new one."
+)
 ADMIN_PRO_SET = "Pro for {telegram_id}: <b>{state}</b>."
 ADMIN_PRO_USAGE = "Usage: /pro &lt;telegram_id&gt; on|off"
 ADMIN_REFUND_USAGE = "Usage: /refund &lt;telegram_payment_charge_id&gt;"
@@ -118,8 +132,9 @@ def too_long_warning(count: int) -> str:
 
 def under_minimum_note(count: int, task_type: TaskType) -> str:
     """Return the note that a short essay lowers Task Achievement."""
-    return UNDER_MINIMUM_NOTE.format(count=count, minimum=TASK_MINIMUM_WORDS[task_type],
-                                     task=TASK_NAMES[task_type])
+    return UNDER_MINIMUM_NOTE.format(
+        count=count, minimum=TASK_MINIMUM_WORDS[task_type], task=TASK_NAMES[task_type]
+    )
 
 
 def duration(seconds: float) -> str:
@@ -131,15 +146,22 @@ def duration(seconds: float) -> str:
 
 def limit_reached(limit: int, resets_at: datetime, now: datetime, price: int, days: int) -> str:
     """Return the daily-limit message: when it resets and how to get Pro."""
-    return LIMIT_REACHED.format(limit=limit, resets=utc(resets_at),
-                                remaining=duration((resets_at - now).total_seconds()),
-                                price=price, days=days)
+    return LIMIT_REACHED.format(
+        limit=limit,
+        resets=utc(resets_at),
+        remaining=duration((resets_at - now).total_seconds()),
+        price=price,
+        days=days,
+    )
 
 
 def assessment_result(result: AssessmentResult, task_type: TaskType, word_count: int) -> str:
     """Return the full assessment: criteria with reasons, overall band, suggestions."""
-    lines = [f"<b>IELTS Writing {TASK_NAMES[task_type]} — assessment</b>",
-             f"<i>{word_count} words</i>", ""]
+    lines = [
+        f"<b>IELTS Writing {TASK_NAMES[task_type]} — assessment</b>",
+        f"<i>{word_count} words</i>",
+        "",
+    ]
     for name in CRITERIA:
         score = result.criteria[name]
         lines.append(f"<b>{CRITERION_TITLES[name]}: {band(score.band)}</b>")
@@ -150,8 +172,11 @@ def assessment_result(result: AssessmentResult, task_type: TaskType, word_count:
         lines += ["", escape(result.feedback)]
     lines += ["", "<b>Suggestions</b>"]
     lines += [f"{number}. {escape(item)}" for number, item in enumerate(result.suggestions, 1)]
-    assessor = ("the offline heuristic assessor" if result.assessor == "heuristic"
-                else f"the AI examiner ({escape(result.assessor.removeprefix('llm:'))})")
+    assessor = (
+        "the offline heuristic assessor"
+        if result.assessor == "heuristic"
+        else f"the AI examiner ({escape(result.assessor.removeprefix('llm:'))})"
+    )
     lines += ["", f"<i>Scored by {assessor}.</i>"]
     return "\n".join(lines)
 
@@ -163,12 +188,17 @@ def history(history: History) -> str:
         submission = item.submission
         overall = item.assessment.overall_band_score if item.assessment else None
         status = band(overall) if item.assessment else submission.processing_status.value
-        lines.append(f"{submission.submitted_at:%Y-%m-%d} · {TASK_NAMES[submission.task_type]} · "
-                     f"{submission.word_count} words · <b>{status}</b>")
+        lines.append(
+            f"{submission.submitted_at:%Y-%m-%d} · {TASK_NAMES[submission.task_type]} · "
+            f"{submission.word_count} words · <b>{status}</b>"
+        )
     trend = history.trend
-    lines += ["", f"<b>Trend</b> over {trend.count} assessment(s)",
-              f"Best: {band(trend.best)} · Average: "
-              f"{'—' if trend.average is None else f'{trend.average:.2f}'}"]
+    lines += [
+        "",
+        f"<b>Trend</b> over {trend.count} assessment(s)",
+        f"Best: {band(trend.best)} · Average: "
+        f"{'—' if trend.average is None else f'{trend.average:.2f}'}",
+    ]
     if trend.change is not None and trend.count >= 2:
         sign = "+" if trend.change > 0 else ""
         lines.append(f"Change since first: {sign}{trend.change:.1f}")
@@ -177,10 +207,12 @@ def history(history: History) -> str:
 
 def stats(usage: UsageStats, engine: str, health: str) -> str:
     """Return the admins' /stats text."""
-    return (f"<b>bandwise stats</b>\nUsers: {usage.users}\nSubmissions today: "
-            f"{usage.submissions_today}\nAssessments: {usage.assessments}\n"
-            f"Pro users: {usage.pro_users}\nPayments: {usage.payments}\n"
-            f"Database: {escape(engine)} ({escape(health)})")
+    return (
+        f"<b>bandwise stats</b>\nUsers: {usage.users}\nSubmissions today: "
+        f"{usage.submissions_today}\nAssessments: {usage.assessments}\n"
+        f"Pro users: {usage.pro_users}\nPayments: {usage.payments}\n"
+        f"Database: {escape(engine)} ({escape(health)})"
+    )
 
 
 def split_message(text: str, limit: int = TELEGRAM_MESSAGE_LIMIT) -> list[str]:

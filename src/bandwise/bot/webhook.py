@@ -16,7 +16,8 @@ def build_webhook_router(path: str) -> APIRouter:
 
     @router.post(path, include_in_schema=False)
     async def telegram_webhook(
-        payload: dict[str, Any], runtime: RuntimeDep,
+        payload: dict[str, Any],
+        runtime: RuntimeDep,
         x_telegram_bot_api_secret_token: str | None = Header(default=None),
     ) -> dict[str, bool]:
         """Verify the secret token and hand the update to the Dispatcher."""

@@ -12,9 +12,17 @@ from bandwise.repositories.dialect import upsert_insert
 
 
 async def insert_once(
-    session: AsyncSession, *, user_id: int, telegram_payment_charge_id: str,
-    provider_payment_charge_id: str | None, currency: str, amount: int, invoice_payload: str,
-    pro_days: int, pro_until: datetime, paid_at: datetime,
+    session: AsyncSession,
+    *,
+    user_id: int,
+    telegram_payment_charge_id: str,
+    provider_payment_charge_id: str | None,
+    currency: str,
+    amount: int,
+    invoice_payload: str,
+    pro_days: int,
+    pro_until: datetime,
+    paid_at: datetime,
 ) -> int | None:
     """Insert the payment unless its charge id is already recorded; return the new id or None.
 
@@ -24,10 +32,15 @@ async def insert_once(
     insert = upsert_insert(session, Payment)
     statement = (
         insert.values(
-            user_id=user_id, telegram_payment_charge_id=telegram_payment_charge_id,
-            provider_payment_charge_id=provider_payment_charge_id, currency=currency,
-            amount=amount, invoice_payload=invoice_payload, pro_days=pro_days,
-            pro_until=pro_until, paid_at=paid_at,
+            user_id=user_id,
+            telegram_payment_charge_id=telegram_payment_charge_id,
+            provider_payment_charge_id=provider_payment_charge_id,
+            currency=currency,
+            amount=amount,
+            invoice_payload=invoice_payload,
+            pro_days=pro_days,
+            pro_until=pro_until,
+            paid_at=paid_at,
         )
         .on_conflict_do_nothing(index_elements=[Payment.telegram_payment_charge_id])
         .returning(Payment.id)

@@ -42,10 +42,14 @@ def pro_invoice(settings: Settings) -> Invoice:
     days = settings.pro_period_days
     return Invoice(
         title=f"bandwise Pro — {days} days",
-        description=(f"Unlimited essay checks for {days} days"
-                     if settings.pro_daily_limit is None
-                     else f"{settings.pro_daily_limit} essay checks a day for {days} days"),
-        payload=f"{PAYLOAD_PREFIX}{days}", currency=STARS, amount=settings.pro_price_stars,
+        description=(
+            f"Unlimited essay checks for {days} days"
+            if settings.pro_daily_limit is None
+            else f"{settings.pro_daily_limit} essay checks a day for {days} days"
+        ),
+        payload=f"{PAYLOAD_PREFIX}{days}",
+        currency=STARS,
+        amount=settings.pro_price_stars,
         days=days,
     )
 
@@ -58,20 +62,29 @@ def check_pre_checkout(settings: Settings, payload: str, currency: str, amount: 
     if payload != expected.payload:
         raise InvalidInput("this invoice is out of date; ask for a new one", field="payload")
     if amount != expected.amount:
-        raise InvalidInput(f"amount {amount} does not match the price {expected.amount}",
-                           field="total_amount")
+        raise InvalidInput(
+            f"amount {amount} does not match the price {expected.amount}", field="total_amount"
+        )
 
 
 def _days_from_payload(payload: str) -> int:
-    if not payload.startswith(PAYLOAD_PREFIX) or not payload[len(PAYLOAD_PREFIX):].isdigit():
+    if not payload.startswith(PAYLOAD_PREFIX) or not payload[len(PAYLOAD_PREFIX) :].isdigit():
         raise InvalidInput(f"unknown invoice payload {payload!r}", field="invoice_payload")
-    return int(payload[len(PAYLOAD_PREFIX):])
+    return int(payload[len(PAYLOAD_PREFIX) :])
 
 
 async def record_payment(
-    session: AsyncSession, *, telegram_id: int, charge_id: str, provider_charge_id: str | None,
-    currency: str, amount: int, payload: str, now: datetime,
-    username: str | None = None, first_name: str | None = None,
+    session: AsyncSession,
+    *,
+    telegram_id: int,
+    charge_id: str,
+    provider_charge_id: str | None,
+    currency: str,
+    amount: int,
+    payload: str,
+    now: datetime,
+    username: str | None = None,
+    first_name: str | None = None,
 ) -> PaymentOutcome:
     """Record a successful payment once and extend the user's Pro period by its days.
 
@@ -85,9 +98,16 @@ async def record_payment(
     start = user.pro_until if user.pro_until is not None and user.pro_until > now else now
     until = start + timedelta(days=days)
     inserted = await payments.insert_once(
-        session, user_id=user.id, telegram_payment_charge_id=charge_id,
-        provider_payment_charge_id=provider_charge_id, currency=currency, amount=amount,
-        invoice_payload=payload, pro_days=days, pro_until=until, paid_at=now,
+        session,
+        user_id=user.id,
+        telegram_payment_charge_id=charge_id,
+        provider_payment_charge_id=provider_charge_id,
+        currency=currency,
+        amount=amount,
+        invoice_payload=payload,
+        pro_days=days,
+        pro_until=until,
+        paid_at=now,
     )
     if inserted is None:
         existing = await payments.get_by_charge_id(session, charge_id)
@@ -100,8 +120,9 @@ async def record_payment(
 Refunder = Callable[[int, str], Awaitable[object]]
 
 
-async def refund_payment(session: AsyncSession, charge_id: str, refund: Refunder,
-                         now: datetime) -> Payment:
+async def refund_payment(
+    session: AsyncSession, charge_id: str, refund: Refunder, now: datetime
+) -> Payment:
     """Refund a payment through ``refund(telegram_id, charge_id)`` and take its Pro days back.
 
     Raises NotFound for an unknown charge and Conflict for one already refunded.
@@ -110,8 +131,9 @@ async def refund_payment(session: AsyncSession, charge_id: str, refund: Refunder
     if payment is None:
         raise NotFound(f"no payment with charge id {charge_id}")
     if payment.refunded_at is not None:
-        raise Conflict(f"payment {charge_id} was already refunded on "
-                       f"{payment.refunded_at:%Y-%m-%d %H:%M} UTC")
+        raise Conflict(
+            f"payment {charge_id} was already refunded on {payment.refunded_at:%Y-%m-%d %H:%M} UTC"
+        )
     user = await session.get(User, payment.user_id)
     assert user is not None
     await refund(user.telegram_id, charge_id)

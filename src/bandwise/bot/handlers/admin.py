@@ -31,11 +31,13 @@ async def stats_command(message: Message, runtime: Runtime) -> None:
     async def collect(session: AsyncSession) -> UsageStats:
         return await usage_stats(session, runtime.policy, now)
 
-    usage = await run_transaction(runtime.sessions, collect,
-                                  attempts=runtime.settings.db_retry_attempts)
+    usage = await run_transaction(
+        runtime.sessions, collect, attempts=runtime.settings.db_retry_attempts
+    )
     readiness = await check_readiness(runtime)
-    health = ", ".join(f"{check.name} {'ok' if check.ok else check.detail}"
-                       for check in readiness.checks)
+    health = ", ".join(
+        f"{check.name} {'ok' if check.ok else check.detail}" for check in readiness.checks
+    )
     await message.answer(texts.stats(usage, runtime.settings.engine_name, health))
 
 
@@ -51,12 +53,14 @@ async def pro_command(message: Message, command: CommandObject, runtime: Runtime
         return await set_pro_flag(session, telegram_id, enabled)
 
     await run_transaction(runtime.sessions, switch, attempts=runtime.settings.db_retry_attempts)
-    await message.answer(texts.ADMIN_PRO_SET.format(telegram_id=telegram_id,
-                                                    state="on" if enabled else "off"))
+    await message.answer(
+        texts.ADMIN_PRO_SET.format(telegram_id=telegram_id, state="on" if enabled else "off")
+    )
 
 
-async def refund_command(message: Message, command: CommandObject, bot: Bot,
-                         runtime: Runtime) -> None:
+async def refund_command(
+    message: Message, command: CommandObject, bot: Bot, runtime: Runtime
+) -> None:
     """Refund a Stars payment: /refund <telegram_payment_charge_id>."""
     charge_id = (command.args or "").strip()
     if not charge_id or " " in charge_id:
@@ -75,8 +79,9 @@ async def refund_command(message: Message, command: CommandObject, bot: Bot,
     except (NotFound, Conflict) as error:
         await message.answer(texts.ADMIN_ERROR.format(reason=texts.escape_text(error.message)))
         return
-    await message.answer(texts.ADMIN_REFUNDED.format(amount=payment.amount,
-                                                     charge_id=texts.escape_text(charge_id)))
+    await message.answer(
+        texts.ADMIN_REFUNDED.format(amount=payment.amount, charge_id=texts.escape_text(charge_id))
+    )
 
 
 def build_router() -> Router:

@@ -8,7 +8,6 @@ from aiogram.types import Message
 from bandwise.bot import keyboards, texts
 
 
-
 async def unknown_command(message: Message) -> None:
     """Point to /help."""
     await message.answer(texts.UNKNOWN_COMMAND)

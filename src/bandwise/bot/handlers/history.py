@@ -7,7 +7,6 @@ import asyncio
 from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bandwise.bot import keyboards, texts
@@ -39,8 +38,9 @@ async def _show_history(message: Message, runtime: Runtime, telegram_id: int) ->
         return await get_history(session, telegram_id, HISTORY_ITEMS)
 
     try:
-        history = await run_transaction(runtime.sessions, load,
-                                        attempts=runtime.settings.db_retry_attempts)
+        history = await run_transaction(
+            runtime.sessions, load, attempts=runtime.settings.db_retry_attempts
+        )
     except NotFound:
         history = None
     if history is None or history.trend.count == 0:
@@ -49,8 +49,10 @@ async def _show_history(message: Message, runtime: Runtime, telegram_id: int) ->
     await message.answer(texts.history(history), reply_markup=keyboards.after_result())
     if len(history.series) >= MIN_CHART_POINTS:
         chart = await asyncio.to_thread(render_band_chart, history.series)
-        await message.answer_photo(BufferedInputFile(chart, filename="bands.png"),
-                                   caption="Your overall and criteria bands over time")
+        await message.answer_photo(
+            BufferedInputFile(chart, filename="bands.png"),
+            caption="Your overall and criteria bands over time",
+        )
 
 
 def build_router() -> Router:

@@ -12,15 +12,22 @@ from bandwise.db.retry import run_transaction
 from bandwise.errors import InvalidInput
 from bandwise.models import utcnow
 from bandwise.runtime import Runtime
-from bandwise.services.payments import PaymentOutcome, check_pre_checkout, pro_invoice, record_payment
-
+from bandwise.services.payments import (
+    PaymentOutcome,
+    check_pre_checkout,
+    pro_invoice,
+    record_payment,
+)
 
 
 async def _send_invoice(bot: Bot, chat_id: int, runtime: Runtime) -> None:
     invoice = pro_invoice(runtime.settings)
     await bot.send_invoice(
-        chat_id=chat_id, title=invoice.title, description=invoice.description,
-        payload=invoice.payload, currency=invoice.currency,
+        chat_id=chat_id,
+        title=invoice.title,
+        description=invoice.description,
+        payload=invoice.payload,
+        currency=invoice.currency,
         prices=[LabeledPrice(label=invoice.title, amount=invoice.amount)],
     )
 
@@ -45,11 +52,13 @@ async def buy_button(callback: CallbackQuery, bot: Bot, runtime: Runtime) -> Non
 async def pre_checkout(query: PreCheckoutQuery, runtime: Runtime) -> None:
     """Accept the payment only for the current invoice and price."""
     try:
-        check_pre_checkout(runtime.settings, query.invoice_payload, query.currency,
-                           query.total_amount)
+        check_pre_checkout(
+            runtime.settings, query.invoice_payload, query.currency, query.total_amount
+        )
     except InvalidInput as error:
-        await query.answer(ok=False, error_message=texts.PRE_CHECKOUT_REFUSED.format(
-            reason=error.message))
+        await query.answer(
+            ok=False, error_message=texts.PRE_CHECKOUT_REFUSED.format(reason=error.message)
+        )
         return
     await query.answer(ok=True)
 
@@ -63,17 +72,22 @@ async def successful_payment(message: Message, runtime: Runtime) -> None:
 
     async def record(session: AsyncSession) -> PaymentOutcome:
         return await record_payment(
-            session, telegram_id=telegram_id, charge_id=payment.telegram_payment_charge_id,
+            session,
+            telegram_id=telegram_id,
+            charge_id=payment.telegram_payment_charge_id,
             provider_charge_id=payment.provider_payment_charge_id or None,
-            currency=payment.currency, amount=payment.total_amount,
-            payload=payment.invoice_payload, now=utcnow(),
+            currency=payment.currency,
+            amount=payment.total_amount,
+            payload=payment.invoice_payload,
+            now=utcnow(),
             username=user.username if user else None,
             first_name=user.first_name if user else None,
         )
 
     # Recording is idempotent (unique charge id), so a retried transaction cannot double it.
-    outcome = await run_transaction(runtime.sessions, record,
-                                    attempts=runtime.settings.db_retry_attempts)
+    outcome = await run_transaction(
+        runtime.sessions, record, attempts=runtime.settings.db_retry_attempts
+    )
     template = texts.PAYMENT_THANKS if outcome.recorded else texts.PAYMENT_ALREADY
     await message.answer(template.format(until=texts.utc(outcome.pro_until)))
 

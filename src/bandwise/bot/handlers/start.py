@@ -10,7 +10,6 @@ from aiogram.types import Message
 from bandwise.bot import keyboards, texts
 
 
-
 async def start(message: Message, state: FSMContext) -> None:
     """Greet the candidate and show the main menu."""
     await state.clear()

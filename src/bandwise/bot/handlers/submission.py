@@ -49,7 +49,9 @@ async def receive_essay(message: Message, state: FSMContext, bot: Bot, runtime: 
     await _score(message, state, bot, runtime, text, task_type, message.from_user, check)
 
 
-async def task_chosen(callback: CallbackQuery, state: FSMContext, bot: Bot, runtime: Runtime) -> None:
+async def task_chosen(
+    callback: CallbackQuery, state: FSMContext, bot: Bot, runtime: Runtime
+) -> None:
     """Score the essay that was waiting for its task type."""
     await callback.answer()
     text = (await state.get_data()).get(PENDING_TEXT)
@@ -60,8 +62,9 @@ async def task_chosen(callback: CallbackQuery, state: FSMContext, bot: Bot, runt
         await message.answer(texts.TASK_CHOICE_EXPIRED)
         return
     task_type = TaskType(str(callback.data).removeprefix(keyboards.CB_CHOOSE_TASK))
-    await _score(message, state, bot, runtime, text, task_type, callback.from_user,
-                 precheck_essay(text))
+    await _score(
+        message, state, bot, runtime, text, task_type, callback.from_user, precheck_essay(text)
+    )
 
 
 async def stale_task_choice(callback: CallbackQuery) -> None:
@@ -69,8 +72,16 @@ async def stale_task_choice(callback: CallbackQuery) -> None:
     await callback.answer(texts.TASK_CHOICE_EXPIRED, show_alert=True)
 
 
-async def _score(message: Message, state: FSMContext, bot: Bot, runtime: Runtime, text: str,
-                 task_type: TaskType, user: User | None, check: EssayPrecheck) -> None:
+async def _score(
+    message: Message,
+    state: FSMContext,
+    bot: Bot,
+    runtime: Runtime,
+    text: str,
+    task_type: TaskType,
+    user: User | None,
+    check: EssayPrecheck,
+) -> None:
     settings = runtime.settings
     if settings.maintenance_flag_path.exists():
         raise MaintenanceMode("bandwise is being upgraded; try again shortly")
@@ -82,14 +93,22 @@ async def _score(message: Message, state: FSMContext, bot: Bot, runtime: Runtime
     await state.clear()
     async with scoring_feedback(bot, message.chat.id, settings.bot_processing_notice_seconds):
         outcome = await submit_essay(
-            runtime.sessions, runtime.assessor, runtime.policy,
-            EssayRequest(telegram_id=telegram_id, text=text, task_type=task_type,
-                         username=user.username if user else None,
-                         first_name=user.first_name if user else None),
-            retry_attempts=settings.db_retry_attempts, allow_unsaved=True,
+            runtime.sessions,
+            runtime.assessor,
+            runtime.policy,
+            EssayRequest(
+                telegram_id=telegram_id,
+                text=text,
+                task_type=task_type,
+                username=user.username if user else None,
+                first_name=user.first_name if user else None,
+            ),
+            retry_attempts=settings.db_retry_attempts,
+            allow_unsaved=True,
         )
-    parts = texts.split_message(texts.assessment_result(outcome.result, outcome.task_type,
-                                                        outcome.word_count))
+    parts = texts.split_message(
+        texts.assessment_result(outcome.result, outcome.task_type, outcome.word_count)
+    )
     for index, part in enumerate(parts):
         last = index == len(parts) - 1
         await message.answer(part, reply_markup=keyboards.after_result() if last else None)
@@ -102,6 +121,8 @@ def build_router() -> Router:
     router = Router(name="submission")
     router.callback_query.register(choose_task_first, F.data.startswith(keyboards.CB_SUBMIT))
     router.message.register(receive_essay, F.text, ~F.text.startswith("/"))
-    router.callback_query.register(task_chosen, SubmissionStates.choosing_task, F.data.startswith(keyboards.CB_CHOOSE_TASK))
+    router.callback_query.register(
+        task_chosen, SubmissionStates.choosing_task, F.data.startswith(keyboards.CB_CHOOSE_TASK)
+    )
     router.callback_query.register(stale_task_choice, F.data.startswith(keyboards.CB_CHOOSE_TASK))
     return router

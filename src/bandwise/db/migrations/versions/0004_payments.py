@@ -33,10 +33,12 @@ def upgrade() -> None:
         sa.Column("paid_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("refunded_at", sa.DateTime(timezone=True)),
         sa.PrimaryKeyConstraint("id", name="pk_payments"),
-        sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE",
-                                name="fk_payments_user_id_users"),
-        sa.UniqueConstraint("telegram_payment_charge_id",
-                            name="uq_payments_telegram_payment_charge_id"),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], ondelete="CASCADE", name="fk_payments_user_id_users"
+        ),
+        sa.UniqueConstraint(
+            "telegram_payment_charge_id", name="uq_payments_telegram_payment_charge_id"
+        ),
     )
     op.create_index("ix_payments_user_id", "payments", ["user_id"])
 
