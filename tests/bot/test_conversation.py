@@ -122,7 +122,7 @@ async def test_unclear_task_is_asked_with_buttons(conversation: Conversation) ->
 
 async def test_validation_messages(conversation: Conversation) -> None:
     assert texts_of(await conversation.say("Hello, can you check my essay?")) == [
-        "Your message has 6 words. Please send the complete essay — at least 50 words are "
+        "Your message has 6 word(s). Please send the complete essay — at least 50 words are "
         "needed for an assessment."
     ]
     assert texts_of(await conversation.say(SPANISH)) == [texts.NOT_ENGLISH]

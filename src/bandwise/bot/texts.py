@@ -35,7 +35,7 @@ ASK_FOR_ESSAY = (
     "<i>{task} asks for at least {minimum} words.</i>"
 )
 TOO_SHORT = (
-    "Your message has {count} words. Please send the complete essay — at least {min_words} words "
+    "Your message has {count} word(s). Please send the complete essay — at least {min_words} words "
     "are needed for an assessment."
 )
 NOT_ENGLISH = (

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from aiogram import Bot, F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, LabeledPrice, Message, PreCheckoutQuery
@@ -9,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bandwise.bot import keyboards, texts
 from bandwise.db.retry import run_transaction
-from bandwise.errors import InvalidInput
+from bandwise.errors import DatabaseError, InvalidInput
 from bandwise.models import utcnow
 from bandwise.runtime import Runtime
 from bandwise.services.payments import (
@@ -18,6 +20,8 @@ from bandwise.services.payments import (
     pro_invoice,
     record_payment,
 )
+
+log = logging.getLogger(__name__)
 
 
 async def _send_invoice(bot: Bot, chat_id: int, runtime: Runtime) -> None:
