@@ -25,8 +25,14 @@ def provider() -> Iterator[FakeLLMServer]:
 
 @pytest.fixture
 def llm_conversation(conversation: Conversation, provider: FakeLLMServer) -> Conversation:
-    config = ProviderConfig(base_url=provider.url, api_key="k", model="test-model", timeout=1.0,
-                            max_retries=0, backoff_base=0.01)
+    config = ProviderConfig(
+        base_url=provider.url,
+        api_key="k",
+        model="test-model",
+        timeout=1.0,
+        max_retries=0,
+        backoff_base=0.01,
+    )
     conversation.runtime.assessor = FallbackAssessor(LLMAssessor(config), HeuristicAssessor())
     return conversation
 

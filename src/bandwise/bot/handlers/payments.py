@@ -89,9 +89,22 @@ async def successful_payment(message: Message, runtime: Runtime) -> None:
         )
 
     # Recording is idempotent (unique charge id), so a retried transaction cannot double it.
-    outcome = await run_transaction(
-        runtime.sessions, record, attempts=runtime.settings.db_retry_attempts
-    )
+    try:
+        outcome = await run_transaction(
+            runtime.sessions, record, attempts=runtime.settings.db_retry_attempts
+        )
+    except DatabaseError:
+        # Telegram will not deliver this payment again: log everything needed to record it.
+        log.critical(
+            "payment NOT recorded, record it by hand: telegram_id=%s charge_id=%s "
+            "amount=%s %s payload=%s",
+            telegram_id,
+            payment.telegram_payment_charge_id,
+            payment.total_amount,
+            payment.currency,
+            payment.invoice_payload,
+        )
+        raise
     template = texts.PAYMENT_THANKS if outcome.recorded else texts.PAYMENT_ALREADY
     await message.answer(template.format(until=texts.utc(outcome.pro_until)))
 
