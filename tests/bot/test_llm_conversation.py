@@ -1,4 +1,4 @@
-"""The bot with the LLM assessor (fake loopback provider): the reply and the database say who scored."""
+"""The bot with the LLM assessor (fake provider): the reply and the database name the scorer."""
 
 from __future__ import annotations
 
