@@ -233,3 +233,20 @@ async def test_long_replies_are_split_under_the_limit() -> None:
 
 def test_band_text_formats() -> None:
     assert texts.band(Decimal("7")) == "7.0" and texts.band(None) == "—"
+
+
+async def test_unexpected_errors_get_a_generic_reply(conversation: Conversation) -> None:
+    class BrokenAssessor:
+        name = "broken"
+
+        async def assess(self, text: str, task_type: TaskType) -> AssessmentResult:
+            raise RuntimeError("boom")
+
+    conversation.runtime.assessor = BrokenAssessor()
+    assert texts_of(await conversation.say(TASK1_ESSAY))[-1] == texts.SCORING_FAILED
+    async with conversation.runtime.sessions() as session:
+        statuses = list(await session.scalars(select(Submission.processing_status)))
+        used = await session.scalar(select(RateLimit.submission_count))
+    assert [status.value for status in statuses] == ["failed"] and used == 0  # check given back
+    counters = conversation.runtime.extras["bot_update_counters"]
+    assert counters.failed == {"message": 1}

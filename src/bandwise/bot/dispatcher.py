@@ -19,6 +19,7 @@ from bandwise.errors import BandwiseError, ConfigurationError
 from bandwise.runtime import Runtime
 
 log = logging.getLogger(__name__)
+UPDATE_COUNTERS_KEY = "bot_update_counters"
 
 
 def build_storage(settings: Settings) -> BaseStorage:
@@ -62,6 +63,7 @@ async def _on_error(event: ErrorEvent, bot: Bot, runtime: Runtime) -> None:
 def build_dispatcher(runtime: Runtime, storage: BaseStorage | None = None) -> Dispatcher:
     """Return a Dispatcher with every router, the middlewares and the error mapping."""
     counters = UpdateCounters()
+    runtime.extras[UPDATE_COUNTERS_KEY] = counters  # for monitoring: updates handled/failed
     dispatcher = Dispatcher(storage=storage or MemoryStorage(), counters=counters)
     # Outer middlewares run before filters, so the admin filter can read ``is_admin``.
     dispatcher.update.outer_middleware(UpdateRecorder(counters))

@@ -56,12 +56,17 @@ class BotService:
             )
             log.info("bot in webhook mode at %s", settings.webhook_url)
             return
-        await self.bot.delete_webhook(drop_pending_updates=False)
+        try:
+            # getUpdates is refused while a webhook is registered (e.g. after webhook mode).
+            await self.bot.delete_webhook(drop_pending_updates=False)
+        except Exception as error:
+            log.warning("could not remove the webhook before polling: %s", error)
         self._polling = asyncio.create_task(
             self.dispatcher.start_polling(
                 self.bot, handle_signals=False, close_bot_session=False, allowed_updates=allowed
             )
         )
+        self._polling.add_done_callback(_report_polling_end)
         log.info("bot polling started")
 
     def verify_secret(self, token: str | None) -> bool:
@@ -99,6 +104,14 @@ class BotService:
         await self.dispatcher.storage.close()
         await self.bot.session.close()
         log.info("bot stopped")
+
+
+def _report_polling_end(task: asyncio.Task[None]) -> None:
+    if task.cancelled():
+        return
+    error = task.exception()
+    if error is not None:
+        log.error("bot polling stopped with an error: %s", error, exc_info=error)
 
 
 def check_bot_settings(settings: Settings) -> None:
