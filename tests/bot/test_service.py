@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
@@ -18,6 +20,7 @@ from bandwise.config import load_settings
 from bandwise.errors import ConfigurationError
 from bandwise.models import TaskType
 from bandwise.runtime import Runtime
+from tests.conftest import subprocess_env
 from tests.support.essays import TASK2_ESSAY
 from tests.support.telegram import Candidate, recording_bot
 
@@ -116,3 +119,42 @@ async def test_fsm_state_is_shared_through_redis(runtime: Runtime) -> None:
     finally:
         await first_storage.close()
         await second_storage.close()
+
+
+async def test_webhook_route_is_closed_without_a_webhook_bot(runtime: Runtime) -> None:
+    app = create_app(runtime.settings, runtime)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://test"
+    ) as client:
+        response = await client.post(
+            "/telegram/webhook", json={}, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}
+        )
+    assert response.status_code == 404
+
+
+def test_bot_command_needs_a_token(bandwise_executable: str, tmp_path: Path) -> None:
+    result = subprocess.run(
+        [bandwise_executable, "bot", "run"],
+        env=subprocess_env(DATABASE_URL=f"sqlite:///{tmp_path / 'b.db'}"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "BOT_TOKEN: not set" in result.stderr
+
+
+async def test_stop_is_clean_when_polling_crashed(
+    runtime: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot, session = recording_bot()
+
+    async def unreachable(*_args: object, **_kwargs: object) -> object:
+        raise ConnectionError("telegram unreachable")
+
+    session.make_request = unreachable  # type: ignore[method-assign]
+    service = await start_bot_service(runtime, bot)
+    await asyncio.sleep(0.2)
+    await service.stop()
+    assert "could not remove the webhook before polling" in caplog.text
+    assert "bot polling stopped with an error" in caplog.text

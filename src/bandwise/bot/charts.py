@@ -4,12 +4,6 @@ from __future__ import annotations
 
 import io
 
-import matplotlib
-
-matplotlib.use("Agg")  # no display: render to memory only
-
-from matplotlib.figure import Figure
-
 from bandwise.assessment.types import CRITERION_TITLES
 from bandwise.repositories.assessments import BandSeriesPoint
 
@@ -18,7 +12,11 @@ def render_band_chart(series: list[BandSeriesPoint]) -> bytes:
     """Return a PNG of the overall band (bold) and the four criteria over time."""
     if len(series) < 2:
         raise ValueError("a chart needs at least two assessments")
-    # A Figure without pyplot keeps no global state, so charts can render concurrently.
+    # Imported here: matplotlib is slow to import and only the history screen needs it.
+    # A Figure without pyplot uses the Agg canvas and keeps no global state, so charts can
+    # render concurrently in worker threads.
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(8, 4.5), dpi=100)
     axes = figure.add_subplot()
     positions = list(range(1, len(series) + 1))

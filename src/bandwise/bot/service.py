@@ -22,6 +22,7 @@ from bandwise.runtime import Runtime, start_runtime
 log = logging.getLogger(__name__)
 RUNTIME_KEY = "bot_service"
 DRAIN_SECONDS = 30.0
+TELEGRAM_CALL_TIMEOUT = 10.0  # start-up must not hang on an unreachable Telegram
 
 
 class BotMode(StrEnum):
@@ -58,7 +59,9 @@ class BotService:
             return
         try:
             # getUpdates is refused while a webhook is registered (e.g. after webhook mode).
-            await self.bot.delete_webhook(drop_pending_updates=False)
+            await asyncio.wait_for(
+                self.bot.delete_webhook(drop_pending_updates=False), TELEGRAM_CALL_TIMEOUT
+            )
         except Exception as error:
             log.warning("could not remove the webhook before polling: %s", error)
         self._polling = asyncio.create_task(
@@ -96,10 +99,12 @@ class BotService:
     async def stop(self) -> None:
         """Stop polling, finish updates in flight, and close storage and the HTTP session."""
         if self._polling is not None:
-            with contextlib.suppress(RuntimeError):  # polling had not started yet
+            with contextlib.suppress(RuntimeError):  # polling had not started, or crashed
                 await self.dispatcher.stop_polling()
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(self._polling, DRAIN_SECONDS)
+            # asyncio.wait never raises the task's own error (already logged when it ended).
+            await asyncio.wait({self._polling}, timeout=DRAIN_SECONDS)
+            if not self._polling.done():
+                self._polling.cancel()
         await self.drain()
         await self.dispatcher.storage.close()
         await self.bot.session.close()
