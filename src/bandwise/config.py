@@ -181,6 +181,14 @@ class Settings(BaseSettings):
     pro_price_stars: int = Field(default=250, ge=1, description="Price of Pro in Telegram Stars.")
     pro_period_days: int = Field(default=30, ge=1, description="Days of Pro bought by one payment.")
 
+    # Bot conversation ---------------------------------------------------------------------------
+    bot_processing_notice_seconds: float = Field(
+        default=4.0, ge=0, description="Seconds of scoring after which the bot says it is processing."
+    )
+    bot_webhook_path: str = Field(
+        default="/telegram/webhook", description="Path of the webhook route in the HTTP service."
+    )
+
     # Assessment -----------------------------------------------------------------------------------
     ai_api_key: SecretStr | None = Field(
         default=None,

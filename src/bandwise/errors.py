@@ -97,3 +97,11 @@ class MaintenanceMode(BandwiseError):
 
 class OperationFailed(BandwiseError):
     """An operator's procedure (import, backup, cutover) failed; the message says why."""
+
+
+class ProviderUnavailable(AssessmentFailed):
+    """The language-model provider failed, timed out, or its circuit breaker is open."""
+
+
+class InvalidAssessment(AssessmentFailed):
+    """The provider answered, but not with a valid assessment (even after one repair)."""

@@ -10,6 +10,8 @@ from fastapi import FastAPI
 import bandwise
 from bandwise.api.errors import install_error_handlers
 from bandwise.api.routes import health, monitoring, submissions
+from bandwise.bot.service import start_bot_service
+from bandwise.bot.webhook import build_webhook_router
 from bandwise.config import Settings
 from bandwise.errors import ConfigurationError
 from bandwise.runtime import Runtime, start_runtime
@@ -37,7 +39,12 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         started = await start_runtime(settings)
         app.state.runtime = started
         try:
-            yield
+            bot = await start_bot_service(started) if settings.bot_token else None
+            try:
+                yield
+            finally:
+                if bot is not None:
+                    await bot.stop()
         finally:
             await started.close()
 
@@ -53,4 +60,5 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(submissions.router)
     app.include_router(monitoring.router)
+    app.include_router(build_webhook_router(settings.bot_webhook_path))
     return app

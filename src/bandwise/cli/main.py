@@ -7,6 +7,7 @@ import logging
 import typer
 
 import bandwise
+from bandwise.cli import bot as bot_commands
 from bandwise.cli import db as db_commands
 from bandwise.cli import db_status
 from bandwise.cli.context import command_settings
@@ -19,6 +20,7 @@ app = typer.Typer(
 )
 db_status.register(db_commands.app)
 app.add_typer(db_commands.app, name="db")
+app.add_typer(bot_commands.app, name="bot")
 
 log = logging.getLogger(__name__)
 

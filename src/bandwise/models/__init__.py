@@ -4,6 +4,7 @@ from bandwise.models.assessment import Assessment
 from bandwise.models.base import Base, UTCDateTime, utcnow
 from bandwise.models.enums import ProcessingStatus, TaskType
 from bandwise.models.import_quarantine import ImportQuarantine
+from bandwise.models.payment import Payment
 from bandwise.models.rate_limit import RateLimit
 from bandwise.models.submission import Submission
 from bandwise.models.user import User
@@ -12,6 +13,7 @@ __all__ = [
     "Assessment",
     "Base",
     "ImportQuarantine",
+    "Payment",
     "ProcessingStatus",
     "RateLimit",
     "Submission",

@@ -1,0 +1,1 @@
+"""Handlers, one router per part of the conversation."""

@@ -1,0 +1,120 @@
+"""Pro through Telegram Stars: invoice, pre-checkout answer, successful payment."""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command
+from aiogram.types import CallbackQuery, LabeledPrice, Message, PreCheckoutQuery
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bandwise.bot import keyboards, texts
+from bandwise.db.retry import run_transaction
+from bandwise.errors import DatabaseError, InvalidInput
+from bandwise.models import utcnow
+from bandwise.runtime import Runtime
+from bandwise.services.payments import (
+    PaymentOutcome,
+    check_pre_checkout,
+    pro_invoice,
+    record_payment,
+)
+
+log = logging.getLogger(__name__)
+
+
+async def _send_invoice(bot: Bot, chat_id: int, runtime: Runtime) -> None:
+    invoice = pro_invoice(runtime.settings)
+    await bot.send_invoice(
+        chat_id=chat_id,
+        title=invoice.title,
+        description=invoice.description,
+        payload=invoice.payload,
+        currency=invoice.currency,
+        prices=[LabeledPrice(label=invoice.title, amount=invoice.amount)],
+    )
+
+
+async def upgrade_command(message: Message, bot: Bot, runtime: Runtime) -> None:
+    """Send the Pro invoice."""
+    await _send_invoice(bot, message.chat.id, runtime)
+
+
+async def pro_command_for_candidates(message: Message, bot: Bot, runtime: Runtime) -> None:
+    """Send the Pro invoice to candidates (admins' /pro is handled by the admin router)."""
+    await _send_invoice(bot, message.chat.id, runtime)
+
+
+async def buy_button(callback: CallbackQuery, bot: Bot, runtime: Runtime) -> None:
+    """Send the Pro invoice from the button under the limit message."""
+    await callback.answer()
+    chat_id = callback.message.chat.id if callback.message else callback.from_user.id
+    await _send_invoice(bot, chat_id, runtime)
+
+
+async def pre_checkout(query: PreCheckoutQuery, runtime: Runtime) -> None:
+    """Accept the payment only for the current invoice and price."""
+    try:
+        check_pre_checkout(
+            runtime.settings, query.invoice_payload, query.currency, query.total_amount
+        )
+    except InvalidInput as error:
+        await query.answer(
+            ok=False, error_message=texts.PRE_CHECKOUT_REFUSED.format(reason=error.message)
+        )
+        return
+    await query.answer(ok=True)
+
+
+async def successful_payment(message: Message, runtime: Runtime) -> None:
+    """Record the payment once and confirm the Pro period."""
+    payment = message.successful_payment
+    user = message.from_user
+    assert payment is not None
+    telegram_id = user.id if user else message.chat.id
+
+    async def record(session: AsyncSession) -> PaymentOutcome:
+        return await record_payment(
+            session,
+            telegram_id=telegram_id,
+            charge_id=payment.telegram_payment_charge_id,
+            provider_charge_id=payment.provider_payment_charge_id or None,
+            currency=payment.currency,
+            amount=payment.total_amount,
+            payload=payment.invoice_payload,
+            now=utcnow(),
+            username=user.username if user else None,
+            first_name=user.first_name if user else None,
+        )
+
+    # Recording is idempotent (unique charge id), so a retried transaction cannot double it.
+    try:
+        outcome = await run_transaction(
+            runtime.sessions, record, attempts=runtime.settings.db_retry_attempts
+        )
+    except DatabaseError:
+        # Telegram will not deliver this payment again: log everything needed to record it.
+        log.critical(
+            "payment NOT recorded, record it by hand: telegram_id=%s charge_id=%s "
+            "amount=%s %s payload=%s",
+            telegram_id,
+            payment.telegram_payment_charge_id,
+            payment.total_amount,
+            payment.currency,
+            payment.invoice_payload,
+        )
+        raise
+    template = texts.PAYMENT_THANKS if outcome.recorded else texts.PAYMENT_ALREADY
+    await message.answer(template.format(until=texts.utc(outcome.pro_until)))
+
+
+def build_router() -> Router:
+    """Return a new router with this module's handlers (one per dispatcher)."""
+    router = Router(name="payments")
+    router.message.register(upgrade_command, Command("upgrade"))
+    router.message.register(pro_command_for_candidates, Command("pro"))
+    router.callback_query.register(buy_button, F.data == keyboards.CB_BUY_PRO)
+    router.pre_checkout_query.register(pre_checkout)
+    router.message.register(successful_payment, F.successful_payment)
+    return router

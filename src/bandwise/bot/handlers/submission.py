@@ -1,0 +1,128 @@
+"""The submission flow: choose a task (or let it be detected), send the essay, get the result."""
+
+from __future__ import annotations
+
+from aiogram import Bot, F, Router
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message, User
+
+from bandwise.bot import keyboards, texts
+from bandwise.bot.progress import scoring_feedback
+from bandwise.bot.states import SubmissionStates
+from bandwise.errors import MaintenanceMode
+from bandwise.models import TaskType
+from bandwise.runtime import Runtime
+from bandwise.services.precheck import EssayPrecheck, precheck_essay
+from bandwise.services.submissions import EssayRequest, submit_essay
+
+PENDING_TEXT = "pending_text"
+CHOSEN_TASK = "task_type"
+
+
+async def choose_task_first(callback: CallbackQuery, state: FSMContext) -> None:
+    """Remember the chosen task and ask for the essay."""
+    task_type = TaskType(str(callback.data).removeprefix(keyboards.CB_SUBMIT))
+    await state.set_state(SubmissionStates.waiting_for_essay)
+    await state.update_data({CHOSEN_TASK: task_type.value})
+    await callback.answer()
+    if callback.message is not None:
+        await callback.message.answer(texts.ask_for_essay(task_type))
+
+
+async def receive_essay(message: Message, state: FSMContext, bot: Bot, runtime: Runtime) -> None:
+    """Check the essay, ask for the task when unclear, otherwise score it."""
+    text = message.text or ""
+    check = precheck_essay(text)
+    if check.not_english:
+        await message.answer(texts.NOT_ENGLISH)
+        return
+    if check.too_short:
+        await message.answer(texts.too_short(check.word_count))
+        return
+    chosen = (await state.get_data()).get(CHOSEN_TASK)
+    if chosen is None and not check.task_guess.confident:
+        await state.set_state(SubmissionStates.choosing_task)
+        await state.set_data({PENDING_TEXT: text})
+        await message.answer(texts.ASK_TASK_TYPE, reply_markup=keyboards.choose_task())
+        return
+    task_type = TaskType(chosen) if chosen else check.task_guess.task_type
+    await _score(message, state, bot, runtime, text, task_type, message.from_user, check)
+
+
+async def task_chosen(
+    callback: CallbackQuery, state: FSMContext, bot: Bot, runtime: Runtime
+) -> None:
+    """Score the essay that was waiting for its task type."""
+    await callback.answer()
+    text = (await state.get_data()).get(PENDING_TEXT)
+    message = callback.message
+    if not isinstance(message, Message):
+        return
+    if not text:
+        await message.answer(texts.TASK_CHOICE_EXPIRED)
+        return
+    task_type = TaskType(str(callback.data).removeprefix(keyboards.CB_CHOOSE_TASK))
+    await _score(
+        message, state, bot, runtime, text, task_type, callback.from_user, precheck_essay(text)
+    )
+
+
+async def stale_task_choice(callback: CallbackQuery) -> None:
+    """Answer a task button pressed after its essay was already handled."""
+    await callback.answer(texts.TASK_CHOICE_EXPIRED, show_alert=True)
+
+
+async def _score(
+    message: Message,
+    state: FSMContext,
+    bot: Bot,
+    runtime: Runtime,
+    text: str,
+    task_type: TaskType,
+    user: User | None,
+    check: EssayPrecheck,
+) -> None:
+    settings = runtime.settings
+    if settings.maintenance_flag_path.exists():
+        raise MaintenanceMode("bandwise is being upgraded; try again shortly")
+    telegram_id = user.id if user is not None else message.chat.id
+    if check.too_long:
+        await message.answer(texts.too_long_warning(check.word_count))
+    if check.under_task_minimum(task_type):
+        await message.answer(texts.under_minimum_note(check.word_count, task_type))
+    await state.clear()
+    async with scoring_feedback(bot, message.chat.id, settings.bot_processing_notice_seconds):
+        outcome = await submit_essay(
+            runtime.sessions,
+            runtime.assessor,
+            runtime.policy,
+            EssayRequest(
+                telegram_id=telegram_id,
+                text=text,
+                task_type=task_type,
+                username=user.username if user else None,
+                first_name=user.first_name if user else None,
+            ),
+            retry_attempts=settings.db_retry_attempts,
+            allow_unsaved=True,
+        )
+    parts = texts.split_message(
+        texts.assessment_result(outcome.result, outcome.task_type, outcome.word_count)
+    )
+    for index, part in enumerate(parts):
+        last = index == len(parts) - 1
+        await message.answer(part, reply_markup=keyboards.after_result() if last else None)
+    if not outcome.saved:
+        await message.answer(texts.NOT_SAVED)
+
+
+def build_router() -> Router:
+    """Return a new router with this module's handlers (one per dispatcher)."""
+    router = Router(name="submission")
+    router.callback_query.register(choose_task_first, F.data.startswith(keyboards.CB_SUBMIT))
+    router.message.register(receive_essay, F.text, ~F.text.startswith("/"))
+    router.callback_query.register(
+        task_chosen, SubmissionStates.choosing_task, F.data.startswith(keyboards.CB_CHOOSE_TASK)
+    )
+    router.callback_query.register(stale_task_choice, F.data.startswith(keyboards.CB_CHOOSE_TASK))
+    return router

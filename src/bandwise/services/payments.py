@@ -1,0 +1,153 @@
+"""Pro through Telegram Stars: the invoice, the pre-checkout check, recording and refunds."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bandwise.config import Settings
+from bandwise.errors import Conflict, InvalidInput, NotFound
+from bandwise.models import Payment, User
+from bandwise.repositories import payments, users
+
+STARS = "XTR"
+PAYLOAD_PREFIX = "pro:"
+
+
+@dataclass(frozen=True)
+class Invoice:
+    """What the bot puts in a Stars invoice for Pro."""
+
+    title: str
+    description: str
+    payload: str
+    currency: str
+    amount: int
+    days: int
+
+
+@dataclass(frozen=True)
+class PaymentOutcome:
+    """The result of recording a successful payment (``recorded`` False: already known)."""
+
+    recorded: bool
+    pro_until: datetime
+
+
+def pro_invoice(settings: Settings) -> Invoice:
+    """Return the Pro invoice priced by ``PRO_PRICE_STARS`` for ``PRO_PERIOD_DAYS`` days."""
+    days = settings.pro_period_days
+    return Invoice(
+        title=f"bandwise Pro — {days} days",
+        description=(
+            f"Unlimited essay checks for {days} days"
+            if settings.pro_daily_limit is None
+            else f"{settings.pro_daily_limit} essay checks a day for {days} days"
+        ),
+        payload=f"{PAYLOAD_PREFIX}{days}",
+        currency=STARS,
+        amount=settings.pro_price_stars,
+        days=days,
+    )
+
+
+def check_pre_checkout(settings: Settings, payload: str, currency: str, amount: int) -> None:
+    """Accept a pre-checkout query for the current Pro invoice, or raise InvalidInput."""
+    expected = pro_invoice(settings)
+    if currency != STARS:
+        raise InvalidInput(f"currency {currency!r} is not Telegram Stars", field="currency")
+    if payload != expected.payload:
+        raise InvalidInput("this invoice is out of date; ask for a new one", field="payload")
+    if amount != expected.amount:
+        raise InvalidInput(
+            f"amount {amount} does not match the price {expected.amount}", field="total_amount"
+        )
+
+
+def _days_from_payload(payload: str) -> int:
+    if not payload.startswith(PAYLOAD_PREFIX) or not payload[len(PAYLOAD_PREFIX) :].isdigit():
+        raise InvalidInput(f"unknown invoice payload {payload!r}", field="invoice_payload")
+    return int(payload[len(PAYLOAD_PREFIX) :])
+
+
+async def record_payment(
+    session: AsyncSession,
+    *,
+    telegram_id: int,
+    charge_id: str,
+    provider_charge_id: str | None,
+    currency: str,
+    amount: int,
+    payload: str,
+    now: datetime,
+    username: str | None = None,
+    first_name: str | None = None,
+) -> PaymentOutcome:
+    """Record a successful payment once and extend the user's Pro period by its days.
+
+    Delivered twice (Telegram redelivers updates), the second call records nothing and
+    leaves Pro unchanged.
+    """
+    if currency != STARS:
+        raise InvalidInput(f"currency {currency!r} is not Telegram Stars", field="currency")
+    days = _days_from_payload(payload)
+    user = await users.get_or_create(session, telegram_id, username, first_name)
+    start = user.pro_until if user.pro_until is not None and user.pro_until > now else now
+    until = start + timedelta(days=days)
+    inserted = await payments.insert_once(
+        session,
+        user_id=user.id,
+        telegram_payment_charge_id=charge_id,
+        provider_payment_charge_id=provider_charge_id,
+        currency=currency,
+        amount=amount,
+        invoice_payload=payload,
+        pro_days=days,
+        pro_until=until,
+        paid_at=now,
+    )
+    if inserted is None:
+        existing = await payments.get_by_charge_id(session, charge_id)
+        assert existing is not None
+        return PaymentOutcome(recorded=False, pro_until=user.pro_until or existing.pro_until)
+    await users.set_pro_until(session, user.id, until)
+    return PaymentOutcome(recorded=True, pro_until=until)
+
+
+Refunder = Callable[[int, str], Awaitable[object]]
+
+
+async def refund_payment(
+    session: AsyncSession, charge_id: str, refund: Refunder, now: datetime
+) -> Payment:
+    """Refund a payment through ``refund(telegram_id, charge_id)`` and take its Pro days back.
+
+    Raises NotFound for an unknown charge and Conflict for one already refunded.
+    """
+    payment = await payments.get_by_charge_id(session, charge_id)
+    if payment is None:
+        raise NotFound(f"no payment with charge id {charge_id}")
+    if payment.refunded_at is not None:
+        raise Conflict(
+            f"payment {charge_id} was already refunded on {payment.refunded_at:%Y-%m-%d %H:%M} UTC"
+        )
+    user = await session.get(User, payment.user_id)
+    assert user is not None
+    await refund(user.telegram_id, charge_id)
+    await payments.mark_refunded(session, payment.id, now)
+    if user.pro_until is not None:
+        remaining = user.pro_until - timedelta(days=payment.pro_days)
+        await users.set_pro_until(session, user.id, remaining if remaining > now else None)
+    payment.refunded_at = now
+    return payment
+
+
+async def set_pro_flag(session: AsyncSession, telegram_id: int, enabled: bool) -> User:
+    """Grant (or revoke) permanent Pro for ``telegram_id``, creating the user if new."""
+    user = await users.get_or_create(session, telegram_id)
+    await users.set_pro(session, user.id, enabled)
+    user.is_pro = enabled
+    return user

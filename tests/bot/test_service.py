@@ -1,0 +1,160 @@
+"""The bot inside a process: webhook route with its secret, polling, Redis FSM storage, stop."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+from aiogram.methods import DeleteWebhook, SendMessage, SetWebhook
+from pydantic import SecretStr
+
+from bandwise.api.app import create_app
+from bandwise.bot import texts
+from bandwise.bot.dispatcher import build_dispatcher, build_storage
+from bandwise.bot.service import BotMode, check_bot_settings, start_bot_service
+from bandwise.config import load_settings
+from bandwise.errors import ConfigurationError
+from bandwise.models import TaskType
+from bandwise.runtime import Runtime
+from tests.conftest import subprocess_env
+from tests.support.essays import TASK2_ESSAY
+from tests.support.telegram import Candidate, recording_bot
+
+REDIS_URL = "redis://127.0.0.1:6379/15"
+SECRET = "s3cr3t-webhook-token"
+
+
+async def test_webhook_route_verifies_the_secret_and_feeds_the_dispatcher(runtime: Runtime) -> None:
+    runtime.settings.webhook_url = "https://bot.example.org/telegram/webhook"
+    runtime.settings.webhook_secret = SecretStr(SECRET)
+    bot, session = recording_bot()
+    service = await start_bot_service(runtime, bot)
+    assert service.mode is BotMode.WEBHOOK
+    registered = session.take()
+    assert isinstance(registered[0], SetWebhook)
+    assert registered[0].url == "https://bot.example.org/telegram/webhook"
+    assert registered[0].secret_token == SECRET
+    assert "pre_checkout_query" in (registered[0].allowed_updates or [])
+
+    app = create_app(runtime.settings, runtime)
+    update = Candidate().text("/start").model_dump(mode="json", exclude_none=True)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://test"
+    ) as client:
+        missing = await client.post("/telegram/webhook", json=update)
+        wrong = await client.post(
+            "/telegram/webhook", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "nope"}
+        )
+        garbage = await client.post(
+            "/telegram/webhook",
+            json={"update_id": "x"},
+            headers={"X-Telegram-Bot-Api-Secret-Token": SECRET},
+        )
+        good = await client.post(
+            "/telegram/webhook", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}
+        )
+    assert (missing.status_code, wrong.status_code, garbage.status_code) == (401, 401, 422)
+    assert good.status_code == 200 and good.json() == {"ok": True}
+    await service.drain()
+    sent = session.take()
+    assert [m.text for m in sent if isinstance(m, SendMessage)] == [texts.greeting("Anna")]
+    await service.stop()
+
+
+async def test_polling_handles_updates_and_stops_gracefully(runtime: Runtime) -> None:
+    bot, session = recording_bot()
+    service = await start_bot_service(runtime, bot)
+    assert service.mode is BotMode.POLLING
+    session.pending_updates.append(Candidate().text("/help"))
+    for _ in range(100):
+        if any(isinstance(m, SendMessage) for m in session.requests):
+            break
+        await asyncio.sleep(0.05)
+    await service.stop()
+    sent = session.take()
+    assert isinstance(sent[0], DeleteWebhook)
+    assert [m.text for m in sent if isinstance(m, SendMessage)] == [texts.help_text()]
+
+
+def test_webhook_mode_needs_a_secret_and_https() -> None:
+    with pytest.raises(ConfigurationError, match="WEBHOOK_SECRET"):
+        check_bot_settings(load_settings(webhook_url="https://x.example/hook"))
+    with pytest.raises(ConfigurationError, match="https"):
+        check_bot_settings(
+            load_settings(webhook_url="http://x.example/hook", webhook_secret="another-secret")
+        )
+
+
+async def test_fsm_state_is_shared_through_redis(runtime: Runtime) -> None:
+    """Two instances (two Dispatchers) share the conversation state through Redis."""
+    import redis.asyncio as aioredis
+
+    probe = aioredis.from_url(REDIS_URL)
+    try:
+        await probe.ping()
+    except Exception as error:
+        pytest.fail(f"this test needs Redis at {REDIS_URL}: {error}")
+    finally:
+        await probe.aclose()
+    runtime.settings.redis_url = SecretStr(REDIS_URL)
+    candidate = Candidate(telegram_id=int(uuid.uuid4().int % 10**9) + 10**9)
+    first_storage, second_storage = build_storage(runtime.settings), build_storage(runtime.settings)
+    assert type(first_storage).__name__ == "RedisStorage"
+    first, second = (
+        build_dispatcher(runtime, first_storage),
+        build_dispatcher(runtime, second_storage),
+    )
+    bot, session = recording_bot()
+    try:
+        await first.feed_update(bot, candidate.press("submit:task_1"))
+        # The essay reads like Task 2, but the task chosen on instance one must win on instance two.
+        await second.feed_update(bot, candidate.text(TASK2_ESSAY))
+        replies = [m.text for m in session.take() if isinstance(m, SendMessage)]
+        assert texts.ask_for_essay(TaskType.TASK_1) in replies
+        assert "IELTS Writing Task 1 — assessment" in replies[-1]
+    finally:
+        await first_storage.close()
+        await second_storage.close()
+
+
+async def test_webhook_route_is_closed_without_a_webhook_bot(runtime: Runtime) -> None:
+    app = create_app(runtime.settings, runtime)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://test"
+    ) as client:
+        response = await client.post(
+            "/telegram/webhook", json={}, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}
+        )
+    assert response.status_code == 404
+
+
+def test_bot_command_needs_a_token(bandwise_executable: str, tmp_path: Path) -> None:
+    result = subprocess.run(
+        [bandwise_executable, "bot", "run"],
+        env=subprocess_env(DATABASE_URL=f"sqlite:///{tmp_path / 'b.db'}"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "BOT_TOKEN: not set" in result.stderr
+
+
+async def test_stop_is_clean_when_polling_crashed(
+    runtime: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot, session = recording_bot()
+
+    async def unreachable(*_args: object, **_kwargs: object) -> object:
+        raise ConnectionError("telegram unreachable")
+
+    session.make_request = unreachable  # type: ignore[method-assign]
+    service = await start_bot_service(runtime, bot)
+    await asyncio.sleep(0.2)
+    await service.stop()
+    assert "could not remove the webhook before polling" in caplog.text
+    assert "bot polling stopped with an error" in caplog.text
