@@ -7,6 +7,7 @@ import logging
 import typer
 
 import bandwise
+from bandwise.cli import config as config_commands
 from bandwise.cli import db as db_commands
 from bandwise.cli.context import command_settings
 from bandwise.cli.errors import guarded
@@ -17,6 +18,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(db_commands.app, name="db")
+app.add_typer(config_commands.app, name="config")
 
 log = logging.getLogger(__name__)
 
