@@ -74,7 +74,7 @@ env_set() {
     esac
     [ -f "$file" ] || die "env file $file does not exist"
     dir=$(dirname "$file")
-    tmp=$(umask 077 && mktemp "$dir/.env.XXXXXX")
+    tmp=$(umask 077 && mktemp "$dir/.env-edit.XXXXXX")
     # ENVIRON, not -v: awk -v would interpret backslashes in the value.
     if ! KEY="$key" VALUE="$value" awk '
         BEGIN { key = ENVIRON["KEY"]; value = ENVIRON["VALUE"] }
