@@ -231,7 +231,7 @@ def test_update_backs_up_before_migrating_and_restarts_only_the_bot(
 def test_failed_health_after_a_migration_reverts_schema_and_image(
     project: Path, stub_docker: StubDocker
 ) -> None:
-    # The first health poll (the new bot) is unhealthy; the rolled-back bot is healthy.
+    # The bot never turns healthy: the rollback still runs every step and says so.
     stub_docker.answer("inspect --format *", "unhealthy")
     updating_docker(stub_docker)
     result = run_script(project, "fast-update.sh", "--no-pull", stub=stub_docker)
