@@ -209,6 +209,7 @@ def check_configuration(
 ) -> ConfigCheckReport:
     """Validate the configuration (environment plus ``env_file``) and resolve every setting.
 
+    ``environ`` (default ``os.environ``) only tells which values came from the environment.
     Raises ConfigurationError naming the variable when a value is invalid.
     """
     settings = load_settings(env_file)
