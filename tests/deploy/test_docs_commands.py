@@ -17,14 +17,22 @@ SCRIPTS = sorted((PROJECT_ROOT / "deploy").rglob("*.sh"))
 # Commands built on other branches at the same time (backup, monitoring, import, cutover, bot).
 # Until they are merged a missing one is an expected failure; once merged they are checked
 # like every other command. Empty this set after merging those branches.
-PENDING = {("backup",), ("db", "status"), ("db", "import-sqlite"), ("db", "verify-import"),
-           ("db", "cutover"), ("bot",)}
+PENDING = {
+    ("backup",),
+    ("db", "status"),
+    ("db", "import-sqlite"),
+    ("db", "verify-import"),
+    ("db", "cutover"),
+    ("bot",),
+}
 
 CODE = re.compile(r"```[^\n]*\n(.*?)```|`([^`\n]+)`", re.S)
 INVOCATION = re.compile(r"(?<![\w.-])bandwise((?:[ \t]+[a-z][a-z0-9-]*)+)(?=[\s`'\");]|$)")
 # In the scripts every call runs in a compose service: `… bot bandwise db upgrade`.
-SCRIPT_INVOCATION = re.compile(r"\b(?:bot|backup)[ \t]+bandwise((?:[ \t]+[a-z][a-z0-9-]*)+)"
-                               r"(?=[\s'\");]|$)")
+SCRIPT_INVOCATION = re.compile(
+    r"\b(?:bot|backup)[ \t]+bandwise((?:[ \t]+[a-z][a-z0-9-]*)+)"
+    r"(?=[\s'\");]|$)"
+)
 
 
 def invocations(path: Path) -> list[tuple[str, ...]]:
@@ -61,26 +69,36 @@ def resolve(words: tuple[str, ...]) -> tuple[tuple[str, ...], str | None]:
 
 
 CASES = sorted(
-    {(path.relative_to(PROJECT_ROOT).as_posix(), words)
-     for path in DOCUMENTS for words in invocations(path)}
-    | {(path.relative_to(PROJECT_ROOT).as_posix(), words)
-       for path in SCRIPTS for words in script_invocations(path)}
+    {
+        (path.relative_to(PROJECT_ROOT).as_posix(), words)
+        for path in DOCUMENTS
+        for words in invocations(path)
+    }
+    | {
+        (path.relative_to(PROJECT_ROOT).as_posix(), words)
+        for path in SCRIPTS
+        for words in script_invocations(path)
+    }
 )
 
 
 def test_documents_are_scanned() -> None:
     assert any(words[:2] == ("config", "check") for _, words in CASES)
     assert invocations(PROJECT_ROOT / "README.md")
-    assert any(document == "deploy/fast-update.sh" and words[:2] == ("db", "upgrade")
-               for document, words in CASES)
+    assert any(
+        document == "deploy/fast-update.sh" and words[:2] == ("db", "upgrade")
+        for document, words in CASES
+    )
 
 
 def test_extraction_skips_prose_and_other_names(tmp_path: Path) -> None:
     doc = tmp_path / "x.md"
-    doc.write_text("bandwise serve in prose\n`psql -U bandwise -d bandwise`\n"
-                   "```\ndocker tag bandwise:previous bandwise:latest\n"
-                   "docker compose exec bot bandwise db current\n.venv/bin/bandwise serve\n```\n",
-                   encoding="utf-8")
+    doc.write_text(
+        "bandwise serve in prose\n`psql -U bandwise -d bandwise`\n"
+        "```\ndocker tag bandwise:previous bandwise:latest\n"
+        "docker compose exec bot bandwise db current\n.venv/bin/bandwise serve\n```\n",
+        encoding="utf-8",
+    )
     assert invocations(doc) == [("db", "current"), ("serve",)]
 
 
@@ -91,8 +109,9 @@ def test_resolution_against_the_real_cli() -> None:
     assert resolve(("nonsense",))[1] == "`bandwise nonsense` does not exist"
 
 
-@pytest.mark.parametrize(("document", "words"), CASES, ids=lambda v: " ".join(v)
-                         if isinstance(v, tuple) else v)
+@pytest.mark.parametrize(
+    ("document", "words"), CASES, ids=lambda v: " ".join(v) if isinstance(v, tuple) else v
+)
 def test_documented_command_exists(document: str, words: tuple[str, ...]) -> None:
     path, error = resolve(words)
     if error is None:

@@ -28,8 +28,15 @@ def test_generated_secrets_are_strong_and_url_safe(project: Path) -> None:
 
 @pytest.mark.parametrize(
     ("value", "placeholder"),
-    [("", True), ("changeme", True), ("CHANGEME", True), ("password", True),
-     ("change-me", True), ("s3cr3t-Long", False), ("changeme2", False)],
+    [
+        ("", True),
+        ("changeme", True),
+        ("CHANGEME", True),
+        ("password", True),
+        ("change-me", True),
+        ("s3cr3t-Long", False),
+        ("changeme2", False),
+    ],
 )
 def test_placeholders_are_recognised(project: Path, value: str, placeholder: bool) -> None:
     result = run_lib(project, f"is_placeholder '{value}'")
@@ -154,8 +161,11 @@ def test_backup_age_verdict(project: Path, newest: str, verdict: str) -> None:
 @pytest.mark.parametrize(
     ("listing", "expected"),
     [
-        ('[{"id": "a", "created_at": "2026-01-01T00:00:00+00:00"},'
-         ' {"id": "b", "created_at": "2026-01-02T00:00:00Z"}]', "1767312000"),
+        (
+            '[{"id": "a", "created_at": "2026-01-01T00:00:00+00:00"},'
+            ' {"id": "b", "created_at": "2026-01-02T00:00:00Z"}]',
+            "1767312000",
+        ),
         ('{"backups": [{"created_at": "2026-01-01T00:00:00"}]}', "1767225600"),
         ("[]", ""),
     ],
@@ -168,8 +178,11 @@ def test_newest_backup_is_read_from_the_json_listing(
 
 @pytest.mark.parametrize(
     ("lines", "mode"),
-    [("", "none"), ("BOT_TOKEN=1:x\n", "polling"),
-     ("BOT_TOKEN=1:x\nWEBHOOK_URL=https://b.example/t\n", "webhook")],
+    [
+        ("", "none"),
+        ("BOT_TOKEN=1:x\n", "polling"),
+        ("BOT_TOKEN=1:x\nWEBHOOK_URL=https://b.example/t\n", "webhook"),
+    ],
 )
 def test_bot_mode(project: Path, lines: str, mode: str) -> None:
     env = project / "x.env"

@@ -27,32 +27,49 @@ def healthy_docker(stub: StubDocker) -> StubDocker:
 
 def env_values(env: Path) -> dict[str, str]:
     """Return the uncommented assignments of an env file."""
-    pairs = [line.split("=", 1) for line in env.read_text(encoding="utf-8").splitlines()
-             if line and not line.startswith("#")]
+    pairs = [
+        line.split("=", 1)
+        for line in env.read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith("#")
+    ]
     return dict(pairs)
 
 
 # --- deploy.sh -------------------------------------------------------------------------------
 
+
 def test_first_deploy_creates_env_with_secrets_and_starts_in_order(
     project: Path, stub_docker: StubDocker
 ) -> None:
     healthy_docker(stub_docker)
-    result = run_script(project, "deploy.sh", "--skip-verify", stub=stub_docker,
-                        BANDWISE_MIN_FREE_MB="1")
+    result = run_script(
+        project, "deploy.sh", "--skip-verify", stub=stub_docker, BANDWISE_MIN_FREE_MB="1"
+    )
     assert result.returncode == 0, result.stderr
     env = project / ".env"
     assert stat.S_IMODE(env.stat().st_mode) == 0o600
     values = env_values(env)
-    for key in ("POSTGRES_SUPERUSER_PASSWORD", "POSTGRES_PASSWORD", "API_TOKEN", "ADMIN_TOKEN",
-                "WEBHOOK_SECRET"):
+    for key in (
+        "POSTGRES_SUPERUSER_PASSWORD",
+        "POSTGRES_PASSWORD",
+        "API_TOKEN",
+        "ADMIN_TOKEN",
+        "WEBHOOK_SECRET",
+    ):
         assert re.fullmatch(r"[0-9a-f]{64}", values[key]), key
     assert len({values["POSTGRES_PASSWORD"], values["POSTGRES_SUPERUSER_PASSWORD"]}) == 2
     assert "changeme" not in "".join(values.values())
     assert "BOT_TOKEN is not set" in result.stderr
-    order = [stub_docker.index_of(step) for step in (
-        "compose config --quiet", "compose build", "bandwise config check",
-        "compose up -d postgres", "compose up -d")]
+    order = [
+        stub_docker.index_of(step)
+        for step in (
+            "compose config --quiet",
+            "compose build",
+            "bandwise config check",
+            "compose up -d postgres",
+            "compose up -d",
+        )
+    ]
     assert order == sorted(order)
     assert stub_docker.index_of("compose up -d postgres") < stub_docker.index_of("inspect")
     for secret in values.values():
@@ -62,14 +79,16 @@ def test_first_deploy_creates_env_with_secrets_and_starts_in_order(
 
 def test_deploy_again_keeps_every_secret(project: Path, stub_docker: StubDocker) -> None:
     healthy_docker(stub_docker)
-    first = run_script(project, "deploy.sh", "--skip-verify", stub=stub_docker,
-                       BANDWISE_MIN_FREE_MB="1")
+    first = run_script(
+        project, "deploy.sh", "--skip-verify", stub=stub_docker, BANDWISE_MIN_FREE_MB="1"
+    )
     assert first.returncode == 0, first.stderr
     env = project / ".env"
     env.write_text(env.read_text(encoding="utf-8") + "BOT_TOKEN=123:abc\n", encoding="utf-8")
     before = env.read_text(encoding="utf-8")
-    second = run_script(project, "deploy.sh", "--skip-verify", stub=stub_docker,
-                        BANDWISE_MIN_FREE_MB="1")
+    second = run_script(
+        project, "deploy.sh", "--skip-verify", stub=stub_docker, BANDWISE_MIN_FREE_MB="1"
+    )
     assert second.returncode == 0, second.stderr
     assert env.read_text(encoding="utf-8") == before
     assert "kept existing API_TOKEN" in second.stdout
@@ -81,8 +100,11 @@ def test_deploy_refuses_a_password_that_breaks_the_url(
 ) -> None:
     healthy_docker(stub_docker)
     (project / ".env").write_text(
-        (project / ".env.production").read_text(encoding="utf-8").replace(
-            "POSTGRES_PASSWORD=changeme", "POSTGRES_PASSWORD=p@ss/word"), encoding="utf-8")
+        (project / ".env.production")
+        .read_text(encoding="utf-8")
+        .replace("POSTGRES_PASSWORD=changeme", "POSTGRES_PASSWORD=p@ss/word"),
+        encoding="utf-8",
+    )
     result = run_script(project, "deploy.sh", stub=stub_docker, BANDWISE_MIN_FREE_MB="1")
     assert result.returncode == 1
     assert "POSTGRES_PASSWORD may contain only" in result.stderr
@@ -91,8 +113,10 @@ def test_deploy_refuses_a_password_that_breaks_the_url(
 
 @pytest.mark.parametrize(
     ("pattern", "message"),
-    [("compose version", "Docker Compose plugin is missing"),
-     ("info", "cannot talk to the Docker daemon")],
+    [
+        ("compose version", "Docker Compose plugin is missing"),
+        ("info", "cannot talk to the Docker daemon"),
+    ],
 )
 def test_deploy_checks_prerequisites_first(
     project: Path, stub_docker: StubDocker, pattern: str, message: str
@@ -105,8 +129,7 @@ def test_deploy_checks_prerequisites_first(
 
 def test_deploy_refuses_a_full_disk(project: Path, stub_docker: StubDocker) -> None:
     healthy_docker(stub_docker)
-    result = run_script(project, "deploy.sh", stub=stub_docker,
-                        BANDWISE_MIN_FREE_MB=str(10**12))
+    result = run_script(project, "deploy.sh", stub=stub_docker, BANDWISE_MIN_FREE_MB=str(10**12))
     assert result.returncode == 1 and "MB are needed" in result.stderr
 
 
@@ -123,8 +146,14 @@ def test_deploy_stops_when_postgres_never_gets_healthy(
 
 # --- verify.sh -------------------------------------------------------------------------------
 
-def verified_docker(stub: StubDocker, project: Path, *, schema: str = "0003 (head)",
-                    backup_created: str | None = None) -> StubDocker:
+
+def verified_docker(
+    stub: StubDocker,
+    project: Path,
+    *,
+    schema: str = "0003 (head)",
+    backup_created: str | None = None,
+) -> StubDocker:
     """Answer like a healthy deployment with a recent backup."""
     created = backup_created or run_lib(project, "date -u +%Y-%m-%dT%H:%M:%SZ").stdout.strip()
     stub.answer("compose exec -T bot bandwise db current", schema)
@@ -142,8 +171,9 @@ def test_verify_passes_on_a_healthy_deployment(project: Path, stub_docker: StubD
     for check in ("health", "database", "schema", "backup"):
         assert re.search(rf"(?m)^ok +{check} ", result.stdout), check
     assert re.search(r"(?m)^warn +bot +BOT_TOKEN is not set", result.stdout)
-    assert any("pg_isready -h 127.0.0.1 -U bandwise -d bandwise" in call
-               for call in stub_docker.calls())
+    assert any(
+        "pg_isready -h 127.0.0.1 -U bandwise -d bandwise" in call for call in stub_docker.calls()
+    )
 
 
 @pytest.mark.usefixtures("filled_env")
@@ -169,17 +199,22 @@ def test_verify_fails_when_a_check_fails(
     assert "1 check(s) failed" in result.stdout
 
 
-def test_verify_judges_backup_age_and_webhook(project: Path, filled_env: Path,
-                                              stub_docker: StubDocker) -> None:
-    filled_env.write_text(filled_env.read_text(encoding="utf-8")
-                          + "BOT_TOKEN=1:x\nWEBHOOK_URL=http://plain.example/hook\n", "utf-8")
+def test_verify_judges_backup_age_and_webhook(
+    project: Path, filled_env: Path, stub_docker: StubDocker
+) -> None:
+    filled_env.write_text(
+        filled_env.read_text(encoding="utf-8")
+        + "BOT_TOKEN=1:x\nWEBHOOK_URL=http://plain.example/hook\n",
+        "utf-8",
+    )
     verified_docker(stub_docker, project, backup_created="2020-01-01T03:00:00Z")
     result = run_script(project, "verify.sh", stub=stub_docker)
     assert result.returncode == 1
     assert re.search(r"(?m)^FAIL +backup +newest backup is older than 26 h", result.stdout)
     assert re.search(r"(?m)^FAIL +bot +WEBHOOK_URL must be https://", result.stdout)
-    relaxed = run_script(project, "verify.sh", "--max-backup-age-hours", "1000000",
-                         stub=stub_docker)
+    relaxed = run_script(
+        project, "verify.sh", "--max-backup-age-hours", "1000000", stub=stub_docker
+    )
     assert re.search(r"(?m)^ok +backup ", relaxed.stdout)
 
 
@@ -195,6 +230,7 @@ def test_verify_without_backups_warns_unless_required(
 
 
 # --- fast-update.sh --------------------------------------------------------------------------
+
 
 def updating_docker(stub: StubDocker, *, schema_after: str = "0004 (head)") -> StubDocker:
     """Answer like a running deployment at 0003 whose new image migrates to ``schema_after``."""
@@ -237,8 +273,11 @@ def test_failed_health_after_a_migration_reverts_schema_and_image(
     result = run_script(project, "fast-update.sh", "--no-pull", stub=stub_docker)
     assert result.returncode == 1
     assert "update failed at stage 'health'" in result.stderr
-    steps = ["bandwise db downgrade 0003", "tag bandwise:previous bandwise:latest",
-             "compose up -d --no-deps --force-recreate bot"]
+    steps = [
+        "bandwise db downgrade 0003",
+        "tag bandwise:previous bandwise:latest",
+        "compose up -d --no-deps --force-recreate bot",
+    ]
     positions = [stub_docker.index_of(step) for step in steps]
     assert positions == sorted(positions)
     assert "bandwise backup restore" in result.stderr and "pre-update-" in result.stderr

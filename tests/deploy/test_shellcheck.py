@@ -28,7 +28,11 @@ def test_script_is_shellcheck_clean(script: Path) -> None:
         pytest.fail("shellcheck is not installed: run scripts/ensure-deploy-tools.sh (make test)")
     result = subprocess.run(
         [shellcheck, "--external-sources", "--source-path=SCRIPTDIR", str(script)],
-        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60, check=False,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
