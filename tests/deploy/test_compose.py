@@ -124,6 +124,8 @@ def test_bot_and_backup_share_database_url_and_volumes(project: Path) -> None:
     assert "backups" in volume_sources(backup) and "backups" in volume_sources(bot)
     assert "bandwise-data" in volume_sources(bot) and "bandwise-data" in volume_sources(backup)
     assert bot["image"] == backup["image"] == "bandwise:latest"
+    for service in (bot, backup):
+        assert service["environment"]["POSTGRES_SUPERUSER_PASSWORD"] in ("", None)
 
 
 def test_missing_api_token_is_refused(project: Path, filled_env: Path) -> None:
