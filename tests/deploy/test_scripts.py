@@ -313,3 +313,13 @@ def test_update_needs_a_first_install(project: Path, stub_docker: StubDocker) ->
     result = run_script(project, "fast-update.sh", "--no-pull", stub=stub_docker)
     assert result.returncode == 1 and "run deploy/deploy.sh" in result.stderr
     assert stub_docker.calls() == []
+
+
+def test_deploy_ends_with_verify(project: Path, stub_docker: StubDocker) -> None:
+    stub_docker.answer("compose exec -T bot bandwise db current", "0003 (head)")
+    stub_docker.answer("compose exec -T backup bandwise backup list --json", "[]")
+    healthy_docker(stub_docker)
+    result = run_script(project, "deploy.sh", stub=stub_docker, BANDWISE_MIN_FREE_MB="1")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "all checks passed" in result.stdout
+    assert stub_docker.index_of("compose up -d postgres") < stub_docker.index_of("db current")
