@@ -1,4 +1,5 @@
-"""Every `bandwise …` invocation in the README and docs names a command that exists."""
+"""Every `bandwise …` invocation in the README, docs and deploy scripts names a command that
+exists, with options it has."""
 
 from __future__ import annotations
 
@@ -35,20 +36,30 @@ SCRIPT_INVOCATION = re.compile(
 )
 
 
+OPTION = re.compile(r"(?<!\S)--[a-z][a-z0-9-]*")
+
+
+def words_of(text: str, match: re.Match[str]) -> tuple[str, ...]:
+    """Return the command words of ``match`` followed by the options on the rest of its line."""
+    rest = text[match.end() :].split("\n", 1)[0]
+    rest = re.split(r"[|;&)#]", rest, maxsplit=1)[0]
+    return (*match.group(1).split(), *OPTION.findall(rest))
+
+
 def invocations(path: Path) -> list[tuple[str, ...]]:
     """Return the words following `bandwise` in every code span and block of ``path``."""
     found: list[tuple[str, ...]] = []
     for match in CODE.finditer(path.read_text(encoding="utf-8")):
         code = match.group(1) or match.group(2) or ""
         for invocation in INVOCATION.finditer(code):
-            found.append(tuple(invocation.group(1).split()))
+            found.append(words_of(code, invocation))
     return found
 
 
 def script_invocations(path: Path) -> list[tuple[str, ...]]:
     """Return the words following `bandwise` anywhere in a shell script."""
     text = path.read_text(encoding="utf-8")
-    return [tuple(match.group(1).split()) for match in SCRIPT_INVOCATION.finditer(text)]
+    return [words_of(text, match) for match in SCRIPT_INVOCATION.finditer(text)]
 
 
 def resolve(words: tuple[str, ...]) -> tuple[tuple[str, ...], str | None]:
@@ -56,7 +67,8 @@ def resolve(words: tuple[str, ...]) -> tuple[tuple[str, ...], str | None]:
     # Typer bundles its own click: look for subcommands by duck typing, not isinstance.
     command: Any = typer.main.get_command(app)
     path: list[str] = []
-    for word in words:
+    options = [word for word in words if word.startswith("--")]
+    for word in (word for word in words if not word.startswith("--")):
         subcommands = getattr(command, "commands", None)
         if subcommands is None:
             break  # a leaf command: the remaining words are its arguments
@@ -65,6 +77,13 @@ def resolve(words: tuple[str, ...]) -> tuple[tuple[str, ...], str | None]:
             return (*path, word), f"`bandwise {' '.join([*path, word])}` does not exist"
         command = sub
         path.append(word)
+    if getattr(command, "commands", None) is None:
+        known = {"--help"} | {
+            opt for param in command.params for opt in [*param.opts, *param.secondary_opts]
+        }
+        unknown = [option for option in options if option not in known]
+        if unknown:
+            return tuple(path), f"`bandwise {' '.join(path)}` has no option {', '.join(unknown)}"
     return tuple(path), None
 
 
@@ -100,6 +119,12 @@ def test_extraction_skips_prose_and_other_names(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     assert invocations(doc) == [("db", "current"), ("serve",)]
+    doc.write_text(
+        "`bandwise config check --env-file .env  # a --comment`\n"
+        "```\nbandwise db wait --timeout 5 | tee --append x\n```\n",
+        encoding="utf-8",
+    )
+    assert invocations(doc) == [("config", "check", "--env-file"), ("db", "wait", "--timeout")]
 
 
 def test_resolution_against_the_real_cli() -> None:
@@ -107,6 +132,8 @@ def test_resolution_against_the_real_cli() -> None:
     assert resolve(("config",)) == (("config",), None)
     assert resolve(("db", "nonsense"))[1] == "`bandwise db nonsense` does not exist"
     assert resolve(("nonsense",))[1] == "`bandwise nonsense` does not exist"
+    assert resolve(("db", "wait", "--timeout")) == (("db", "wait"), None)
+    assert resolve(("db", "wait", "--nope"))[1] == "`bandwise db wait` has no option --nope"
 
 
 @pytest.mark.parametrize(
