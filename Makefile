@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: install install-dev run test lint format postgres-binaries test-tools lock clean
+.PHONY: install install-dev run test lint format postgres-binaries test-tools deploy-tools lock clean
 
 install: $(RUNTIME_STAMP)
 
@@ -37,7 +37,11 @@ postgres-binaries:
 test-tools:
 	@bash scripts/ensure-test-tools.sh
 
-test: install-dev postgres-binaries test-tools
+# shellcheck and a Docker Compose client for the deploy tests (Debian/Ubuntu).
+deploy-tools:
+	@bash scripts/ensure-deploy-tools.sh
+
+test: install-dev postgres-binaries test-tools deploy-tools
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install-dev

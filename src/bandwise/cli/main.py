@@ -8,6 +8,7 @@ import typer
 
 import bandwise
 from bandwise.cli import bot as bot_commands
+from bandwise.cli import config as config_commands
 from bandwise.cli import db as db_commands
 from bandwise.cli import db_status
 from bandwise.cli.context import command_settings
@@ -21,6 +22,9 @@ app = typer.Typer(
 db_status.register(db_commands.app)
 app.add_typer(db_commands.app, name="db")
 app.add_typer(bot_commands.app, name="bot")
+
+
+app.add_typer(config_commands.app, name="config")
 
 log = logging.getLogger(__name__)
 
