@@ -22,8 +22,6 @@ app = typer.Typer(
 db_status.register(db_commands.app)
 app.add_typer(db_commands.app, name="db")
 app.add_typer(bot_commands.app, name="bot")
-
-
 app.add_typer(config_commands.app, name="config")
 
 log = logging.getLogger(__name__)
