@@ -97,3 +97,12 @@ class MaintenanceMode(BandwiseError):
 
 class OperationFailed(BandwiseError):
     """An operator's procedure (import, backup, cutover) failed; the message says why."""
+
+
+# Backups (ops/backup) -------------------------------------------------------------------------
+class BackupDamaged(OperationFailed):
+    """A backup file is truncated, tampered with or otherwise not what its manifest says."""
+
+
+class BackupKeyMismatch(OperationFailed):
+    """An encrypted backup cannot be opened: BACKUP_ENCRYPTION_KEY is missing or not its key."""
