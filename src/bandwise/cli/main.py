@@ -7,6 +7,7 @@ import logging
 import typer
 
 import bandwise
+from bandwise.cli import backup as backup_commands
 from bandwise.cli import db as db_commands
 from bandwise.cli.context import command_settings
 from bandwise.cli.errors import guarded
@@ -17,6 +18,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(db_commands.app, name="db")
+app.add_typer(backup_commands.app, name="backup")
 
 log = logging.getLogger(__name__)
 

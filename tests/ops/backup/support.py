@@ -18,27 +18,36 @@ async def seed(engine: AsyncEngine, users: int = 5, per_user: int = 3) -> None:
     sessions = async_sessionmaker(engine, expire_on_commit=False)
     async with sessions() as session, session.begin():
         for number in range(users):
-            user = User(telegram_id=10_000 + number, username=f"candidate{number}", first_name="Ünïcode ✓")
+            user = User(
+                telegram_id=10_000 + number, username=f"candidate{number}", first_name="Ünïcode ✓"
+            )
             session.add(user)
             await session.flush()
             for index in range(per_user):
                 essay = TASK2_ESSAY if index % 2 == 0 else TASK1_ESSAY
                 submission = Submission(
-                    user_id=user.id, text=essay + f"\n#{number}-{index}",
+                    user_id=user.id,
+                    text=essay + f"\n#{number}-{index}",
                     task_type=TaskType.TASK_2 if index % 2 == 0 else TaskType.TASK_1,
-                    word_count=len(essay.split()), processing_status=ProcessingStatus.COMPLETED,
+                    word_count=len(essay.split()),
+                    processing_status=ProcessingStatus.COMPLETED,
                 )
                 session.add(submission)
                 await session.flush()
                 band = Decimal("6.5") + Decimal(index % 3) / 2
-                session.add(Assessment(
-                    submission_id=submission.id, task_achievement_score=band,
-                    coherence_cohesion_score=band, lexical_resource_score=band,
-                    grammatical_accuracy_score=band, overall_band_score=band,
-                    detailed_feedback="Clear position; develop the second paragraph.",
-                    improvement_suggestions=["linking words", {"note": "ещё"}],
-                    assessor="heuristic",
-                ))
+                session.add(
+                    Assessment(
+                        submission_id=submission.id,
+                        task_achievement_score=band,
+                        coherence_cohesion_score=band,
+                        lexical_resource_score=band,
+                        grammatical_accuracy_score=band,
+                        overall_band_score=band,
+                        detailed_feedback="Clear position; develop the second paragraph.",
+                        improvement_suggestions=["linking words", {"note": "ещё"}],
+                        assessor="heuristic",
+                    )
+                )
 
 
 def _fingerprint(connection: Connection) -> dict[str, str]:

@@ -21,7 +21,9 @@ def _target_url(settings: Settings, engine: AsyncEngine, target: str) -> str:
     return engine.url.set(database=target).render_as_string(hide_password=False)
 
 
-async def test_create_verify_restore_equals_original(settings: Settings, seeded: AsyncEngine) -> None:
+async def test_create_verify_restore_equals_original(
+    settings: Settings, seeded: AsyncEngine
+) -> None:
     original = await fingerprint(seeded)
     manifest = await create_backup(settings, seeded, label="before upgrade")
 
@@ -40,8 +42,11 @@ async def test_create_verify_restore_equals_original(settings: Settings, seeded:
     assert [item.id for item in list_backups(settings)] == [manifest.id]
     assert list_backups(settings)[0].verified_at is not None
 
-    target = (str(settings.backup_dir.parent / "restored.db") if settings.engine_name == "sqlite"
-              else "bandwise_restored_copy")
+    target = (
+        str(settings.backup_dir.parent / "restored.db")
+        if settings.engine_name == "sqlite"
+        else "bandwise_restored_copy"
+    )
     result = await restore_backup(settings, seeded, manifest.id, into=target)
     restored = create_engine(settings, url=_target_url(settings, seeded, target), null_pool=True)
     try:

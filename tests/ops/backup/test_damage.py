@@ -18,7 +18,9 @@ def _flip_byte(path: object, offset_from_end: int = 100) -> None:
         handle.write(bytes([byte[0] ^ 0xFF]))
 
 
-async def test_flipped_byte_fails_verify_and_restore_refuses(settings: Settings, seeded: AsyncEngine) -> None:
+async def test_flipped_byte_fails_verify_and_restore_refuses(
+    settings: Settings, seeded: AsyncEngine
+) -> None:
     manifest = await create_backup(settings, seeded)
     _flip_byte(manifest.data_path(settings.backup_dir))
 
@@ -31,8 +33,9 @@ async def test_flipped_byte_fails_verify_and_restore_refuses(settings: Settings,
         await restore_backup(settings, seeded, manifest.id)
 
 
-async def test_verified_then_tampered_backup_is_refused_at_restore(settings: Settings,
-                                                                     seeded: AsyncEngine) -> None:
+async def test_verified_then_tampered_backup_is_refused_at_restore(
+    settings: Settings, seeded: AsyncEngine
+) -> None:
     manifest = await create_backup(settings, seeded)
     assert (await verify_backup(settings, seeded, manifest.id)).verify_outcome == "passed"
     _flip_byte(manifest.data_path(settings.backup_dir), 10)
@@ -52,8 +55,9 @@ async def test_truncated_file_fails_verify(settings: Settings, seeded: AsyncEngi
     assert "truncated" in (checked.verify_detail or "")
 
 
-async def test_damaged_file_with_matching_manifest_fails_by_restore(settings: Settings,
-                                                                      seeded: AsyncEngine) -> None:
+async def test_damaged_file_with_matching_manifest_fails_by_restore(
+    settings: Settings, seeded: AsyncEngine
+) -> None:
     """An archive damaged before its checksum was taken is caught by the restore itself."""
     manifest = await create_backup(settings, seeded)
     path = manifest.data_path(settings.backup_dir)
@@ -61,7 +65,9 @@ async def test_damaged_file_with_matching_manifest_fails_by_restore(settings: Se
     from bandwise.ops.backup.files import sha256_of
     from bandwise.ops.backup.manifest import write_manifest
 
-    forged = manifest.model_copy(update={"size_bytes": path.stat().st_size, "sha256": sha256_of(path)})
+    forged = manifest.model_copy(
+        update={"size_bytes": path.stat().st_size, "sha256": sha256_of(path)}
+    )
     write_manifest(settings.backup_dir, forged)
 
     checked = await verify_backup(settings, seeded, manifest.id)

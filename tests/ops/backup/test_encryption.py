@@ -38,10 +38,17 @@ async def test_encrypted_round_trip_and_wrong_key(settings: Settings, seeded: As
     assert verified.verify_outcome == "passed", verified.verify_detail
 
     original = await fingerprint(seeded)
-    target = str(settings.backup_dir.parent / "enc.db") if settings.engine_name == "sqlite" else "bw_enc_restore"
+    target = (
+        str(settings.backup_dir.parent / "enc.db")
+        if settings.engine_name == "sqlite"
+        else "bw_enc_restore"
+    )
     await restore_backup(keyed, seeded, manifest.id, into=target)
-    url = (f"sqlite+aiosqlite:///{target}" if settings.engine_name == "sqlite"
-           else seeded.url.set(database=target).render_as_string(hide_password=False))
+    url = (
+        f"sqlite+aiosqlite:///{target}"
+        if settings.engine_name == "sqlite"
+        else seeded.url.set(database=target).render_as_string(hide_password=False)
+    )
     restored = create_engine(settings, url=url, null_pool=True)
     try:
         assert await fingerprint(restored) == original

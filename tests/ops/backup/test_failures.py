@@ -26,7 +26,9 @@ def tiny_filesystem(tmp_path: Path) -> Iterator[Path]:
         pytest.skip("mounting a tiny tmpfs for the disk-full test needs root")
     mount_point = tmp_path / "tiny"
     mount_point.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount_point)], check=True)
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount_point)], check=True
+    )
     try:
         yield mount_point
     finally:
@@ -36,12 +38,15 @@ def tiny_filesystem(tmp_path: Path) -> Iterator[Path]:
 async def _bulk(engine: AsyncEngine) -> None:
     # Random (incompressible) text well beyond the 256 KiB of the tiny file system.
     async with engine.begin() as connection:
-        await connection.execute(text("UPDATE submissions SET text = text || :noise"),
-                                 {"noise": os.urandom(40_000).hex()})
+        await connection.execute(
+            text("UPDATE submissions SET text = text || :noise"),
+            {"noise": os.urandom(40_000).hex()},
+        )
 
 
-async def test_disk_full_leaves_no_partial_backup(settings: Settings, seeded: AsyncEngine,
-                                                  tiny_filesystem: Path) -> None:
+async def test_disk_full_leaves_no_partial_backup(
+    settings: Settings, seeded: AsyncEngine, tiny_filesystem: Path
+) -> None:
     await _bulk(seeded)
     cramped = settings.model_copy(update={"backup_dir": tiny_filesystem / "backups"})
 
@@ -53,12 +58,16 @@ async def test_disk_full_leaves_no_partial_backup(settings: Settings, seeded: As
 
 
 @pytest.mark.parametrize("engine_name", ["postgresql"], indirect=True)
-async def test_pg_dump_missing_is_a_clear_error(settings: Settings, seeded: AsyncEngine, tmp_path: Path) -> None:
+async def test_pg_dump_missing_is_a_clear_error(
+    settings: Settings, seeded: AsyncEngine, tmp_path: Path
+) -> None:
     empty = tmp_path / "no-tools"
     empty.mkdir()
     without_tools = settings.model_copy(update={"backup_pg_bindir": empty})
 
-    with pytest.raises(OperationFailed, match=r"pg_dump/pg_restore not found \(searched .*no-tools\)"):
+    with pytest.raises(
+        OperationFailed, match=r"pg_dump/pg_restore not found \(searched .*no-tools\)"
+    ):
         await create_backup(without_tools, seeded)
     assert list_backups(settings) == []
 

@@ -21,7 +21,9 @@ from tests.ops.backup.pg import drop
 from tests.ops.backup.support import fingerprint, seed
 
 
-async def test_restore_over_current_keeps_the_previous(settings: Settings, seeded: AsyncEngine) -> None:
+async def test_restore_over_current_keeps_the_previous(
+    settings: Settings, seeded: AsyncEngine
+) -> None:
     original = await fingerprint(seeded)
     manifest = await create_backup(settings, seeded)
     await verify_backup(settings, seeded, manifest.id)
@@ -34,11 +36,15 @@ async def test_restore_over_current_keeps_the_previous(settings: Settings, seede
     assert result.replaced_current and result.previous_kept_as
     assert await fingerprint(seeded) == original
     if settings.engine_name == "sqlite":
-        kept_engine = create_engine(settings, url=f"sqlite+aiosqlite:///{result.previous_kept_as}",
-                                    null_pool=True)
+        kept_engine = create_engine(
+            settings, url=f"sqlite+aiosqlite:///{result.previous_kept_as}", null_pool=True
+        )
     else:
         kept_engine = create_engine(
-            settings, url=seeded.url.set(database=result.previous_kept_as).render_as_string(hide_password=False),
+            settings,
+            url=seeded.url.set(database=result.previous_kept_as).render_as_string(
+                hide_password=False
+            ),
             null_pool=True,
         )
     try:
@@ -49,7 +55,9 @@ async def test_restore_over_current_keeps_the_previous(settings: Settings, seede
             drop(settings, result.previous_kept_as)
 
 
-async def test_restore_of_older_backup_runs_migrations(settings: Settings, empty_database_url: str) -> None:
+async def test_restore_of_older_backup_runs_migrations(
+    settings: Settings, empty_database_url: str
+) -> None:
     old = create_engine(settings, url=empty_database_url, null_pool=True)
     try:
         await migrate.upgrade(old, "0002")
@@ -58,8 +66,11 @@ async def test_restore_of_older_backup_runs_migrations(settings: Settings, empty
         manifest = await create_backup(scoped, old)
         assert manifest.schema_revision == "0002"
         await verify_backup(scoped, old, manifest.id)
-        target = (str(settings.backup_dir.parent / "upgraded.db") if settings.engine_name == "sqlite"
-                  else "bw_upgraded_restore")
+        target = (
+            str(settings.backup_dir.parent / "upgraded.db")
+            if settings.engine_name == "sqlite"
+            else "bw_upgraded_restore"
+        )
 
         result = await restore_backup(scoped, old, manifest.id, into=target)
 
@@ -83,10 +94,14 @@ async def test_restore_rejects_conflicting_targets(settings: Settings, seeded: A
 
 
 @pytest.mark.parametrize("engine_name", ["sqlite"], indirect=True)
-async def test_copy_sqlite_online_while_writing(settings: Settings, seeded: AsyncEngine, tmp_path: Path) -> None:
+async def test_copy_sqlite_online_while_writing(
+    settings: Settings, seeded: AsyncEngine, tmp_path: Path
+) -> None:
     source = Path(seeded.url.database or "")
     async with seeded.begin() as connection:  # leave rows in the WAL, not yet checkpointed
-        await connection.execute(text("UPDATE users SET username = 'changed' WHERE telegram_id = 10000"))
+        await connection.execute(
+            text("UPDATE users SET username = 'changed' WHERE telegram_id = 10000")
+        )
     destination = tmp_path / "copies" / "copy.db"
 
     path, digest = copy_sqlite_online(source, destination)
@@ -94,7 +109,9 @@ async def test_copy_sqlite_online_while_writing(settings: Settings, seeded: Asyn
     assert path == destination and digest == sha256_of(destination)
     assert stat.S_IMODE(destination.stat().st_mode) == 0o600
     with sqlite3.connect(destination) as connection:
-        assert connection.execute("SELECT username FROM users WHERE telegram_id = 10000").fetchone() == ("changed",)
+        assert connection.execute(
+            "SELECT username FROM users WHERE telegram_id = 10000"
+        ).fetchone() == ("changed",)
         assert connection.execute("PRAGMA journal_mode").fetchone() == ("delete",)
     assert sorted(p.name for p in destination.parent.iterdir()) == ["copy.db"]
     with pytest.raises(Conflict, match="already exists"):

@@ -1,4 +1,4 @@
-"""GFS retention over synthetic dates: daily, weekly and monthly boundaries; newest verified kept."""
+"""GFS retention over synthetic dates: day, week and month boundaries; newest verified kept."""
 
 from __future__ import annotations
 
@@ -10,15 +10,28 @@ from bandwise.ops.backup import BackupManifest, plan_prune
 
 
 def _manifest(moment: datetime, outcome: str | None = "passed") -> BackupManifest:
-    return BackupManifest.model_validate({
-        "id": moment.strftime("%Y%m%dT%H%M%SZ"), "created_at": moment, "engine": "postgresql",
-        "database": "bandwise", "file": "x.dump", "format": "pg_dump-custom", "server_version": "15",
-        "row_counts": {}, "max_ids": {}, "size_bytes": 1, "sha256": "0", "duration_seconds": 1.0,
-        "verify_outcome": outcome,
-    })
+    return BackupManifest.model_validate(
+        {
+            "id": moment.strftime("%Y%m%dT%H%M%SZ"),
+            "created_at": moment,
+            "engine": "postgresql",
+            "database": "bandwise",
+            "file": "x.dump",
+            "format": "pg_dump-custom",
+            "server_version": "15",
+            "row_counts": {},
+            "max_ids": {},
+            "size_bytes": 1,
+            "sha256": "0",
+            "duration_seconds": 1.0,
+            "verify_outcome": outcome,
+        }
+    )
 
 
-def _nightly(days: int, end: datetime = datetime(2026, 11, 24, 3, tzinfo=UTC)) -> list[BackupManifest]:
+def _nightly(
+    days: int, end: datetime = datetime(2026, 11, 24, 3, tzinfo=UTC)
+) -> list[BackupManifest]:
     return [_manifest(end - timedelta(days=offset)) for offset in range(days)]
 
 
@@ -39,7 +52,9 @@ def _kept(manifests: list[BackupManifest], daily: int, weekly: int, monthly: int
         (0, 0, 0, {"20261124T030000Z"}),
     ],
 )
-def test_gfs_keeps_newest_of_each_period(daily: int, weekly: int, monthly: int, expected: set[str]) -> None:
+def test_gfs_keeps_newest_of_each_period(
+    daily: int, weekly: int, monthly: int, expected: set[str]
+) -> None:
     assert _kept(_nightly(90), daily, weekly, monthly) == expected
 
 

@@ -29,14 +29,17 @@ class FakeClock:
 
 
 def test_next_run_and_invalid_expression() -> None:
-    assert next_run("0 3 * * *", datetime(2026, 11, 24, 3, 0, tzinfo=UTC)) == datetime(2026, 11, 25, 3, tzinfo=UTC)
+    assert next_run("0 3 * * *", datetime(2026, 11, 24, 3, 0, tzinfo=UTC)) == datetime(
+        2026, 11, 25, 3, tzinfo=UTC
+    )
     with pytest.raises(InvalidInput, match="BACKUP_SCHEDULE"):
         next_run("every night", datetime(2026, 11, 24, tzinfo=UTC))
 
 
 @pytest.mark.parametrize("engine_name", ["sqlite"], indirect=True)
-async def test_job_runs_at_the_scheduled_time(settings: Settings, seeded: AsyncEngine,
-                                              caplog: pytest.LogCaptureFixture) -> None:
+async def test_job_runs_at_the_scheduled_time(
+    settings: Settings, seeded: AsyncEngine, caplog: pytest.LogCaptureFixture
+) -> None:
     clock = FakeClock(datetime(2026, 11, 24, 2, 58, 30, tzinfo=UTC))
     calls: list[tuple[datetime, datetime]] = []
 
@@ -49,7 +52,10 @@ async def test_job_runs_at_the_scheduled_time(settings: Settings, seeded: AsyncE
     caplog.set_level(logging.INFO, logger="bandwise.ops.backup.schedule")
     runs = await run_schedule(settings, seeded, clock=clock, sleep=clock.sleep, job=job, max_runs=2)
 
-    assert [due for due, _ in calls] == [datetime(2026, 11, 24, 3, tzinfo=UTC), datetime(2026, 11, 25, 3, tzinfo=UTC)]
+    assert [due for due, _ in calls] == [
+        datetime(2026, 11, 24, 3, tzinfo=UTC),
+        datetime(2026, 11, 25, 3, tzinfo=UTC),
+    ]
     assert all(now >= due for due, now in calls)
     assert [run.succeeded for run in runs] == [False, True]
     errors = [record for record in caplog.records if record.levelno == logging.ERROR]
@@ -57,10 +63,13 @@ async def test_job_runs_at_the_scheduled_time(settings: Settings, seeded: AsyncE
 
 
 @pytest.mark.parametrize("engine_name", ["sqlite"], indirect=True)
-async def test_default_cycle_creates_verifies_and_prunes(settings: Settings, seeded: AsyncEngine) -> None:
+async def test_default_cycle_creates_verifies_and_prunes(
+    settings: Settings, seeded: AsyncEngine
+) -> None:
     clock = FakeClock(datetime(2026, 11, 24, 2, 59, 59, tzinfo=UTC))
-    keep_one = settings.model_copy(update={"backup_keep_daily": 1, "backup_keep_weekly": 0,
-                                           "backup_keep_monthly": 0})
+    keep_one = settings.model_copy(
+        update={"backup_keep_daily": 1, "backup_keep_weekly": 0, "backup_keep_monthly": 0}
+    )
 
     runs = await run_schedule(keep_one, seeded, clock=clock, sleep=clock.sleep, max_runs=2)
 

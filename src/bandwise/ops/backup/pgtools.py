@@ -86,7 +86,8 @@ def find_pg_tools(configured: Path | None = None) -> PgTools:
         )
         raise OperationFailed(
             f"pg_dump/pg_restore not found (searched {where}); install the PostgreSQL client "
-            "package matching the server (Debian: postgresql-client-<major>) or set BACKUP_PG_BINDIR"
+            "package matching the server (Debian: postgresql-client-<major>) "
+            "or set BACKUP_PG_BINDIR"
         )
     return best
 
@@ -96,7 +97,8 @@ def check_compatible(tools: PgTools, server_major: int) -> None:
     if tools.major < server_major:
         raise OperationFailed(
             f"pg_dump {tools.major} in {tools.bindir} is older than the PostgreSQL {server_major} "
-            f"server; install postgresql-client-{server_major} or set BACKUP_PG_BINDIR to its bin directory"
+            f"server; install postgresql-client-{server_major} or set BACKUP_PG_BINDIR "
+            "to its bin directory"
         )
 
 

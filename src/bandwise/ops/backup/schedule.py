@@ -69,7 +69,9 @@ async def run_schedule(
     job: Job | None = None,
     max_runs: int | None = None,
 ) -> list[ScheduledRun]:
-    """Run ``job`` (default: the backup cycle) at each BACKUP_SCHEDULE time, for ever or ``max_runs``.
+    """Run ``job`` (default: the backup cycle) at each BACKUP_SCHEDULE time.
+
+    Runs for ever, or ``max_runs`` times.
 
     Each outcome is logged; failures are logged at ERROR and the schedule carries on.
     """

@@ -45,7 +45,8 @@ def check_file(directory: Path, manifest: BackupManifest) -> Path:
     size = path.stat().st_size
     if size != manifest.size_bytes:
         raise BackupDamaged(
-            f"{path.name} is {size} bytes but the manifest says {manifest.size_bytes} (truncated or altered)"
+            f"{path.name} is {size} bytes but the manifest says {manifest.size_bytes} "
+            "(truncated or altered)"
         )
     if sha256_of(path) != manifest.sha256:
         raise BackupDamaged(
