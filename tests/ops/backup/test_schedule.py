@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import UTC, datetime, timedelta
 
@@ -60,6 +61,8 @@ async def test_job_runs_at_the_scheduled_time(
     assert [run.succeeded for run in runs] == [False, True]
     errors = [record for record in caplog.records if record.levelno == logging.ERROR]
     assert len(errors) == 1 and "disk full: simulated" in errors[0].getMessage()
+    status = json.loads((settings.backup_dir / "schedule" / "last-run.json").read_text())
+    assert status["succeeded"] is True and status["due_at"] == "2026-11-25T03:00:00+00:00"
 
 
 @pytest.mark.parametrize("engine_name", ["sqlite"], indirect=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bandwise.config import Settings
 from bandwise.errors import BandwiseError, InvalidInput
 from bandwise.ops.backup.dump import create_backup
+from bandwise.ops.backup.files import write_text_atomically
 from bandwise.ops.backup.manifest import utcnow
 from bandwise.ops.backup.retention import prune
 from bandwise.ops.backup.verify import verify_backup
@@ -25,6 +27,9 @@ Sleeper = Callable[[float], Awaitable[None]]
 Job = Callable[[datetime], Awaitable[str]]
 
 
+STATUS_FILE = "schedule/last-run.json"
+
+
 @dataclass(frozen=True)
 class ScheduledRun:
     """One run of the scheduled job: when it was due, and how it ended."""
@@ -32,6 +37,22 @@ class ScheduledRun:
     due_at: datetime
     succeeded: bool
     detail: str
+
+
+def record_run(settings: Settings, run: ScheduledRun, finished_at: datetime) -> None:
+    """Write the last run's outcome to ``BACKUP_DIR/schedule/last-run.json`` (for monitoring).
+
+    A failed create leaves no manifest behind; this file is where that failure is visible.
+    """
+    path = settings.backup_dir / STATUS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    document = {
+        "due_at": run.due_at.isoformat(),
+        "finished_at": finished_at.isoformat(),
+        "succeeded": run.succeeded,
+        "detail": run.detail,
+    }
+    write_text_atomically(path, json.dumps(document, indent=2) + "\n")
 
 
 def next_run(expression: str, after: datetime) -> datetime:
@@ -97,5 +118,9 @@ async def run_schedule(
         else:
             runs.append(ScheduledRun(due, True, detail))
             log.info("scheduled backup due %s succeeded: %s", due.isoformat(), detail)
+        try:
+            record_run(settings, runs[-1], clock())
+        except (OSError, BandwiseError) as error:
+            log.error("cannot record the scheduled run's outcome: %s", error)
         due = next_run(settings.backup_schedule, max(clock(), due))
     return runs
