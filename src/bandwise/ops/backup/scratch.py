@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -115,7 +116,7 @@ def _pg_restore(
 
 def list_archive(tools: PgTools, path: Path, manifest: BackupManifest, key: str | None) -> None:
     """Run ``pg_restore --list`` over the archive; OperationFailed when it cannot read it."""
-    env = libpq_environment("postgresql://localhost/postgres")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PG")}
     if manifest.encrypted:
         with plaintext_chunks(path, True, key) as chunks:
             returncode, stderr = run_tool([tools.pg_restore, "--list"], env, chunks)
