@@ -17,7 +17,7 @@ from bandwise.db import migrate
 from bandwise.db.engine import create_engine, is_sqlite
 from bandwise.errors import BackupDamaged, Conflict, InvalidInput
 from bandwise.ops.backup.dump import encryption_key
-from bandwise.ops.backup.files import discard, partial_path, publish
+from bandwise.ops.backup.files import describe_os_error, discard, partial_path, publish
 from bandwise.ops.backup.manifest import BackupManifest, read_manifest, utcnow
 from bandwise.ops.backup.pgtools import find_pg_tools
 from bandwise.ops.backup.scratch import (
@@ -90,10 +90,17 @@ async def restore_backup(
     path = _admit(settings, manifest, force)
     key = encryption_key(settings)
     started = time.monotonic()
-    if manifest.engine == "sqlite":
-        result = await _restore_sqlite(settings, engine, manifest, path, key, into, into_current)
-    else:
-        result = await _restore_postgres(settings, engine, manifest, path, key, into, into_current)
+    try:
+        if manifest.engine == "sqlite":
+            result = await _restore_sqlite(
+                settings, engine, manifest, path, key, into, into_current
+            )
+        else:
+            result = await _restore_postgres(
+                settings, engine, manifest, path, key, into, into_current
+            )
+    except OSError as error:
+        raise describe_os_error(error, Path(into) if into else settings.backup_dir) from error
     result.duration_seconds = round(time.monotonic() - started, 3)
     log.info(
         "backup %s restored into %s%s",

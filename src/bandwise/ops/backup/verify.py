@@ -15,7 +15,7 @@ from bandwise.config import Settings
 from bandwise.db.engine import is_sqlite
 from bandwise.errors import BackupDamaged, BackupKeyMismatch, OperationFailed
 from bandwise.ops.backup.dump import encryption_key
-from bandwise.ops.backup.files import discard, partial_path, sha256_of
+from bandwise.ops.backup.files import describe_os_error, discard, partial_path, sha256_of
 from bandwise.ops.backup.manifest import (
     BackupManifest,
     list_manifests,
@@ -98,6 +98,8 @@ async def verify_backup(
         outcome, message = "passed", detail
     except BackupKeyMismatch:
         raise
+    except OSError as error:  # our disk, not the backup: report without recording a verdict
+        raise describe_os_error(error, directory) from error
     except OperationFailed as error:  # damaged file, failing pg_restore, differing restore
         outcome, message = "failed", error.message
     elapsed = time.monotonic() - started
