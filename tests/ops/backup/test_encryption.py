@@ -87,3 +87,16 @@ def test_stream_detects_tampering(mutate: object, message: str) -> None:
     blob = _encrypt(os.urandom(300))
     with pytest.raises(BackupDamaged, match=message):
         b"".join(decrypt_stream("k", io.BytesIO(mutate(blob)), "x"))  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("engine_name", ["postgresql"], indirect=True)
+async def test_quick_verify_without_scratch_restore_still_authenticates(
+    settings: Settings, seeded: AsyncEngine
+) -> None:
+    keyed = _with_key(settings, "k1")
+    manifest = await create_backup(keyed, seeded)
+    quick = await verify_backup(keyed, seeded, manifest.id, scratch_restore=False)
+    assert quick.verify_outcome == "passed" and "no scratch restore" in (quick.verify_detail or "")
+
+    with pytest.raises(BackupKeyMismatch):
+        await verify_backup(_with_key(settings, "k2"), seeded, manifest.id, scratch_restore=False)
