@@ -39,6 +39,7 @@ from bandwise.ops.backup.pgtools import (
     libpq_environment,
     tool_failure,
 )
+from bandwise.ops.backup.scratch import long_running_engine
 from bandwise.ops.backup.sqlite_copy import check_integrity, online_copy, sqlite_file_stats
 from bandwise.ops.backup.stats import TableStats, collect_table_stats, schema_revision_of
 
@@ -140,10 +141,13 @@ async def _dump_postgres(
     settings: Settings, engine: AsyncEngine, final: Path, key: str | None
 ) -> _Dumped:
     tools = find_pg_tools(settings.backup_pg_bindir)
+    snapshot_engine = long_running_engine(settings, engine.url)
     try:
-        async with engine.connect() as plain:
+        async with snapshot_engine.connect() as plain:
             # One snapshot for the counts and for pg_dump (--snapshot): they describe the same data.
             connection = await plain.execution_options(isolation_level="REPEATABLE READ")
+            # The exporting transaction stays open, idle, for as long as pg_dump runs.
+            await connection.execute(text("SET LOCAL idle_in_transaction_session_timeout = 0"))
             server_num = int(
                 (await connection.execute(text("SHOW server_version_num"))).scalar_one()
             )
@@ -164,6 +168,8 @@ async def _dump_postgres(
             await connection.rollback()
     except (SQLAlchemyError, OSError, TimeoutError) as error:
         raise to_domain_error(error, describe_target(engine)) from error
+    finally:
+        await snapshot_engine.dispose()
     return _Dumped(database, server_version, tools.version, stats, revision)
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bandwise.config import Settings
 from bandwise.db import migrate
-from bandwise.db.engine import create_engine, is_sqlite
+from bandwise.db.engine import is_sqlite
 from bandwise.errors import BackupDamaged, Conflict, InvalidInput
 from bandwise.ops.backup.dump import encryption_key
 from bandwise.ops.backup.files import describe_os_error, discard, partial_path, publish
@@ -27,6 +27,7 @@ from bandwise.ops.backup.scratch import (
     database_exists,
     drop_database,
     execute_admin,
+    long_running_engine,
     restore_into,
     url_for,
 )
@@ -116,7 +117,7 @@ def _stamp() -> str:
 
 
 async def _migrate(settings: Settings, url: str) -> tuple[list[str], str | None]:
-    target = create_engine(settings, url=url, null_pool=True)
+    target = long_running_engine(settings, url)
     try:
         result = await migrate.upgrade(target)
     finally:

@@ -38,6 +38,17 @@ def check_database_name(name: str) -> str:
     return name
 
 
+def long_running_engine(settings: Settings, url: URL | str) -> AsyncEngine:
+    """Create a pool-less engine without statement timeouts (exact counts of big tables, restores).
+
+    DB_STATEMENT_TIMEOUT protects the bot's requests; an operator's procedure may rightly take
+    longer than that on a large database.
+    """
+    rendered = url if isinstance(url, str) else url.render_as_string(hide_password=False)
+    unbounded = settings.model_copy(update={"db_statement_timeout": 0.0})
+    return create_engine(unbounded, url=rendered, null_pool=True)
+
+
 def url_for(engine: AsyncEngine, database: str) -> URL:
     """Return the engine's URL pointed at ``database`` (same server and credentials)."""
     return engine.url.set(database=database)
@@ -49,7 +60,7 @@ async def admin_engine(
 ) -> AsyncIterator[AsyncEngine]:
     """Yield an autocommit engine on the same server (for CREATE/DROP/ALTER DATABASE)."""
     url = url_for(engine, database) if database else engine.url
-    created = create_engine(settings, url=url.render_as_string(hide_password=False), null_pool=True)
+    created = long_running_engine(settings, url)
     try:
         yield created.execution_options(isolation_level="AUTOCOMMIT")
     finally:
@@ -148,11 +159,7 @@ async def restore_into(
 
 async def stats_of(settings: Settings, engine: AsyncEngine, database: str) -> TableStats:
     """Return the table stats of ``database`` on the engine's server."""
-    target = create_engine(
-        settings,
-        url=url_for(engine, database).render_as_string(hide_password=False),
-        null_pool=True,
-    )
+    target = long_running_engine(settings, url_for(engine, database))
     try:
         async with target.connect() as connection:
             return await connection.run_sync(collect_table_stats)
