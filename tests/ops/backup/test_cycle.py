@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import stat
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bandwise.config import Settings
@@ -59,3 +61,37 @@ async def test_create_verify_restore_equals_original(
 
             drop(settings, target)
     assert result.target == target and not result.replaced_current
+
+
+async def test_counts_match_the_archive_while_the_bot_writes(
+    settings: Settings, seeded: AsyncEngine
+) -> None:
+    """Counts and dump share one snapshot: rows written meanwhile are in neither."""
+    stop = asyncio.Event()
+    written = 0
+
+    async def bot() -> None:
+        nonlocal written
+        while not stop.is_set():
+            async with seeded.begin() as connection:
+                await connection.execute(
+                    text(
+                        "INSERT INTO users (telegram_id, username, created_at, is_pro) "
+                        "VALUES (:t, 'live', CURRENT_TIMESTAMP, false)"
+                    ),
+                    {"t": 900_000 + written},
+                )
+            written += 1
+            await asyncio.sleep(0.005)
+
+    writer = asyncio.create_task(bot())
+    await asyncio.sleep(0.05)
+    try:
+        manifest = await create_backup(settings, seeded)
+    finally:
+        stop.set()
+        await writer
+    verified = await verify_backup(settings, seeded, manifest.id)
+
+    assert written > 0
+    assert verified.verify_outcome == "passed", verified.verify_detail
