@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import stat
 from pathlib import Path
@@ -31,7 +32,14 @@ async def test_restore_over_current_keeps_the_previous(
         await connection.execute(text("DELETE FROM users WHERE telegram_id > 10001"))
     damaged = await fingerprint(seeded)
 
-    result = await restore_backup(settings, seeded, manifest.id, into_current=True)
+    bystander = create_engine(settings, null_pool=True)  # another process still connected
+    held = await bystander.connect()
+    try:
+        result = await restore_backup(settings, seeded, manifest.id, into_current=True)
+    finally:
+        with contextlib.suppress(Exception):  # PostgreSQL terminated it; SQLite did not need to
+            await held.close()
+        await bystander.dispose()
 
     assert result.replaced_current and result.previous_kept_as
     assert await fingerprint(seeded) == original

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bandwise.config import Settings
 from bandwise.db import migrate
 from bandwise.db.engine import is_sqlite
-from bandwise.errors import BackupDamaged, Conflict, InvalidInput
+from bandwise.errors import BackupDamaged, Conflict, DatabaseError, InvalidInput, OperationFailed
 from bandwise.ops.backup.dump import encryption_key
 from bandwise.ops.backup.files import describe_os_error, discard, partial_path, publish
 from bandwise.ops.backup.manifest import BackupManifest, read_manifest, utcnow
@@ -35,6 +35,8 @@ from bandwise.ops.backup.sqlite_copy import check_integrity, online_copy
 from bandwise.ops.backup.verify import check_file, write_plaintext_copy
 
 log = logging.getLogger(__name__)
+
+SWAP_ATTEMPTS = 3
 
 
 @dataclass
@@ -175,13 +177,31 @@ async def _swap_in(
     previous = check_database_name(f"{current[:40]}_before_restore_{stamp}")
     await engine.dispose()  # our own pooled connections would block the rename
     async with admin_engine(settings, engine, MAINTENANCE_DATABASE) as admin:
-        await execute_admin(
-            admin,
-            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            f"WHERE datname = '{check_database_name(current)}' AND pid <> pg_backend_pid()",
-        )
-        await execute_admin(admin, f'ALTER DATABASE "{current}" RENAME TO "{previous}"')
-        await execute_admin(admin, f'ALTER DATABASE "{incoming}" RENAME TO "{current}"')
+        for attempt in range(1, SWAP_ATTEMPTS + 1):
+            await execute_admin(
+                admin,
+                f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                f"WHERE datname = '{check_database_name(current)}' AND pid <> pg_backend_pid()",
+            )
+            try:
+                await execute_admin(admin, f'ALTER DATABASE "{current}" RENAME TO "{previous}"')
+                break
+            except DatabaseError as error:
+                if attempt == SWAP_ATTEMPTS:
+                    raise OperationFailed(
+                        f"could not take database {current} offline ({error}); sessions keep "
+                        f"reconnecting: stop the bot and the API and run the restore again. The "
+                        f"current database is unchanged; the restored copy is database {incoming}."
+                    ) from error
+                await asyncio.sleep(0.5 * attempt)
+        try:
+            await execute_admin(admin, f'ALTER DATABASE "{incoming}" RENAME TO "{current}"')
+        except DatabaseError as error:
+            await execute_admin(admin, f'ALTER DATABASE "{previous}" RENAME TO "{current}"')
+            raise OperationFailed(
+                f"could not rename the restored database {incoming} to {current} ({error}); "
+                f"the current database was put back unchanged"
+            ) from error
     return previous
 
 
