@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bandwise.config import Settings
 from bandwise.errors import InvalidInput, OperationFailed
-from bandwise.ops.backup import list_backups, next_run, run_schedule
+from bandwise.ops.backup import backup_status, list_backups, next_run, run_schedule
 
 
 class FakeClock:
@@ -80,3 +80,6 @@ async def test_default_cycle_creates_verifies_and_prunes(
     backups = list_backups(keep_one)
     assert [item.id for item in backups] == ["20261125T030000Z"]
     assert backups[0].verify_outcome == "passed" and backups[0].label == "scheduled"
+    status = backup_status(keep_one)
+    assert status.count == 1 and status.last_success_at == datetime(2026, 11, 25, 3, tzinfo=UTC)
+    assert status.last_run_succeeded is True and status.latest_verified == backups[0]

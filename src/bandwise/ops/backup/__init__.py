@@ -14,6 +14,7 @@ from bandwise.ops.backup.restore import RestoreResult, restore_backup
 from bandwise.ops.backup.retention import PrunePlan, plan_prune, prune
 from bandwise.ops.backup.schedule import ScheduledRun, backup_cycle, next_run, run_schedule
 from bandwise.ops.backup.sqlite_copy import copy_sqlite_online
+from bandwise.ops.backup.status import BackupStatus, backup_status
 from bandwise.ops.backup.verify import verify_all, verify_backup
 
 
@@ -24,10 +25,12 @@ def list_backups(settings: Settings) -> list[BackupManifest]:
 
 __all__ = [
     "BackupManifest",
+    "BackupStatus",
     "PrunePlan",
     "RestoreResult",
     "ScheduledRun",
     "backup_cycle",
+    "backup_status",
     "copy_sqlite_online",
     "create_backup",
     "list_backups",

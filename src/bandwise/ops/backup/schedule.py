@@ -18,6 +18,7 @@ from bandwise.ops.backup.dump import create_backup
 from bandwise.ops.backup.files import write_text_atomically
 from bandwise.ops.backup.manifest import utcnow
 from bandwise.ops.backup.retention import prune
+from bandwise.ops.backup.status import LAST_RUN_FILE
 from bandwise.ops.backup.verify import verify_backup
 
 log = logging.getLogger(__name__)
@@ -25,9 +26,6 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 Sleeper = Callable[[float], Awaitable[None]]
 Job = Callable[[datetime], Awaitable[str]]
-
-
-STATUS_FILE = "schedule/last-run.json"
 
 
 @dataclass(frozen=True)
@@ -44,7 +42,7 @@ def record_run(settings: Settings, run: ScheduledRun, finished_at: datetime) -> 
 
     A failed create leaves no manifest behind; this file is where that failure is visible.
     """
-    path = settings.backup_dir / STATUS_FILE
+    path = settings.backup_dir / LAST_RUN_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     document = {
         "due_at": run.due_at.isoformat(),
