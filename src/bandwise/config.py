@@ -209,6 +209,11 @@ class Settings(BaseSettings):
     )
     backup_keep_daily: int = Field(default=7, ge=0, description="Daily backups kept.")
     backup_keep_weekly: int = Field(default=4, ge=0, description="Weekly backups kept.")
+    backup_pg_bindir: Path | None = Field(
+        default=None,
+        description="Directory with pg_dump/pg_restore (unset: pg_config --bindir, then the newest "
+        "/usr/lib/postgresql/*/bin).",
+    )
     backup_keep_monthly: int = Field(default=6, ge=0, description="Monthly backups kept.")
     backup_schedule: str = Field(
         default="0 3 * * *", description="Cron expression (UTC) for backups."

@@ -105,3 +105,12 @@ class ProviderUnavailable(AssessmentFailed):
 
 class InvalidAssessment(AssessmentFailed):
     """The provider answered, but not with a valid assessment (even after one repair)."""
+
+
+# Backups (ops/backup) -------------------------------------------------------------------------
+class BackupDamaged(OperationFailed):
+    """A backup file is truncated, tampered with or otherwise not what its manifest says."""
+
+
+class BackupKeyMismatch(OperationFailed):
+    """An encrypted backup cannot be opened: BACKUP_ENCRYPTION_KEY is missing or not its key."""

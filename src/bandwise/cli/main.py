@@ -7,6 +7,7 @@ import logging
 import typer
 
 import bandwise
+from bandwise.cli import backup as backup_commands
 from bandwise.cli import bot as bot_commands
 from bandwise.cli import config as config_commands
 from bandwise.cli import db as db_commands
@@ -23,6 +24,7 @@ db_status.register(db_commands.app)
 app.add_typer(db_commands.app, name="db")
 app.add_typer(bot_commands.app, name="bot")
 app.add_typer(config_commands.app, name="config")
+app.add_typer(backup_commands.app, name="backup")
 
 log = logging.getLogger(__name__)
 

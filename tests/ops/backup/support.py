@@ -1,0 +1,72 @@
+"""Seed a database with real rows and fingerprint it row by row (for restore comparisons)."""
+
+from __future__ import annotations
+
+import hashlib
+from decimal import Decimal
+
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from bandwise.models import Assessment, ProcessingStatus, Submission, TaskType, User
+from tests.support.essays import TASK1_ESSAY, TASK2_ESSAY
+
+
+async def seed(engine: AsyncEngine, users: int = 5, per_user: int = 3) -> None:
+    """Insert ``users`` candidates with ``per_user`` assessed essays each."""
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    async with sessions() as session, session.begin():
+        for number in range(users):
+            user = User(
+                telegram_id=10_000 + number, username=f"candidate{number}", first_name="Ünïcode ✓"
+            )
+            session.add(user)
+            await session.flush()
+            for index in range(per_user):
+                essay = TASK2_ESSAY if index % 2 == 0 else TASK1_ESSAY
+                submission = Submission(
+                    user_id=user.id,
+                    text=essay + f"\n#{number}-{index}",
+                    task_type=TaskType.TASK_2 if index % 2 == 0 else TaskType.TASK_1,
+                    word_count=len(essay.split()),
+                    processing_status=ProcessingStatus.COMPLETED,
+                )
+                session.add(submission)
+                await session.flush()
+                band = Decimal("6.5") + Decimal(index % 3) / 2
+                session.add(
+                    Assessment(
+                        submission_id=submission.id,
+                        task_achievement_score=band,
+                        coherence_cohesion_score=band,
+                        lexical_resource_score=band,
+                        grammatical_accuracy_score=band,
+                        overall_band_score=band,
+                        detailed_feedback="Clear position; develop the second paragraph.",
+                        improvement_suggestions=["linking words", {"note": "ещё"}],
+                        assessor="heuristic",
+                    )
+                )
+
+
+def _fingerprint(connection: Connection) -> dict[str, str]:
+    result: dict[str, str] = {}
+    preparer = connection.dialect.identifier_preparer
+    inspector = inspect(connection)
+    for table in sorted(inspector.get_table_names()):
+        columns = [column["name"] for column in inspector.get_columns(table)]
+        order = "id" if "id" in columns else ", ".join(preparer.quote(name) for name in columns)
+        digest = hashlib.sha256()
+        rows = connection.execute(text(f"SELECT * FROM {preparer.quote(table)} ORDER BY {order}"))
+        for row in rows:
+            digest.update(repr(tuple(row)).encode())
+            digest.update(b"\n")
+        result[table] = digest.hexdigest()
+    return result
+
+
+async def fingerprint(engine: AsyncEngine) -> dict[str, str]:
+    """Return a SHA-256 over every row, in id order, of every table."""
+    async with engine.connect() as connection:
+        return await connection.run_sync(_fingerprint)
