@@ -183,7 +183,9 @@ class Settings(BaseSettings):
 
     # Bot conversation ---------------------------------------------------------------------------
     bot_processing_notice_seconds: float = Field(
-        default=4.0, ge=0, description="Seconds of scoring after which the bot says it is processing."
+        default=4.0,
+        ge=0,
+        description="Seconds of scoring after which the bot says it is processing.",
     )
     bot_webhook_path: str = Field(
         default="/telegram/webhook", description="Path of the webhook route in the HTTP service."

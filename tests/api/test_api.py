@@ -122,3 +122,35 @@ async def test_fifty_concurrent_requests_for_one_user_get_exactly_the_limit(
     assert statuses == [201] * 3 + [429] * 47
     history = await client.get("/api/v1/users/7000000007/history")
     assert len(history.json()["entries"]) == 3
+
+
+async def test_application_metrics_count_submissions_and_refusals(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    from bandwise.ops.monitoring.service import start_monitoring
+
+    monitoring = start_monitoring(runtime)  # the app's lifespan does this when serving
+    try:
+        await _count_submissions_and_refusals(client)
+    finally:
+        await monitoring.stop()
+
+
+async def _count_submissions_and_refusals(client: httpx.AsyncClient) -> None:
+    def sample(text: str, name: str) -> float:
+        for line in text.splitlines():
+            if line.startswith(name + " ") or line.startswith(name + "{"):
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
+    before = (await client.get("/metrics")).text
+    payload = {"telegram_id": 31, "text": TASK2_ESSAY, "task_type": "task_2"}
+    for _ in range(4):
+        await client.post("/api/v1/submissions", json=payload)
+    after = (await client.get("/metrics")).text
+    submitted = 'bandwise_submissions_total{task_type="task_2"}'
+    assert sample(after, submitted) - sample(before, submitted) == 3
+    scored = 'bandwise_assessments_total{assessor="heuristic",outcome="ok"}'
+    assert sample(after, scored) - sample(before, scored) == 3
+    refused = "bandwise_rate_limit_refusals_total"
+    assert sample(after, refused) - sample(before, refused) == 1

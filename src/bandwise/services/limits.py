@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bandwise import events
 from bandwise.config import Settings
 from bandwise.errors import DailyLimitReached
 from bandwise.models import User
@@ -68,6 +69,7 @@ async def consume_check(
     resets_at = policy.resets_at(now)
     if used is None:
         assert limit is not None
+        events.emit(events.RATE_LIMIT_REFUSED)
         raise DailyLimitReached(
             f"daily limit of {limit} checks reached; it resets at {resets_at.isoformat()}",
             limit=limit,

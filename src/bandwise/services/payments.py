@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bandwise import events
 from bandwise.config import Settings
 from bandwise.errors import Conflict, InvalidInput, NotFound
 from bandwise.models import Payment, User
@@ -112,8 +113,10 @@ async def record_payment(
     if inserted is None:
         existing = await payments.get_by_charge_id(session, charge_id)
         assert existing is not None
+        events.emit(events.PAYMENT, outcome="duplicate")
         return PaymentOutcome(recorded=False, pro_until=user.pro_until or existing.pro_until)
     await users.set_pro_until(session, user.id, until)
+    events.emit(events.PAYMENT, outcome="succeeded")
     return PaymentOutcome(recorded=True, pro_until=until)
 
 
@@ -142,6 +145,7 @@ async def refund_payment(
         remaining = user.pro_until - timedelta(days=payment.pro_days)
         await users.set_pro_until(session, user.id, remaining if remaining > now else None)
     payment.refunded_at = now
+    events.emit(events.PAYMENT, outcome="refunded")
     return payment
 
 

@@ -13,11 +13,18 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bandwise import events
 from bandwise.assessment.task_type import detect_task_type
 from bandwise.assessment.text_stats import word_count
 from bandwise.assessment.types import AssessmentResult, Assessor
 from bandwise.db.retry import run_transaction
-from bandwise.errors import AssessmentFailed, DatabaseError, InvalidInput
+from bandwise.errors import (
+    AssessmentFailed,
+    DatabaseBusy,
+    DatabaseError,
+    DatabaseUnavailable,
+    InvalidInput,
+)
 from bandwise.models import Assessment, ProcessingStatus, Submission, TaskType, utcnow
 from bandwise.repositories import assessments, submissions, users
 from bandwise.services.limits import Allowance, LimitPolicy, consume_check, refund_check
@@ -101,12 +108,13 @@ async def submit_essay(
             sessions, open_submission, attempts=retry_attempts
         )
     except DatabaseError as error:
-        if not allow_unsaved or type(error).__name__ not in ("DatabaseUnavailable", "DatabaseBusy"):
+        if not allow_unsaved or not isinstance(error, DatabaseUnavailable | DatabaseBusy):
             raise
         log.error("history not saved, scoring anyway: %s", error)
         result = await _assess(assessor, text, task_type)
         return SubmissionOutcome(None, None, result, task_type, count, None, saved=False)
 
+    events.emit(events.SUBMISSION, task_type=task_type.value)
     try:
         result = await _assess(assessor, text, task_type)
     except AssessmentFailed:
@@ -135,9 +143,13 @@ async def submit_essay(
 
 async def _assess(assessor: Assessor, text: str, task_type: TaskType) -> AssessmentResult:
     try:
-        return await assessor.assess(text, task_type)
+        result = await assessor.assess(text, task_type)
     except AssessmentFailed:
+        events.emit(events.ASSESSMENT, assessor=assessor.name, succeeded=False)
         raise
     except Exception as error:
+        events.emit(events.ASSESSMENT, assessor=assessor.name, succeeded=False)
         log.exception("assessor %s failed", assessor.name)
         raise AssessmentFailed(f"the essay could not be scored: {error}") from error
+    events.emit(events.ASSESSMENT, assessor=result.assessor, succeeded=True)
+    return result

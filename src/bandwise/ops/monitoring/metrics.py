@@ -21,6 +21,7 @@ from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bandwise import events
 from bandwise.db import retry
 from bandwise.db.errors import error_kind
 
@@ -139,6 +140,11 @@ def _install_retry_hooks() -> None:
             return
         retry.on_retry(lambda kind: APPLICATION.db_retries.labels(safe_label(kind)).inc())
         retry.on_database_error(lambda kind: APPLICATION.db_errors.labels(safe_label(kind)).inc())
+        events.subscribe(events.SUBMISSION, record_submission)
+        events.subscribe(events.ASSESSMENT, record_assessment)
+        events.subscribe(events.RATE_LIMIT_REFUSED, record_rate_limit_refusal)
+        events.subscribe(events.BOT_UPDATE, record_bot_update)
+        events.subscribe(events.PAYMENT, record_payment)
         _hooks_done.append(True)
 
 
