@@ -70,7 +70,6 @@ class PgBouncer:
             f"pool_mode = {self.pool_mode}\n"
             f"default_pool_size = {self.default_pool_size}\n"
             f"max_client_conn = {self.max_client_conn}\n"
-            "max_prepared_statements = 0\n"
             "server_reset_query = DISCARD ALL\n"
             "ignore_startup_parameters = extra_float_digits,statement_timeout\n"
             f"logfile = {self.log_path}\n"
