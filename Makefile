@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: install install-dev run test lint format postgres-binaries lock clean
+.PHONY: install install-dev run test lint format postgres-binaries pgbouncer lock clean
 
 install: $(RUNTIME_STAMP)
 
@@ -33,7 +33,11 @@ run: install
 postgres-binaries:
 	@bash scripts/ensure-postgres-binaries.sh
 
-test: install-dev postgres-binaries
+# PgBouncer for the pooling and fault tests (tests/faults).
+pgbouncer:
+	@bash scripts/ensure-pgbouncer.sh
+
+test: install-dev postgres-binaries pgbouncer
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install-dev

@@ -1,7 +1,7 @@
 """A throwaway PgBouncer (transaction pooling) on a free loopback port in front of a cluster.
 
-Uses Debian's ``pgbouncer`` binary. PgBouncer refuses to run as root, so as root it runs as
-the ``postgres`` system user through ``runuser`` (like ``PgCluster``).
+Uses Debian's ``pgbouncer`` binary. PgBouncer refuses to run as root, so as root it switches
+to the ``postgres`` system user itself (``pgbouncer -u postgres``).
 """
 
 from __future__ import annotations
@@ -87,7 +87,8 @@ class PgBouncer:
             entry = pwd.getpwnam("postgres")
             for path in (self.root, *self.root.iterdir()):
                 os.chown(path, entry.pw_uid, entry.pw_gid)
-            command = ["runuser", "-u", "postgres", "--", *command]
+            # pgbouncer -u drops privileges itself, so the child we signal is pgbouncer.
+            command = [binary, "-u", "postgres", str(self.config_path)]
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
