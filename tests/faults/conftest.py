@@ -45,7 +45,7 @@ ServiceFactory = Callable[..., ServiceProcess]
 
 @pytest.fixture
 def service_factory(tmp_path: Path) -> Iterator[ServiceFactory]:
-    """Return ``make(database_url, **settings)`` starting `bandwise serve`; all stopped afterwards."""
+    """Return ``make(database_url, **settings)`` starting `bandwise serve` (stopped afterwards)."""
     started: list[ServiceProcess] = []
 
     def make(database_url: str, **settings: str) -> ServiceProcess:

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import time
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 import pytest
 
 from bandwise.devtools.pg_cluster import PgCluster
@@ -27,8 +27,11 @@ async def test_pool_exhaustion_gives_clear_503_and_recovers(
 ) -> None:
     """One pooled connection stuck behind a lock: the others wait DB_POOL_TIMEOUT, then 503."""
     service = service_factory(
-        private_cluster.url(APP_DATABASE), db_pool_size="1", db_max_overflow="0",
-        db_pool_timeout=str(POOL_TIMEOUT), db_statement_timeout="5",
+        private_cluster.url(APP_DATABASE),
+        db_pool_size="1",
+        db_max_overflow="0",
+        db_pool_timeout=str(POOL_TIMEOUT),
+        db_statement_timeout="5",
     )
     await asyncio.to_thread(service.wait_ready)
     holder = _hold_lock(private_cluster, "rate_limits", seconds=2.5)
@@ -48,7 +51,9 @@ async def test_pool_exhaustion_gives_clear_503_and_recovers(
         assert seconds < POOL_TIMEOUT * 3 + 2.5  # queued behind the lock holder at most
     assert not [code for code in codes if code not in (201, 503)]
     await wait_ready_async(service.base_url, bound=5)
-    assert {code for code, _, _ in await _submit_many(service.base_url, 5, telegram_id=900)} == {201}
+    assert {code for code, _, _ in await _submit_many(service.base_url, 5, telegram_id=900)} == {
+        201
+    }
 
 
 @pytest.mark.timeout(90)
@@ -59,13 +64,17 @@ async def test_server_at_max_connections(service_factory: ServiceFactory) -> Non
     cluster.create_database(APP_DATABASE)
     hogs: list[asyncpg.Connection] = []
     try:
-        service = service_factory(cluster.url(APP_DATABASE), db_pool_size="10",
-                                  db_max_overflow="0", db_pool_timeout="3")
+        service = service_factory(
+            cluster.url(APP_DATABASE), db_pool_size="10", db_max_overflow="0", db_pool_timeout="3"
+        )
         await asyncio.to_thread(service.wait_ready)
         while True:  # take every remaining slot
             try:
-                hogs.append(await asyncpg.connect(host=cluster.host, port=cluster.port,
-                                                  user="postgres", database="postgres"))
+                hogs.append(
+                    await asyncpg.connect(
+                        host=cluster.host, port=cluster.port, user="postgres", database="postgres"
+                    )
+                )
             except asyncpg.TooManyConnectionsError:
                 break
             assert len(hogs) < 20
@@ -83,7 +92,9 @@ async def test_server_at_max_connections(service_factory: ServiceFactory) -> Non
             await hog.close()
         hogs.clear()
         await wait_ready_async(service.base_url, bound=5)
-        assert {code for code, _, _ in await _submit_many(service.base_url, 6, telegram_id=700)} == {201}
+        assert {
+            code for code, _, _ in await _submit_many(service.base_url, 6, telegram_id=700)
+        } == {201}
     finally:
         for hog in hogs:
             with contextlib.suppress(Exception):

@@ -18,6 +18,7 @@ import pytest
 from bandwise.db.engine import CLIENT_TIMEOUT_MARGIN
 from bandwise.devtools.load import essay_for
 from bandwise.devtools.pg_cluster import PgCluster
+from bandwise.devtools.service import ServiceProcess
 from tests.faults.conftest import APP_DATABASE, ServiceFactory, wait_ready_async
 from tests.support.tcp_proxy import TcpProxy
 
@@ -38,21 +39,31 @@ def _proxied_url(proxy: TcpProxy) -> str:
     return f"postgresql+asyncpg://postgres@127.0.0.1:{proxy.port}/{APP_DATABASE}"
 
 
-async def _submit_many(base_url: str, count: int, telegram_id: int = 42) -> list[tuple[int, dict[str, object], float]]:
+async def _submit_many(
+    base_url: str, count: int, telegram_id: int = 42
+) -> list[tuple[int, dict[str, object], float]]:
     async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
+
         async def one(index: int) -> tuple[int, dict[str, object], float]:
             started = time.monotonic()
-            response = await client.post("/api/v1/submissions",
-                                         json={"telegram_id": telegram_id + index, "text": essay_for(index, 1)})
+            response = await client.post(
+                "/api/v1/submissions",
+                json={"telegram_id": telegram_id + index, "text": essay_for(index, 1)},
+            )
             return response.status_code, response.json(), time.monotonic() - started
 
         return list(await asyncio.gather(*(one(i) for i in range(count))))
 
 
-def _service(service_factory: ServiceFactory, url: str, **extra: str):  # type: ignore[no-untyped-def]
+def _service(service_factory: ServiceFactory, url: str, **extra: str) -> ServiceProcess:
     return service_factory(
-        url, db_connect_timeout=str(CONNECT_TIMEOUT), db_statement_timeout=str(STATEMENT_TIMEOUT),
-        db_retry_attempts=str(ATTEMPTS), db_pool_size="4", db_max_overflow="0", **extra,
+        url,
+        db_connect_timeout=str(CONNECT_TIMEOUT),
+        db_statement_timeout=str(STATEMENT_TIMEOUT),
+        db_retry_attempts=str(ATTEMPTS),
+        db_pool_size="4",
+        db_max_overflow="0",
+        **extra,
     )
 
 
@@ -60,7 +71,7 @@ def _service(service_factory: ServiceFactory, url: str, **extra: str):  # type: 
 async def test_blackholed_network_requests_end_within_their_bound(
     proxy: TcpProxy, service_factory: ServiceFactory
 ) -> None:
-    """Pooled and new connections both blackholed: 503 after the client-side timeouts, then recovery."""
+    """Pooled and new connections blackholed: 503 after the client-side timeouts; recovery."""
     service = _service(service_factory, _proxied_url(proxy))
     await asyncio.to_thread(service.wait_ready)
     assert {code for code, _, _ in await _submit_many(service.base_url, 4)} == {201}
@@ -77,7 +88,9 @@ async def test_blackholed_network_requests_end_within_their_bound(
 
     proxy.heal()
     await wait_ready_async(service.base_url, bound=5)
-    assert {code for code, _, _ in await _submit_many(service.base_url, 4, telegram_id=200)} == {201}
+    assert {code for code, _, _ in await _submit_many(service.base_url, 4, telegram_id=200)} == {
+        201
+    }
 
 
 @pytest.mark.timeout(60)
@@ -93,7 +106,9 @@ async def test_reset_connections_fail_fast_and_recover(
         assert seconds < 2 * CONNECT_TIMEOUT + 1
     proxy.heal()
     await wait_ready_async(service.base_url, bound=5)
-    assert {code for code, _, _ in await _submit_many(service.base_url, 3, telegram_id=300)} == {201}
+    assert {code for code, _, _ in await _submit_many(service.base_url, 3, telegram_id=300)} == {
+        201
+    }
 
 
 @pytest.mark.timeout(60)
@@ -112,15 +127,31 @@ async def test_statement_timeout_fires_on_a_blocked_statement(
         assert code == 503, body
         assert "statement_timeout" in str(body["detail"]), body
         assert STATEMENT_TIMEOUT * 0.9 < seconds < STATEMENT_TIMEOUT + 1.5
-    assert {code for code, _, _ in await _submit_many(service.base_url, 2, telegram_id=500)} == {201}
+    assert {code for code, _, _ in await _submit_many(service.base_url, 2, telegram_id=500)} == {
+        201
+    }
 
 
 def _hold_lock(cluster: PgCluster, table: str, seconds: float) -> subprocess.Popen[bytes]:
     """Hold an exclusive lock on ``table`` for ``seconds`` in a psql session; return it."""
     process = subprocess.Popen(
-        [str(cluster.bindir / "psql"), "-h", cluster.host, "-p", str(cluster.port), "-U", cluster.user,
-         "-d", APP_DATABASE, "-v", "ON_ERROR_STOP=1", "-q", "-c",
-         f"BEGIN; LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep({seconds}); COMMIT;"],
+        [
+            str(cluster.bindir / "psql"),
+            "-h",
+            cluster.host,
+            "-p",
+            str(cluster.port),
+            "-U",
+            cluster.user,
+            "-d",
+            APP_DATABASE,
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-q",
+            "-c",
+            f"BEGIN; LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE; "
+            f"SELECT pg_sleep({seconds}); COMMIT;",
+        ],
         stdout=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 5

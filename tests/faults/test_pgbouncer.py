@@ -48,8 +48,13 @@ def bounced_database(pg_cluster: PgCluster) -> Iterator[str]:
 @pytest.fixture
 def bounced_settings(pgbouncer: PgBouncer, bounced_database: str) -> Settings:
     """Settings reaching the database through PgBouncer with DB_PGBOUNCER=true."""
-    return load_settings(database_url=pgbouncer.url(bounced_database), db_pgbouncer=True,
-                         daily_submission_limit=3, db_pool_size=20, db_max_overflow=0)
+    return load_settings(
+        database_url=pgbouncer.url(bounced_database),
+        db_pgbouncer=True,
+        daily_submission_limit=3,
+        db_pool_size=20,
+        db_max_overflow=0,
+    )
 
 
 @pytest.fixture
@@ -86,8 +91,12 @@ async def test_concurrent_submissions_and_limits_through_pgbouncer(
 
     async def submit(index: int) -> bool:
         try:
-            await submit_essay(sessions, assessor, policy,
-                               EssayRequest(telegram_id=700 + index % 8, text=essay_for(index, 1)))
+            await submit_essay(
+                sessions,
+                assessor,
+                policy,
+                EssayRequest(telegram_id=700 + index % 8, text=essay_for(index, 1)),
+            )
         except DailyLimitReached:
             return False
         return True
@@ -105,8 +114,9 @@ async def test_service_under_load_through_pgbouncer(
     pgbouncer: PgBouncer, bounced_database: str, service_factory: ServiceFactory
 ) -> None:
     """The real service with DB_PGBOUNCER=true: 30 candidates for 3 s, no error of any kind."""
-    service = service_factory(pgbouncer.url(bounced_database), db_pgbouncer="true",
-                              db_pool_size="30", db_max_overflow="0")
+    service = service_factory(
+        pgbouncer.url(bounced_database), db_pgbouncer="true", db_pool_size="30", db_max_overflow="0"
+    )
     await asyncio.to_thread(service.wait_ready)
     async with HttpDriver(service.base_url) as driver:
         report = await run_load(driver, users=30, duration=3)

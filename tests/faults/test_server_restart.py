@@ -40,12 +40,18 @@ async def _load_with_fault(
 
 def _check(report: LoadReport, ready_after: float, cluster: PgCluster) -> None:
     kinds = report.errors
-    print(len(report.acknowledged), dict(kinds), f"{ready_after:.3f}", max(o.seconds for o in report.outcomes))
+    print(
+        len(report.acknowledged),
+        dict(kinds),
+        f"{ready_after:.3f}",
+        max(o.seconds for o in report.outcomes),
+    )
     assert report.acknowledged, "no submission succeeded at all"
     assert ready_after < READY_BOUND, f"ready {ready_after:.2f} s after the server came back"
     unexpected = {kind: n for kind, n in kinds.items() if kind not in RETRYABLE}
     assert not unexpected, f"non-retryable failures: {unexpected}; sample: " + str(
-        [o.detail for o in report.outcomes if o.kind in unexpected][:3])
+        [o.detail for o in report.outcomes if o.kind in unexpected][:3]
+    )
     slowest = max(outcome.seconds for outcome in report.outcomes)
     assert slowest < REQUEST_BOUND, f"a request took {slowest:.1f} s"
     # Count both sides: every acknowledged submission is stored, and nothing else completed.
@@ -56,24 +62,30 @@ def _check(report: LoadReport, ready_after: float, cluster: PgCluster) -> None:
 
 
 @pytest.mark.timeout(60)
-async def test_restart_mid_load(private_cluster: PgCluster, service_factory: ServiceFactory) -> None:
+async def test_restart_mid_load(
+    private_cluster: PgCluster, service_factory: ServiceFactory
+) -> None:
     """A fast restart costs a few retryable 503s and no acknowledged submission."""
     service = service_factory(private_cluster.url(APP_DATABASE))
     await asyncio.to_thread(service.wait_ready)
-    report, ready_after = await _load_with_fault(private_cluster, service.base_url,
-                                                 private_cluster.stop)
+    report, ready_after = await _load_with_fault(
+        private_cluster, service.base_url, private_cluster.stop
+    )
     _check(report, ready_after, private_cluster)
     assert "Traceback" not in service.log_text()
 
 
 @pytest.mark.timeout(60)
-async def test_kill_9_mid_transaction(private_cluster: PgCluster, service_factory: ServiceFactory) -> None:
+async def test_kill_9_mid_transaction(
+    private_cluster: PgCluster, service_factory: ServiceFactory
+) -> None:
     """kill -9 of the postmaster and its backends: same guarantees after crash recovery."""
     service = service_factory(private_cluster.url(APP_DATABASE))
     await asyncio.to_thread(service.wait_ready)
     started = time.monotonic()
-    report, ready_after = await _load_with_fault(private_cluster, service.base_url,
-                                                 private_cluster.kill)
+    report, ready_after = await _load_with_fault(
+        private_cluster, service.base_url, private_cluster.kill
+    )
     _check(report, ready_after, private_cluster)
     assert time.monotonic() - started < 30
     assert "Traceback" not in service.log_text()

@@ -21,7 +21,7 @@ TELEGRAM_ID = 5551234
 async def test_two_instances_migrate_once_and_share_the_daily_limit(
     private_cluster: PgCluster, service_factory: ServiceFactory
 ) -> None:
-    """Both start at once on an empty database; 20 concurrent checks for one user allow exactly 3."""
+    """Both start at once on an empty database; 20 concurrent checks for one user: exactly 3."""
     url = private_cluster.url(APP_DATABASE)
     first = service_factory(url, daily_submission_limit=str(LIMIT))
     second = service_factory(url, daily_submission_limit=str(LIMIT))
@@ -33,18 +33,25 @@ async def test_two_instances_migrate_once_and_share_the_daily_limit(
     assert len(applied) == 1, "exactly one instance applies the migrations; the other waits"
 
     async with httpx.AsyncClient(timeout=30) as client:
+
         async def submit(index: int) -> int:
             target = (first, second)[index % 2].base_url
-            response = await client.post(f"{target}/api/v1/submissions",
-                                         json={"telegram_id": TELEGRAM_ID, "text": essay_for(index, 1)})
+            response = await client.post(
+                f"{target}/api/v1/submissions",
+                json={"telegram_id": TELEGRAM_ID, "text": essay_for(index, 1)},
+            )
             return response.status_code
 
         codes = await asyncio.gather(*(submit(index) for index in range(REQUESTS)))
     assert sorted(codes) == [201] * LIMIT + [429] * (REQUESTS - LIMIT)
     stored = private_cluster.psql(
         "SELECT count(*) FROM submissions s JOIN users u ON u.id = s.user_id "
-        f"WHERE u.telegram_id = {TELEGRAM_ID}", APP_DATABASE)
+        f"WHERE u.telegram_id = {TELEGRAM_ID}",
+        APP_DATABASE,
+    )
     used = private_cluster.psql(
         "SELECT r.submission_count FROM rate_limits r JOIN users u ON u.id = r.user_id "
-        f"WHERE u.telegram_id = {TELEGRAM_ID}", APP_DATABASE)
+        f"WHERE u.telegram_id = {TELEGRAM_ID}",
+        APP_DATABASE,
+    )
     assert (int(stored), int(used)) == (LIMIT, LIMIT)

@@ -15,13 +15,16 @@ BACKOFF_LINE = re.compile(r"database not ready \(attempt (\d+)\): .*; next try i
 
 
 @pytest.mark.timeout(60)
-async def test_service_waits_for_a_late_server_with_backoff(service_factory: ServiceFactory) -> None:
+async def test_service_waits_for_a_late_server_with_backoff(
+    service_factory: ServiceFactory,
+) -> None:
     """The server starts 2.5 s after the service: retries back off, ready soon after it accepts."""
     cluster = make_cluster()
     cluster.init()
     try:
-        service = service_factory(cluster.url("postgres"), db_startup_timeout="20",
-                                  db_connect_timeout="1")
+        service = service_factory(
+            cluster.url("postgres"), db_startup_timeout="20", db_connect_timeout="1"
+        )
         await asyncio.sleep(2.5)
         await asyncio.to_thread(cluster.start)
         accepted = time.monotonic()
@@ -44,8 +47,11 @@ async def test_service_waits_for_a_late_server_with_backoff(service_factory: Ser
 async def test_service_gives_up_after_the_startup_timeout(service_factory: ServiceFactory) -> None:
     """No server at all: the process exits non-zero after DB_STARTUP_TIMEOUT, naming the target."""
     port = free_port()
-    service = service_factory(f"postgresql://postgres@127.0.0.1:{port}/{APP_DATABASE}",
-                              db_startup_timeout="2", db_connect_timeout="1")
+    service = service_factory(
+        f"postgresql://postgres@127.0.0.1:{port}/{APP_DATABASE}",
+        db_startup_timeout="2",
+        db_connect_timeout="1",
+    )
     started = time.monotonic()
     code = await asyncio.to_thread(service.wait_exit, 30)
     elapsed = time.monotonic() - started

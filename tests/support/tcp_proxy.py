@@ -151,7 +151,9 @@ class TcpProxy:
                 await self._drain_forever(reader, link)
                 return
             try:
-                up_reader, up_writer = await asyncio.open_connection(self.target_host, self.target_port)
+                up_reader, up_writer = await asyncio.open_connection(
+                    self.target_host, self.target_port
+                )
             except OSError:
                 _abort(writer)
                 return
@@ -171,7 +173,9 @@ class TcpProxy:
         while await reader.read(CHUNK):
             pass
 
-    async def _pipe(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter, link: _Link) -> None:
+    async def _pipe(
+        self, source: asyncio.StreamReader, sink: asyncio.StreamWriter, link: _Link
+    ) -> None:
         while True:
             data = await source.read(CHUNK)
             if not data:

@@ -23,11 +23,21 @@ async def serve_http(settings: Settings) -> None:
     runtime = await start_runtime(settings)
     try:
         application = create_app(settings, runtime=runtime)
-        log.info("HTTP on http://%s:%d (engine %s: %s)", settings.api_host, settings.api_port,
-                 settings.engine_name, settings.masked_database_url)
-        config = uvicorn.Config(application, host=settings.api_host, port=settings.api_port,
-                                log_level=settings.log_level.lower(), access_log=False,
-                                lifespan="on")
+        log.info(
+            "HTTP on http://%s:%d (engine %s: %s)",
+            settings.api_host,
+            settings.api_port,
+            settings.engine_name,
+            settings.masked_database_url,
+        )
+        config = uvicorn.Config(
+            application,
+            host=settings.api_host,
+            port=settings.api_port,
+            log_level=settings.log_level.lower(),
+            access_log=False,
+            lifespan="on",
+        )
         await uvicorn.Server(config).serve()
     finally:
         await runtime.close()

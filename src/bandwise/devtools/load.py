@@ -100,7 +100,9 @@ class HttpDriver:
     async def __aenter__(self) -> HttpDriver:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         self.client = httpx.AsyncClient(
-            base_url=self.base_url, timeout=self.timeout, headers=headers,
+            base_url=self.base_url,
+            timeout=self.timeout,
+            headers=headers,
             limits=httpx.Limits(max_connections=None, max_keepalive_connections=1000),
         )
         return self
@@ -128,8 +130,25 @@ class HttpDriver:
             body = {"detail": response.text[:200]}
         kind = classify_response(response.status_code, body)
         submission_id = body.get("id") if kind == OK else None
-        return Outcome(kind, seconds, submission_id=submission_id, status=response.status_code,
-                       detail=str(body.get("detail", ""))[:300])
+        return Outcome(
+            kind,
+            seconds,
+            submission_id=submission_id,
+            status=response.status_code,
+            detail=str(body.get("detail", ""))[:300],
+        )
+
+
+@dataclass
+class SpreadDriver:
+    """Spread candidates over several drivers (e.g. one per service instance) by telegram id."""
+
+    drivers: list[SubmissionDriver]
+    name: str = "spread"
+
+    async def submit(self, telegram_id: int, text: str) -> Outcome:
+        """Submit through the driver this candidate is pinned to."""
+        return await self.drivers[telegram_id % len(self.drivers)].submit(telegram_id, text)
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -214,7 +233,7 @@ async def run_load(
             for sampler in samplers or []:
                 try:
                     merged.update(await sampler())
-                except Exception:  # noqa: BLE001 - a failed sample must not stop the load
+                except Exception:
                     merged["sample_errors"] = merged.get("sample_errors", 0) + 1
             moment = time.monotonic() - started
             report.samples.append((moment, merged))

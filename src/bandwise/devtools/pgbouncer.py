@@ -22,7 +22,9 @@ from bandwise.devtools.pg_cluster import PgCluster, free_port
 
 def find_pgbouncer() -> str:
     """Return the path of the pgbouncer binary or raise with how to install it."""
-    found = shutil.which("pgbouncer") or ("/usr/sbin/pgbouncer" if Path("/usr/sbin/pgbouncer").exists() else None)
+    found = shutil.which("pgbouncer") or (
+        "/usr/sbin/pgbouncer" if Path("/usr/sbin/pgbouncer").exists() else None
+    )
     if found is None:
         raise RuntimeError("pgbouncer is not installed (run `bash scripts/ensure-pgbouncer.sh`)")
     return found

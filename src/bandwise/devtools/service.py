@@ -35,15 +35,18 @@ def clean_environment(settings: dict[str, str]) -> dict[str, str]:
     """Return this process's environment without bandwise settings, plus ``settings``."""
     from bandwise.config import Settings
 
-    env = {key: value for key, value in os.environ.items()
-           if key.lower() not in Settings.model_fields and key != "BANDWISE_ENV_FILE"}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key.lower() not in Settings.model_fields and key != "BANDWISE_ENV_FILE"
+    }
     env.update(settings)
     return env
 
 
 @dataclass
 class ServiceProcess:
-    """One `bandwise serve` child process: ``start()``, ``wait_ready()``, ``stop()``, ``log_text()``."""
+    """One `bandwise serve` child process: start, wait until ready, read its log, stop."""
 
     settings: dict[str, str]
     port: int = field(default_factory=free_port)
@@ -64,14 +67,21 @@ class ServiceProcess:
 
     def start(self) -> ServiceProcess:
         """Launch the process (it waits for the database and migrates on its own)."""
-        env = clean_environment({
-            "API_HOST": "127.0.0.1", "API_PORT": str(self.port), "LOG_LEVEL": "INFO",
-            **self.settings,
-        })
+        env = clean_environment(
+            {
+                "API_HOST": "127.0.0.1",
+                "API_PORT": str(self.port),
+                "LOG_LEVEL": "INFO",
+                **self.settings,
+            }
+        )
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [*bandwise_command(), "serve"], env=env, stdout=log, stderr=subprocess.STDOUT,
+                [*bandwise_command(), "serve"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
             )
         return self
@@ -83,9 +93,9 @@ class ServiceProcess:
         with httpx.Client(timeout=2.0) as client:
             while time.monotonic() < deadline:
                 if self.process is not None and self.process.poll() is not None:
-                    raise RuntimeError(
-                        f"bandwise serve exited with {self.process.returncode}:\n{self.log_text()[-3000:]}"
-                    )
+                    code = self.process.returncode
+                    tail = self.log_text()[-3000:]
+                    raise RuntimeError(f"bandwise serve exited with {code}:\n{tail}")
                 with contextlib.suppress(httpx.HTTPError):
                     if client.get(f"{self.base_url}/health/ready").status_code == 200:
                         return time.monotonic() - started
