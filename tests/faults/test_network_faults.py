@@ -84,6 +84,7 @@ async def test_blackholed_network_requests_end_within_their_bound(
     for code, body, seconds in results:
         assert code == 503, body
         assert body["retryable"] is True
+        print(f"blackholed request answered 503 in {seconds:.2f} s")
         assert seconds < bound, f"request took {seconds:.1f} s (bound {bound:.1f} s)"
 
     proxy.heal()

@@ -40,11 +40,10 @@ async def _load_with_fault(
 
 def _check(report: LoadReport, ready_after: float, cluster: PgCluster) -> None:
     kinds = report.errors
-    print(
-        len(report.acknowledged),
-        dict(kinds),
-        f"{ready_after:.3f}",
-        max(o.seconds for o in report.outcomes),
+    slowest = max(outcome.seconds for outcome in report.outcomes)
+    print(  # shown with -s: what the fault cost
+        f"acknowledged {len(report.acknowledged)}, failed {dict(kinds)}, "
+        f"ready {ready_after:.3f} s after the server accepted, slowest request {slowest:.2f} s"
     )
     assert report.acknowledged, "no submission succeeded at all"
     assert ready_after < READY_BOUND, f"ready {ready_after:.2f} s after the server came back"
@@ -52,7 +51,6 @@ def _check(report: LoadReport, ready_after: float, cluster: PgCluster) -> None:
     assert not unexpected, f"non-retryable failures: {unexpected}; sample: " + str(
         [o.detail for o in report.outcomes if o.kind in unexpected][:3]
     )
-    slowest = max(outcome.seconds for outcome in report.outcomes)
     assert slowest < REQUEST_BOUND, f"a request took {slowest:.1f} s"
     # Count both sides: every acknowledged submission is stored, and nothing else completed.
     stored = completed_submission_ids(cluster, APP_DATABASE)
