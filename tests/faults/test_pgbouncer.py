@@ -21,7 +21,7 @@ from bandwise.db.engine import create_engine, create_sessionmaker
 from bandwise.devtools.load import HttpDriver, essay_for, run_load
 from bandwise.devtools.pg_cluster import PgCluster
 from bandwise.devtools.pgbouncer import PgBouncer
-from bandwise.errors import DailyLimitReached
+from bandwise.errors import DailyLimitReached, DatabaseError
 from bandwise.services.history import get_history
 from bandwise.services.limits import LimitPolicy
 from bandwise.services.submissions import EssayRequest, submit_essay
@@ -122,3 +122,41 @@ async def test_service_under_load_through_pgbouncer(
         report = await run_load(driver, users=30, duration=3)
     assert report.acknowledged
     assert not report.errors, report.errors
+
+
+async def test_without_db_pgbouncer_prepared_statements_break(
+    pgbouncer: PgBouncer, bounced_database: str
+) -> None:
+    """The control: the same concurrent work without DB_PGBOUNCER fails on prepared statements."""
+    plain = load_settings(
+        database_url=pgbouncer.url(bounced_database),
+        db_pgbouncer=False,
+        db_pool_size=20,
+        db_max_overflow=0,
+        daily_submission_limit=1000,
+    )
+    migrated = create_engine(plain.model_copy(update={"db_pgbouncer": True}), null_pool=True)
+    await migrate.upgrade(migrated)
+    await migrated.dispose()
+    engine = create_engine(plain)
+    sessions = create_sessionmaker(engine)
+    policy = LimitPolicy.from_settings(plain)
+    assessor = HeuristicAssessor()
+
+    async def submit(index: int) -> str:
+        try:
+            await submit_essay(
+                sessions,
+                assessor,
+                policy,
+                EssayRequest(telegram_id=1 + index % 10, text=essay_for(index, 1)),
+            )
+        except DatabaseError as error:
+            return str(error)
+        return "ok"
+
+    try:
+        outcomes = await asyncio.gather(*(submit(index) for index in range(60)))
+    finally:
+        await engine.dispose()
+    assert any("prepared statement" in outcome for outcome in outcomes), outcomes[:3]
