@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import httpx
 import pytest
@@ -55,3 +56,15 @@ async def test_two_instances_migrate_once_and_share_the_daily_limit(
         APP_DATABASE,
     )
     assert (int(stored), int(used)) == (LIMIT, LIMIT)
+
+
+@pytest.mark.timeout(60)
+async def test_instances_starting_together_migrate_one_sqlite_file_once(
+    tmp_path: Path, service_factory: ServiceFactory
+) -> None:
+    """Three processes start on one fresh SQLite file: one migrates, the others wait for it."""
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    services = [service_factory(url) for _ in range(3)]
+    await asyncio.gather(*(asyncio.to_thread(service.wait_ready) for service in services))
+    applied = [s for s in services if "schema upgrade: base →" in s.log_text()]
+    assert len(applied) == 1, [s.log_text()[-500:] for s in services]

@@ -144,6 +144,10 @@ async def _migrate(engine: AsyncEngine, action: str, revision: str) -> Migration
                 await connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
                 await connection.exec_driver_sql("PRAGMA busy_timeout=30000")
                 await connection.commit()
+                # Take the write lock before reading the revision: another process migrating
+                # the same file makes this wait, then finds the schema at head (the SQLite
+                # counterpart of the advisory lock below).
+                await connection.exec_driver_sql("BEGIN IMMEDIATE")
             else:
                 await connection.execute(
                     text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
