@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import contextlib
 import math
+import os
 import re
 import shutil
 import tempfile
@@ -255,6 +256,12 @@ async def soak(
             )
 
 
+def machine_load() -> str:
+    """Describe the machine's load (other work on a shared machine skews every number)."""
+    one, five, _ = os.getloadavg()
+    return f"{os.cpu_count()} CPUs, load average {one:.1f} (1 min) {five:.1f} (5 min)"
+
+
 def parse_args() -> argparse.Namespace:
     """Parse the command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
@@ -303,6 +310,7 @@ async def main() -> None:
             results.append(
                 await measure(target, args.users, args.seconds, settings, args.instances)
             )
+    print(f"done; {machine_load()}")
     print()
     print_table(results)
 
