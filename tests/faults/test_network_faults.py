@@ -167,3 +167,29 @@ def _hold_lock(cluster: PgCluster, table: str, seconds: float) -> subprocess.Pop
         time.sleep(0.05)
     process.kill()
     raise AssertionError(f"could not lock {table}")
+
+
+@pytest.mark.timeout(60)
+async def test_slow_network_succeeds_below_the_timeouts_and_fails_fast_above(
+    proxy: TcpProxy, service_factory: ServiceFactory
+) -> None:
+    """Latency under the timeouts only slows requests; latency over them gives a bounded 503."""
+    service = _service(service_factory, _proxied_url(proxy))
+    await asyncio.to_thread(service.wait_ready)
+
+    proxy.set_mode("pass", delay=0.02)  # each direction of each round trip
+    slow = await _submit_many(service.base_url, 3, telegram_id=600)
+    assert {code for code, _, _ in slow} == {201}, slow
+    assert min(seconds for _, _, seconds in slow) > 0.04
+
+    proxy.set_mode("pass", delay=STATEMENT_TIMEOUT + CLIENT_TIMEOUT_MARGIN + 0.5)
+    bound = ATTEMPTS * (STATEMENT_TIMEOUT + CLIENT_TIMEOUT_MARGIN + 2 + CONNECT_TIMEOUT) + 1
+    for code, body, seconds in await _submit_many(service.base_url, 3, telegram_id=610):
+        assert code == 503, body
+        assert seconds < bound, f"request took {seconds:.1f} s (bound {bound:.1f} s)"
+
+    proxy.heal()
+    await wait_ready_async(service.base_url, bound=10)
+    assert {code for code, _, _ in await _submit_many(service.base_url, 3, telegram_id=620)} == {
+        201
+    }
