@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: install install-dev run test lint format postgres-binaries test-tools deploy-tools lock clean
+.PHONY: install install-dev run test lint format postgres-binaries pgbouncer test-tools deploy-tools lock clean
 
 install: $(RUNTIME_STAMP)
 
@@ -33,6 +33,10 @@ run: install
 postgres-binaries:
 	@bash scripts/ensure-postgres-binaries.sh
 
+# PgBouncer for the pooling and fault tests (tests/faults).
+pgbouncer:
+	@bash scripts/ensure-pgbouncer.sh
+
 # Headless Chromium and promtool for the monitoring tests (Debian/Ubuntu).
 test-tools:
 	@bash scripts/ensure-test-tools.sh
@@ -41,7 +45,7 @@ test-tools:
 deploy-tools:
 	@bash scripts/ensure-deploy-tools.sh
 
-test: install-dev postgres-binaries test-tools deploy-tools
+test: install-dev postgres-binaries pgbouncer test-tools deploy-tools
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install-dev

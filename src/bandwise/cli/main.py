@@ -13,7 +13,7 @@ from bandwise.cli import config as config_commands
 from bandwise.cli import db as db_commands
 from bandwise.cli import db_status
 from bandwise.cli.context import command_settings
-from bandwise.cli.errors import guarded
+from bandwise.cli.errors import run
 
 app = typer.Typer(
     help="bandwise: IELTS Writing scoring bot and its data platform.",
@@ -32,27 +32,10 @@ log = logging.getLogger(__name__)
 @app.command()
 def serve() -> None:
     """Apply migrations and run the HTTP service (and the bot when BOT_TOKEN is set)."""
-    import uvicorn
-
-    from bandwise.api.app import create_app
+    from bandwise.api.server import serve_http
 
     settings = command_settings()
-    application = guarded(lambda: create_app(settings))
-    log.info(
-        "HTTP on http://%s:%d (engine %s: %s)",
-        settings.api_host,
-        settings.api_port,
-        settings.engine_name,
-        settings.masked_database_url,
-    )
-    uvicorn.run(
-        application,
-        host=settings.api_host,
-        port=settings.api_port,
-        log_level=settings.log_level.lower(),
-        access_log=False,
-        lifespan="on",
-    )
+    run(lambda: serve_http(settings))
 
 
 @app.command()

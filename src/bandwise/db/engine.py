@@ -21,6 +21,11 @@ from bandwise.config import Settings, mask_url, normalise_database_url
 
 log = logging.getLogger(__name__)
 
+# Seconds the client waits beyond DB_STATEMENT_TIMEOUT: long enough for the server's own
+# cancellation to arrive first, short enough that a blackholed connection (whose pre-ping
+# also waits this long) does not hold a request for many seconds.
+CLIENT_TIMEOUT_MARGIN = 1.0
+
 
 def is_sqlite(engine: AsyncEngine) -> bool:
     """Tell whether ``engine`` talks to SQLite."""
@@ -94,7 +99,7 @@ def _postgres_connect_args(settings: Settings) -> dict[str, Any]:
         server_settings["statement_timeout"] = str(int(settings.db_statement_timeout * 1000))
     if settings.db_statement_timeout > 0:
         # Client-side bound as well: a blackholed connection must not hang a request forever.
-        connect_args["command_timeout"] = settings.db_statement_timeout + 5
+        connect_args["command_timeout"] = settings.db_statement_timeout + CLIENT_TIMEOUT_MARGIN
     connect_args["server_settings"] = server_settings
     return connect_args
 

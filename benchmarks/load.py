@@ -1,0 +1,319 @@
+"""Load benchmark: N simulated candidates against the real service on SQLite and on PostgreSQL.
+
+For each engine it starts `bandwise serve` as a child process (SQLite: a fresh file;
+PostgreSQL: a fresh throwaway cluster of its own), lets ``--users`` candidates submit essays
+back to back over loopback HTTP for ``--seconds``, and prints per engine: acknowledged
+submissions/s, latency percentiles, errors by kind ("database is locked" counted), pool and
+server connection peaks, and PostgreSQL's server-side statement times (pg_stat_statements);
+then the PostgreSQL/SQLite throughput ratio. The assessor is the offline heuristic one, so
+the database is what differs between the two runs.
+
+    .venv/bin/python benchmarks/load.py                      # 100 users x 20 s per engine
+    .venv/bin/python benchmarks/load.py --users 50 --seconds 10 --engines postgresql
+    .venv/bin/python benchmarks/load.py --soak               # 10 min, samples every 30 s
+
+Drivers: only the HTTP API today (``--driver http``). A bot driver feeding Telegram updates
+through the aiogram Dispatcher plugs in by implementing ``bandwise.devtools.load.SubmissionDriver``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import math
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from bandwise.devtools.load import (
+    HttpDriver,
+    LoadReport,
+    Sampler,
+    SpreadDriver,
+    SubmissionDriver,
+    run_load,
+)
+from bandwise.devtools.pg_cluster import PgCluster
+from bandwise.devtools.service import ServiceProcess
+
+DATABASE = "bandwise"
+POOL_DETAIL = re.compile(r"(\d+)/(\d+) in use")
+
+
+@dataclass
+class Target:
+    """A database the service runs on, with what the benchmark can ask of its server."""
+
+    engine: str
+    url: str
+    cluster: PgCluster | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def server_connections(self) -> float:
+        """Return the number of server connections to the database (PostgreSQL only)."""
+        if self.cluster is None:
+            return math.nan
+        return float(
+            self.cluster.psql(f"SELECT count(*) FROM pg_stat_activity WHERE datname = '{DATABASE}'")
+        )
+
+    def reset_statement_stats(self) -> None:
+        """Forget statement statistics gathered so far (start-up, migrations)."""
+        if self.cluster is not None:
+            self.cluster.psql("SELECT pg_stat_statements_reset()", DATABASE)
+
+    def statement_stats(self) -> tuple[int, float, float]:
+        """Return (calls, mean ms, max ms) of the application's statements on the server."""
+        if self.cluster is None:
+            return 0, math.nan, math.nan
+        row = self.cluster.psql(
+            "SELECT coalesce(sum(calls), 0), "
+            "coalesce(sum(total_exec_time) / nullif(sum(calls), 0), 0), "
+            "coalesce(max(max_exec_time), 0) FROM pg_stat_statements s "
+            f"JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = '{DATABASE}' "
+            "AND query NOT ILIKE '%pg_stat%' AND query NOT ILIKE '%alembic_version%'",
+            DATABASE,
+        )
+        calls, mean, maximum = row.split("|")
+        return int(calls), float(mean), float(maximum)
+
+
+@contextlib.contextmanager
+def sqlite_target() -> Iterator[Target]:
+    """Yield a fresh SQLite file as the target."""
+    root = Path(tempfile.mkdtemp(prefix="bandwise-load-sqlite-"))
+    try:
+        yield Target("sqlite", f"sqlite:///{root / 'bandwise.db'}")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def postgres_target() -> Iterator[Target]:
+    """Yield a database on a throwaway cluster of the benchmark's own (pg_stat_statements on)."""
+    cluster = PgCluster(
+        settings={"shared_preload_libraries": "'pg_stat_statements'", "synchronous_commit": "on"}
+    )
+    cluster.start()
+    try:
+        cluster.create_database(DATABASE)
+        cluster.psql("CREATE EXTENSION pg_stat_statements", DATABASE)
+        yield Target("postgresql", cluster.url(DATABASE), cluster=cluster)
+    finally:
+        cluster.destroy()
+
+
+def samplers_for(service: ServiceProcess, target: Target) -> list[Sampler]:
+    """Return samplers of the service's pool, memory and the server's connections."""
+
+    async def pool() -> dict[str, float]:
+        async with httpx.AsyncClient(timeout=5) as client:
+            body = (await client.get(f"{service.base_url}/health/ready")).json()
+        match = POOL_DETAIL.search(str(body.get("checks", {}).get("pool", {}).get("detail", "")))
+        return {"pool_in_use": float(match.group(1))} if match else {}
+
+    async def process() -> dict[str, float]:
+        rss = service.rss_megabytes()
+        return {"rss_mb": rss} if rss is not None else {}
+
+    async def server() -> dict[str, float]:
+        return {"server_connections": await asyncio.to_thread(target.server_connections)}
+
+    return [pool, process, server]
+
+
+@contextlib.asynccontextmanager
+async def running_services(
+    target: Target, settings: dict[str, str], instances: int = 1
+) -> AsyncIterator[list[ServiceProcess]]:
+    """Start ``instances`` `bandwise serve` processes on ``target``; stop them afterwards."""
+    services = [
+        ServiceProcess(
+            {
+                "DATABASE_URL": target.url,
+                "DAILY_SUBMISSION_LIMIT": "1000000",
+                "LOG_LEVEL": "WARNING",
+                **settings,
+            }
+        )
+        for _ in range(instances)
+    ]
+    try:
+        for service in services:
+            service.start()
+        await asyncio.gather(*(asyncio.to_thread(service.wait_ready, 60) for service in services))
+        yield services
+    finally:
+        for service in services:
+            service.stop()
+
+
+@dataclass
+class EngineResult:
+    """One engine's load report and its server-side statement statistics."""
+
+    engine: str
+    report: LoadReport
+    statements: tuple[int, float, float]
+
+
+async def measure(
+    target: Target, users: int, seconds: float, settings: dict[str, str], instances: int = 1
+) -> EngineResult:
+    """Run the load against ``target`` (spread over ``instances`` processes); return the result."""
+    async with running_services(target, settings, instances) as services:
+        target.reset_statement_stats()
+        async with contextlib.AsyncExitStack() as stack:
+            drivers: list[SubmissionDriver] = [
+                await stack.enter_async_context(HttpDriver(service.base_url, timeout=60))
+                for service in services
+            ]
+            report = await run_load(
+                SpreadDriver(drivers),
+                users=users,
+                duration=seconds,
+                samplers=samplers_for(services[0], target),
+                sample_every=1.0,
+            )
+        return EngineResult(target.engine, report, target.statement_stats())
+
+
+def _fmt(value: float, digits: int = 1) -> str:
+    return "-" if math.isnan(value) else f"{value:.{digits}f}"
+
+
+def print_table(results: list[EngineResult]) -> None:
+    """Print one row per engine and the throughput ratio."""
+    header = (
+        f"{'engine':<11}{'users':>6}{'ok/s':>9}{'ok':>8}{'p50 ms':>9}{'p95 ms':>9}"
+        f"{'p99 ms':>9}{'locked':>8}{'errors':>8}{'pool max':>9}{'srv conn':>9}"
+        f"{'rss MB':>8}{'stmt mean/max ms':>18}"
+    )
+    print(header)
+    print("-" * len(header))
+    for result in results:
+        report = result.report
+        errors = report.errors
+        calls, mean, maximum = result.statements
+        statement = f"{_fmt(mean, 2)}/{_fmt(maximum, 1)}" if calls else "-"
+        print(
+            f"{result.engine:<11}{report.users:>6}{report.throughput:>9.1f}"
+            f"{len(report.acknowledged):>8}{_fmt(report.latency(0.50)):>9}"
+            f"{_fmt(report.latency(0.95)):>9}{_fmt(report.latency(0.99)):>9}"
+            f"{errors.get('database_locked', 0):>8}{sum(errors.values()):>8}"
+            f"{_fmt(report.sample_max('pool_in_use'), 0):>9}"
+            f"{_fmt(report.sample_max('server_connections'), 0):>9}"
+            f"{_fmt(report.sample_max('rss_mb'), 0):>8}{statement:>18}"
+        )
+    for result in results:
+        if result.report.errors:
+            print(f"errors on {result.engine}: {dict(result.report.errors)}")
+    by_engine = {result.engine: result.report.throughput for result in results}
+    if by_engine.get("sqlite") and "postgresql" in by_engine:
+        print(
+            f"ratio postgresql/sqlite successful submissions/s: "
+            f"{by_engine['postgresql'] / by_engine['sqlite']:.2f}x"
+        )
+
+
+async def soak(
+    engine: str, users: int, minutes: float, think: float, settings: dict[str, str]
+) -> None:
+    """Run moderate load for ``minutes``; print memory, pool and server connections every 30 s."""
+    with postgres_target() if engine == "postgresql" else sqlite_target() as target:
+        async with running_services(target, settings) as (service,):
+            print(f"soak on {engine}: {users} users, think {think} s, {minutes:g} min")
+            print(f"{'t s':>6}{'rss MB':>9}{'pool':>6}{'srv conn':>9}")
+
+            def show(moment: float, sample: dict[str, float]) -> None:
+                print(
+                    f"{moment:>6.0f}{_fmt(sample.get('rss_mb', math.nan)):>9}"
+                    f"{_fmt(sample.get('pool_in_use', math.nan), 0):>6}"
+                    f"{_fmt(sample.get('server_connections', math.nan), 0):>9}",
+                    flush=True,
+                )
+
+            async with HttpDriver(service.base_url, timeout=60) as driver:
+                report = await run_load(
+                    driver,
+                    users=users,
+                    duration=minutes * 60,
+                    think_time=think,
+                    samplers=samplers_for(service, target),
+                    sample_every=30,
+                    on_sample=show,
+                )
+            print(
+                f"acknowledged {len(report.acknowledged)}, {report.throughput:.1f}/s, "
+                f"p99 {_fmt(report.latency(0.99))} ms, errors {dict(report.errors)}"
+            )
+
+
+def machine_load() -> str:
+    """Describe the machine's load (other work on a shared machine skews every number)."""
+    one, five, _ = os.getloadavg()
+    return f"{os.cpu_count()} CPUs, load average {one:.1f} (1 min) {five:.1f} (5 min)"
+
+
+def parse_args() -> argparse.Namespace:
+    """Parse the command line."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--users", type=int, default=100, help="simulated candidates (default 100)")
+    parser.add_argument(
+        "--seconds", type=float, default=20.0, help="seconds per engine (default 20)"
+    )
+    parser.add_argument("--engines", default="sqlite,postgresql", help="comma separated")
+    parser.add_argument("--driver", choices=["http"], default="http", help="entry point to drive")
+    parser.add_argument(
+        "--instances",
+        type=int,
+        default=1,
+        help="service processes sharing the database (candidates spread over them)",
+    )
+    parser.add_argument("--pool-size", type=int, default=10, help="DB_POOL_SIZE of the service")
+    parser.add_argument(
+        "--max-overflow", type=int, default=20, help="DB_MAX_OVERFLOW of the service"
+    )
+    parser.add_argument("--soak", action="store_true", help="10-minute soak instead (PostgreSQL)")
+    parser.add_argument("--soak-minutes", type=float, default=10.0)
+    parser.add_argument("--soak-users", type=int, default=20)
+    parser.add_argument(
+        "--soak-think", type=float, default=0.5, help="pause between a user's essays"
+    )
+    return parser.parse_args()
+
+
+async def main() -> None:
+    """Run the benchmark the command line asks for."""
+    args = parse_args()
+    settings = {"DB_POOL_SIZE": str(args.pool_size), "DB_MAX_OVERFLOW": str(args.max_overflow)}
+    if args.soak:
+        engine = args.engines.split(",")[-1]
+        await soak(engine, args.soak_users, args.soak_minutes, args.soak_think, settings)
+        return
+    results = []
+    for engine in [name.strip() for name in args.engines.split(",") if name.strip()]:
+        factory = {"sqlite": sqlite_target, "postgresql": postgres_target}[engine]
+        with factory() as target:
+            print(
+                f"running {args.users} users for {args.seconds:g} s on {engine} "
+                f"({args.instances} service process(es)) ...",
+                flush=True,
+            )
+            results.append(
+                await measure(target, args.users, args.seconds, settings, args.instances)
+            )
+    print(f"done; {machine_load()}")
+    print()
+    print_table(results)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

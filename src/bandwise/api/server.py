@@ -1,0 +1,43 @@
+"""Run the HTTP service: start the runtime first, then serve it with uvicorn on the same loop.
+
+Starting the runtime outside uvicorn's lifespan means a database that never comes up ends the
+process with one clear message and the exit code of ``DatabaseUnavailable`` (no traceback).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import uvicorn
+
+from bandwise.api.app import check_api_security, create_app
+from bandwise.config import Settings
+from bandwise.runtime import start_runtime
+
+log = logging.getLogger(__name__)
+
+
+async def serve_http(settings: Settings) -> None:
+    """Wait for the database, migrate, then serve HTTP until stopped (SIGINT/SIGTERM)."""
+    check_api_security(settings)
+    runtime = await start_runtime(settings)
+    try:
+        application = create_app(settings, runtime=runtime)
+        log.info(
+            "HTTP on http://%s:%d (engine %s: %s)",
+            settings.api_host,
+            settings.api_port,
+            settings.engine_name,
+            settings.masked_database_url,
+        )
+        config = uvicorn.Config(
+            application,
+            host=settings.api_host,
+            port=settings.api_port,
+            log_level=settings.log_level.lower(),
+            access_log=False,
+            lifespan="on",
+        )
+        await uvicorn.Server(config).serve()
+    finally:
+        await runtime.close()

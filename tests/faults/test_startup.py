@@ -1,0 +1,63 @@
+"""Start-up against a database that is late, or never comes: bounded backoff, clear message."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+
+import pytest
+
+from bandwise.devtools.pg_cluster import free_port
+from tests.faults.conftest import APP_DATABASE, ServiceFactory, make_cluster
+
+BACKOFF_LINE = re.compile(r"database not ready \(attempt (\d+)\): .*; next try in ([\d.]+) s")
+
+
+@pytest.mark.timeout(60)
+async def test_service_waits_for_a_late_server_with_backoff(
+    service_factory: ServiceFactory,
+) -> None:
+    """The server starts 2.5 s after the service: retries back off, ready soon after it accepts."""
+    cluster = make_cluster()
+    cluster.init()
+    try:
+        service = service_factory(
+            cluster.url("postgres"), db_startup_timeout="20", db_connect_timeout="1"
+        )
+        await asyncio.sleep(2.5)
+        await asyncio.to_thread(cluster.start)
+        accepted = time.monotonic()
+        await asyncio.to_thread(service.wait_ready, 15)
+        late_by = time.monotonic() - accepted
+        log = service.log_text()
+        waits = [(int(attempt), float(delay)) for attempt, delay in BACKOFF_LINE.findall(log)]
+        assert len(waits) >= 3, log
+        delays = [delay for _, delay in waits]
+        assert delays[-1] > delays[0] * 2, f"no backoff: {delays}"
+        assert max(delays) <= 5 * 1.25  # capped (readiness.backoff_delays maximum, jittered)
+        assert "database ready after" in log
+        # The next attempt after the server came up is at most one (capped) backoff step away.
+        assert late_by < delays[-1] * 2 + 1.5, (late_by, delays)
+    finally:
+        cluster.destroy()
+
+
+@pytest.mark.timeout(60)
+async def test_service_gives_up_after_the_startup_timeout(service_factory: ServiceFactory) -> None:
+    """No server at all: the process exits non-zero after DB_STARTUP_TIMEOUT, naming the target."""
+    port = free_port()
+    service = service_factory(
+        f"postgresql://postgres@127.0.0.1:{port}/{APP_DATABASE}",
+        db_startup_timeout="2",
+        db_connect_timeout="1",
+    )
+    started = time.monotonic()
+    code = await asyncio.to_thread(service.wait_exit, 30)
+    elapsed = time.monotonic() - started
+    log = service.log_text()
+    assert code == 3, log  # DatabaseUnavailable's exit code (cli/errors.py)
+    assert "Traceback" not in log, log
+    assert elapsed < 2 + 8, f"took {elapsed:.1f} s to give up"  # timeout + interpreter start-up
+    assert "gave up waiting for the database" in log, log
+    assert f"port {port}" in log
