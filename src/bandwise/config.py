@@ -67,7 +67,12 @@ class Settings(BaseSettings):
     """Every setting of bandwise, from the environment (and an optional ``.env`` file)."""
 
     model_config = SettingsConfigDict(
-        env_file=None, extra="ignore", case_sensitive=False, validate_default=True
+        env_file=None,
+        extra="ignore",
+        case_sensitive=False,
+        validate_default=True,
+        # An empty value in an env file means "not set" (BACKUP_ENCRYPTION_KEY= is no key).
+        env_ignore_empty=True,
     )
 
     # Database ---------------------------------------------------------------------------------

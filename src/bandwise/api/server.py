@@ -12,16 +12,22 @@ import uvicorn
 
 from bandwise.api.app import check_api_security, create_app
 from bandwise.config import Settings
+from bandwise.bot.service import check_bot_settings, start_bot_service
 from bandwise.runtime import start_runtime
 
 log = logging.getLogger(__name__)
 
 
 async def serve_http(settings: Settings) -> None:
-    """Wait for the database, migrate, then serve HTTP until stopped (SIGINT/SIGTERM)."""
+    """Wait for the database, migrate, start the bot (BOT_TOKEN), serve HTTP until stopped."""
     check_api_security(settings)
+    if settings.bot_token is not None:
+        check_bot_settings(settings)  # a bad bot configuration stops us before the database
     runtime = await start_runtime(settings)
+    bot = None
     try:
+        if settings.bot_token is not None:
+            bot = await start_bot_service(runtime)
         application = create_app(settings, runtime=runtime)
         log.info(
             "HTTP on http://%s:%d (engine %s: %s)",
@@ -40,4 +46,6 @@ async def serve_http(settings: Settings) -> None:
         )
         await uvicorn.Server(config).serve()
     finally:
+        if bot is not None:
+            await bot.stop()
         await runtime.close()
