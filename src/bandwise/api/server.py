@@ -11,8 +11,8 @@ import logging
 import uvicorn
 
 from bandwise.api.app import check_api_security, create_app
-from bandwise.config import Settings
 from bandwise.bot.service import check_bot_settings, start_bot_service
+from bandwise.config import Settings
 from bandwise.runtime import start_runtime
 
 log = logging.getLogger(__name__)
