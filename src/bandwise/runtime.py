@@ -16,9 +16,10 @@ from bandwise.config import Settings
 from bandwise.db import migrate
 from bandwise.db.engine import create_engine, create_sessionmaker
 from bandwise.db.readiness import wait_for_database
-from bandwise.errors import MaintenanceMode
+from bandwise.errors import DatabaseError, MaintenanceMode
 from bandwise.ops.maintenance import maintenance_state
 from bandwise.services.limits import LimitPolicy
+from bandwise.services.submissions import recover_abandoned
 
 log = logging.getLogger(__name__)
 
@@ -64,13 +65,20 @@ async def start_runtime(settings: Settings, *, migrate_schema: bool | None = Non
         )
         if should_migrate:
             await migrate.upgrade(engine)
+        policy = LimitPolicy.from_settings(settings)
+        sessions = create_sessionmaker(engine)
+        if await migrate.is_at_head(engine):
+            try:
+                await recover_abandoned(sessions, policy)
+            except DatabaseError as error:  # never a reason not to start
+                log.warning("could not sweep abandoned submissions: %s", error)
     except BaseException:
         await engine.dispose()
         raise
     return Runtime(
         settings=settings,
         engine=engine,
-        sessions=create_sessionmaker(engine),
+        sessions=sessions,
         assessor=build_assessor(settings),
-        policy=LimitPolicy.from_settings(settings),
+        policy=policy,
     )

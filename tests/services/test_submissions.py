@@ -166,3 +166,29 @@ async def test_history_lists_newest_first_with_trend(runtime: Runtime) -> None:
     assert history.trend.best == max(bands)
     assert history.trend.change == bands[-1] - bands[0]
     assert history.trend.average == (sum(bands, Decimal(0)) / 3).quantize(Decimal("0.01"))
+
+
+async def test_abandoned_pending_submissions_are_failed_and_refunded(runtime: Runtime) -> None:
+    from bandwise.repositories import submissions as submission_rows
+    from bandwise.services.limits import consume_check
+    from bandwise.services.submissions import recover_abandoned
+
+    async with runtime.sessions() as session, session.begin():
+        user = await users.get_or_create(session, 11)
+        for minutes_ago in (60, 1):  # one abandoned by a crash, one still being scored
+            when = NOW - timedelta(minutes=minutes_ago)
+            await consume_check(session, runtime.policy, user, when)
+            await submission_rows.create(session, user.id, TASK2_ESSAY, TaskType.TASK_2, 200, when)
+
+    assert await recover_abandoned(runtime.sessions, runtime.policy, now=NOW) == 1
+    assert await recover_abandoned(runtime.sessions, runtime.policy, now=NOW) == 0
+    async with runtime.sessions() as session:
+        statuses = sorted(
+            (row.submitted_at, row.processing_status)
+            for row in await session.scalars(select(Submission))
+        )
+        assert [status for _, status in statuses] == [
+            ProcessingStatus.FAILED,
+            ProcessingStatus.PENDING,
+        ]
+        assert await rate_limits.used(session, user.id, NOW.date()) == 1

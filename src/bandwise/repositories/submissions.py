@@ -63,3 +63,23 @@ async def count_since(session: AsyncSession, since: datetime) -> int:
 async def count(session: AsyncSession) -> int:
     """Return how many submissions there are."""
     return int(await session.scalar(select(func.count()).select_from(Submission)) or 0)
+
+
+async def fail_pending_before(
+    session: AsyncSession, cutoff: datetime
+) -> list[tuple[int, datetime]]:
+    """Mark submissions still pending since before ``cutoff`` failed; return (user_id, when).
+
+    One UPDATE … RETURNING, so several instances sweeping at once each claim distinct rows.
+    """
+    statement = (
+        update(Submission)
+        .where(
+            Submission.processing_status == ProcessingStatus.PENDING,
+            Submission.submitted_at < cutoff,
+        )
+        .values(processing_status=ProcessingStatus.FAILED)
+        .returning(Submission.user_id, Submission.submitted_at)
+    )
+    rows = await session.execute(statement)
+    return [(user_id, submitted_at) for user_id, submitted_at in rows.all()]

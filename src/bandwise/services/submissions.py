@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -32,6 +32,8 @@ from bandwise.services.limits import Allowance, LimitPolicy, consume_check, refu
 log = logging.getLogger(__name__)
 
 MIN_WORDS = 50
+# Longer than any scoring can take (LLM timeout × attempts), so a live request is never swept.
+ABANDONED_AFTER = timedelta(minutes=15)
 MAX_CHARACTERS = 20_000
 
 
@@ -134,11 +136,63 @@ async def submit_essay(
         await submissions.set_status(session, submission.id, ProcessingStatus.COMPLETED)
         return stored
 
-    assessment = await run_transaction(sessions, store, attempts=retry_attempts)
+    try:
+        assessment = await run_transaction(sessions, store, attempts=retry_attempts)
+    except DatabaseError:
+        await _give_back(sessions, policy, submission, moment)
+        raise
     submission.processing_status = ProcessingStatus.COMPLETED
     return SubmissionOutcome(
         submission, assessment, result, task_type, count, allowance, saved=True
     )
+
+
+async def _give_back(
+    sessions: async_sessionmaker[AsyncSession],
+    policy: LimitPolicy,
+    submission: Submission,
+    moment: datetime,
+) -> None:
+    """Best effort after a failed save: mark the submission failed and refund the check.
+
+    If the database is still away this fails too; ``recover_abandoned`` catches it later.
+    """
+
+    async def mark_failed(session: AsyncSession) -> None:
+        await submissions.set_status(session, submission.id, ProcessingStatus.FAILED)
+        await refund_check(session, policy, submission.user_id, moment)
+
+    try:
+        await run_transaction(sessions, mark_failed, attempts=1)
+    except DatabaseError as error:
+        log.warning("submission %s left pending (%s); it is recovered later", submission.id, error)
+
+
+async def recover_abandoned(
+    sessions: async_sessionmaker[AsyncSession],
+    policy: LimitPolicy,
+    *,
+    older_than: timedelta = ABANDONED_AFTER,
+    now: datetime | None = None,
+) -> int:
+    """Fail submissions abandoned while pending (crash, lost database) and refund their checks.
+
+    Returns how many were recovered. Safe to run from several instances at once.
+    """
+    cutoff = (now or utcnow()) - older_than
+
+    async def sweep(session: AsyncSession) -> int:
+        abandoned = await submissions.fail_pending_before(session, cutoff)
+        for user_id, submitted_at in abandoned:
+            await refund_check(session, policy, user_id, submitted_at)
+        return len(abandoned)
+
+    recovered = await run_transaction(sessions, sweep)
+    if recovered:
+        log.warning(
+            "recovered %d abandoned submission(s): marked failed, checks refunded", recovered
+        )
+    return recovered
 
 
 async def _assess(assessor: Assessor, text: str, task_type: TaskType) -> AssessmentResult:
