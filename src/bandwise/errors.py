@@ -8,6 +8,7 @@ Messages are written for the person who has to act on them and never contain sec
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 
 class BandwiseError(Exception):
@@ -97,3 +98,11 @@ class MaintenanceMode(BandwiseError):
 
 class OperationFailed(BandwiseError):
     """An operator's procedure (import, backup, cutover) failed; the message says why."""
+
+
+class ImportFailed(OperationFailed):
+    """An import committed nothing (bad rows, --strict, failed verification); see ``report``."""
+
+    def __init__(self, message: str, report: Any) -> None:
+        super().__init__(message)
+        self.report = report
