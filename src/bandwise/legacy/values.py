@@ -109,7 +109,9 @@ def parse_int(value: Any) -> int:
         return int(value)
     if isinstance(value, int):
         result = value
-    elif (isinstance(value, float) and value.is_integer()) or (isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value)):
+    elif isinstance(value, float) and value.is_integer():
+        result = int(value)
+    elif isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
         result = int(value)
     else:
         raise ValueError(f"not an integer: {value!r}")

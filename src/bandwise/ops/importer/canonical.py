@@ -116,7 +116,8 @@ def sql_checksum(table: str, columns: tuple[tuple[str, Kind], ...]) -> str:
     """Return the query giving (row count, checksum sum) of ``table`` on PostgreSQL."""
     row_text = " || '|' || ".join(sql_field(kind, name) for name, kind in columns)
     return (
-        f"SELECT count(*), coalesce(sum(('x' || substr(md5({row_text}), 1, 15))::bit(60)::bigint), 0)"
+        "SELECT count(*), coalesce(sum("
+        f"('x' || substr(md5({row_text}), 1, 15))::bit(60)::bigint), 0)"
         f' FROM "{table}"'
     )
 

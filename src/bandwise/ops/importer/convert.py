@@ -8,6 +8,7 @@ mode, counted as bad), and every change to a value is counted or listed in the r
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -127,7 +128,7 @@ class Converter:
             value = value.replace("\x00", "")
         if spec.max_length is not None and len(value) > spec.max_length:
             raise _Bad("too_long", f"longer than {spec.max_length} characters ({len(value)})")
-        return value
+        return str(value)
 
     def _datetime(self, state: _RowState, spec: ColumnSpec, value: Any) -> datetime:
         if isinstance(value, str) and _CANONICAL_DATETIME.match(value):
@@ -271,7 +272,7 @@ class Converter:
                 out.append(self._default(spec, column, record))
         if extra is not None:
             extra(self, state, record)
-        if not state.problems and spec.parent is not None:
+        if spec.parent is not None:
             self._check_parent(spec, state, record, out)
         figures = self.report.figures(spec.name)
         figures.source_rows += 1
@@ -299,6 +300,8 @@ class Converter:
         assert spec.parent is not None
         column, parent = spec.parent
         parent_id = out[spec.column_names.index(column)]
+        if parent_id is None:  # the column itself could not be converted (already recorded)
+            return
         if state.source_id in self.orphans.get(spec.name, ()):
             self._bad(
                 state,
@@ -317,10 +320,8 @@ class Converter:
     def _set_aside(self, spec: TableSpec, state: _RowState, record: dict[str, Any]) -> None:
         self.report.figures(spec.name).quarantined += 1
         if spec.name in self.set_aside:
-            try:
+            with contextlib.suppress(ValueError):
                 self.set_aside[spec.name].add(legacy.parse_int(state.source_id))
-            except ValueError:
-                pass
         reason = "; ".join(
             (f"{p.column}={p.value}: " if p.column else "") + f"{p.reason} ({p.kind})"
             for p in state.problems
@@ -387,7 +388,7 @@ def _check_counters(converter: Converter, state: _RowState, record: dict[str, An
         except (ValueError, TypeError) as exc:
             converter._bad(state, column, value, _Bad("unconvertible", str(exc)))
             continue
-        if column == "daily_submissions" and not 0 <= parsed <= INT32_MAX:
+        if isinstance(parsed, int) and not 0 <= parsed <= INT32_MAX:
             converter._bad(state, column, value, _Bad("unconvertible", "counter out of range"))
 
 

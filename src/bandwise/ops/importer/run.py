@@ -7,6 +7,7 @@ loop, so SQLite, Python and PostgreSQL work at the same time while memory stays 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import sqlite3
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 
 import bandwise
 from bandwise.config import Settings, mask_url
@@ -147,7 +148,8 @@ def _describe_source(snapshot: Snapshot, report: ImportReport) -> None:
         missing_required.insert(0, "users (table)")
     if missing_required:
         raise OperationFailed(
-            f"{snapshot.source}: not a bandwise legacy database; missing: {', '.join(missing_required)}"
+            f"{snapshot.source}: not a bandwise legacy database; "
+            f"missing: {', '.join(missing_required)}"
         )
     for name, spec in TABLES.items():
         if not snapshot.has(name):
@@ -329,10 +331,9 @@ def _convert_all(snapshot: Snapshot, converter: Converter) -> None:
 
 
 async def _rollback(transaction: Any) -> None:
-    try:
+    # When the connection is gone the server rolls the transaction back itself.
+    with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
         await asyncio.shield(transaction.rollback())
-    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
-        pass  # the connection is gone: the server rolls the transaction back itself
 
 
 async def _close(connection: asyncpg.Connection) -> None:

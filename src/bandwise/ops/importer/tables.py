@@ -19,7 +19,7 @@ MISSING = object()
 
 @dataclass(frozen=True)
 class ColumnSpec:
-    """One target column: its kind, whether NULL is allowed, its default when the source lacks it."""
+    """One target column: kind, NULL allowed or not, default when the source lacks it."""
 
     name: str
     kind: Kind

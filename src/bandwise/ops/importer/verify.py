@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 
 from bandwise.models.enums import ProcessingStatus, TaskType
 from bandwise.ops.importer.canonical import sql_checksum
