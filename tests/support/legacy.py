@@ -35,7 +35,9 @@ def write_legacy_file(path: Path, data: LegacyData) -> Path:
             for row in getattr(data, table):
                 columns = ", ".join(row)
                 marks = ", ".join("?" for _ in row)
-                connection.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", list(row.values()))
+                connection.execute(
+                    f"INSERT INTO {table} ({columns}) VALUES ({marks})", list(row.values())
+                )
         connection.commit()
     finally:
         connection.close()
@@ -46,43 +48,114 @@ def quirky_legacy_data() -> LegacyData:
     """Return a small data set covering every legacy value convention and quirk."""
     data = LegacyData()
     data.users = [
-        {"id": 1, "telegram_id": 5_123_456_789, "username": "anna", "first_name": "Anna",
-         "created_at": "2024-01-05 10:00:00.123456", "is_pro": 0, "daily_submissions": 2,
-         "last_submission_date": "2024-03-01"},
-        {"id": 2, "telegram_id": 42, "username": None, "first_name": "Bo",
-         "created_at": "2024-01-06T08:30:00", "is_pro": 1, "daily_submissions": 0,
-         "last_submission_date": None},
-        {"id": 3, "telegram_id": 9_007_199_254_740_993, "username": "chen", "first_name": None,
-         "created_at": "2024-02-01 12:00:00.5", "is_pro": 0, "daily_submissions": 3,
-         "last_submission_date": "2024-03-02"},
+        {
+            "id": 1,
+            "telegram_id": 5_123_456_789,
+            "username": "anna",
+            "first_name": "Anna",
+            "created_at": "2024-01-05 10:00:00.123456",
+            "is_pro": 0,
+            "daily_submissions": 2,
+            "last_submission_date": "2024-03-01",
+        },
+        {
+            "id": 2,
+            "telegram_id": 42,
+            "username": None,
+            "first_name": "Bo",
+            "created_at": "2024-01-06T08:30:00",
+            "is_pro": 1,
+            "daily_submissions": 0,
+            "last_submission_date": None,
+        },
+        {
+            "id": 3,
+            "telegram_id": 9_007_199_254_740_993,
+            "username": "chen",
+            "first_name": None,
+            "created_at": "2024-02-01 12:00:00.5",
+            "is_pro": 0,
+            "daily_submissions": 3,
+            "last_submission_date": "2024-03-02",
+        },
     ]
     data.submissions = [
-        {"id": 10, "user_id": 1, "text": "Essay one " * 30, "task_type": "TASK_2", "word_count": 60,
-         "submitted_at": "2024-03-01 09:00:00.000001", "processing_status": "COMPLETED"},
-        {"id": 11, "user_id": 1, "text": "Essay two " * 30, "task_type": "task_1", "word_count": 60,
-         "submitted_at": "2024-03-01 10:00:00", "processing_status": "completed"},
-        {"id": 12, "user_id": 3, "text": "Essay three", "task_type": "Task_2", "word_count": 2,
-         "submitted_at": 1709370000, "processing_status": "Pending"},
+        {
+            "id": 10,
+            "user_id": 1,
+            "text": "Essay one " * 30,
+            "task_type": "TASK_2",
+            "word_count": 60,
+            "submitted_at": "2024-03-01 09:00:00.000001",
+            "processing_status": "COMPLETED",
+        },
+        {
+            "id": 11,
+            "user_id": 1,
+            "text": "Essay two " * 30,
+            "task_type": "task_1",
+            "word_count": 60,
+            "submitted_at": "2024-03-01 10:00:00",
+            "processing_status": "completed",
+        },
+        {
+            "id": 12,
+            "user_id": 3,
+            "text": "Essay three",
+            "task_type": "Task_2",
+            "word_count": 2,
+            "submitted_at": 1709370000,
+            "processing_status": "Pending",
+        },
     ]
     data.rate_limits = [
-        {"id": 100, "user_id": 1, "submission_date": "2024-03-01", "submission_count": 1,
-         "created_at": "2024-03-01 09:00:00"},
-        {"id": 101, "user_id": 1, "submission_date": "2024-03-01", "submission_count": 1,
-         "created_at": "2024-03-01 10:00:00"},
-        {"id": 102, "user_id": 2, "submission_date": "2024-02-10", "submission_count": 1,
-         "created_at": "2024-02-10 07:00:00.250"},
+        {
+            "id": 100,
+            "user_id": 1,
+            "submission_date": "2024-03-01",
+            "submission_count": 1,
+            "created_at": "2024-03-01 09:00:00",
+        },
+        {
+            "id": 101,
+            "user_id": 1,
+            "submission_date": "2024-03-01",
+            "submission_count": 1,
+            "created_at": "2024-03-01 10:00:00",
+        },
+        {
+            "id": 102,
+            "user_id": 2,
+            "submission_date": "2024-02-10",
+            "submission_count": 1,
+            "created_at": "2024-02-10 07:00:00.250",
+        },
     ]
     data.assessments = [
-        {"id": 1000, "submission_id": 10, "task_achievement_score": 6.5,
-         "coherence_cohesion_score": 6.0, "lexical_resource_score": 7.0,
-         "grammatical_accuracy_score": 6.5, "overall_band_score": 6.5,
-         "detailed_feedback": "Good.", "improvement_suggestions": json.dumps(["Use more linkers"]),
-         "assessed_at": "2024-03-01 09:00:05.654321"},
-        {"id": 1001, "submission_id": 11, "task_achievement_score": 5.0,
-         "coherence_cohesion_score": 5.5, "lexical_resource_score": 5.0,
-         "grammatical_accuracy_score": 6.0, "overall_band_score": 5.5,
-         "detailed_feedback": "Fair.", "improvement_suggestions": "Write an overview first.",
-         "assessed_at": "2024-03-01T10:00:05.123"},
+        {
+            "id": 1000,
+            "submission_id": 10,
+            "task_achievement_score": 6.5,
+            "coherence_cohesion_score": 6.0,
+            "lexical_resource_score": 7.0,
+            "grammatical_accuracy_score": 6.5,
+            "overall_band_score": 6.5,
+            "detailed_feedback": "Good.",
+            "improvement_suggestions": json.dumps(["Use more linkers"]),
+            "assessed_at": "2024-03-01 09:00:05.654321",
+        },
+        {
+            "id": 1001,
+            "submission_id": 11,
+            "task_achievement_score": 5.0,
+            "coherence_cohesion_score": 5.5,
+            "lexical_resource_score": 5.0,
+            "grammatical_accuracy_score": 6.0,
+            "overall_band_score": 5.5,
+            "detailed_feedback": "Fair.",
+            "improvement_suggestions": "Write an overview first.",
+            "assessed_at": "2024-03-01T10:00:05.123",
+        },
     ]
     return data
 
@@ -102,8 +175,9 @@ def set_raw_text(path: Path, table: str, row_id: int, column: str, raw: bytes) -
     """Store ``raw`` bytes as TEXT in one cell (e.g. invalid UTF-8, as old drivers wrote it)."""
     connection = sqlite3.connect(path)
     try:
-        connection.execute(f"UPDATE {table} SET {column} = CAST(? AS TEXT) WHERE id = ?",
-                           (raw, row_id))
+        connection.execute(
+            f"UPDATE {table} SET {column} = CAST(? AS TEXT) WHERE id = ?", (raw, row_id)
+        )
         connection.commit()
     finally:
         connection.close()
@@ -113,20 +187,42 @@ def conversion_legacy_data() -> LegacyData:
     """Return the quirky data plus one row per remaining conversion (spellings, NUL, JSON)."""
     data = quirky_legacy_data()
     data.users.append(
-        {"id": 4, "telegram_id": "7000000001", "username": "nul\x00name", "first_name": "Dee",
-         "created_at": 1_709_370_000_123, "is_pro": "true", "daily_submissions": 2,
-         "last_submission_date": "2024-03-05"})
+        {
+            "id": 4,
+            "telegram_id": "7000000001",
+            "username": "nul\x00name",
+            "first_name": "Dee",
+            "created_at": 1_709_370_000_123,
+            "is_pro": "true",
+            "daily_submissions": 2,
+            "last_submission_date": "2024-03-05",
+        }
+    )
     data.submissions.append(
-        {"id": 14, "user_id": 4, "text": "one two three", "task_type": "task_2",
-         "word_count": "3", "submitted_at": "2024-03-05T08:00:00.250Z",
-         "processing_status": "failed"})
+        {
+            "id": 14,
+            "user_id": 4,
+            "text": "one two three",
+            "task_type": "task_2",
+            "word_count": "3",
+            "submitted_at": "2024-03-05T08:00:00.250Z",
+            "processing_status": "failed",
+        }
+    )
     data.assessments.append(
-        {"id": 1003, "submission_id": 14, "task_achievement_score": "6.25",
-         "coherence_cohesion_score": 6.75, "lexical_resource_score": 0,
-         "grammatical_accuracy_score": 9, "overall_band_score": 7.5,
-         "detailed_feedback": "Line\nbreaks\tand \"quotes\"",
-         "improvement_suggestions": '{"b": 1.50, "a": [1e2, -0.0, "x\\u0000y"]}',
-         "assessed_at": "2024-03-05 08:00:01"})
+        {
+            "id": 1003,
+            "submission_id": 14,
+            "task_achievement_score": "6.25",
+            "coherence_cohesion_score": 6.75,
+            "lexical_resource_score": 0,
+            "grammatical_accuracy_score": 9,
+            "overall_band_score": 7.5,
+            "detailed_feedback": 'Line\nbreaks\tand "quotes"',
+            "improvement_suggestions": '{"b": 1.50, "a": [1e2, -0.0, "x\\u0000y"]}',
+            "assessed_at": "2024-03-05 08:00:01",
+        }
+    )
     return data
 
 
@@ -134,36 +230,92 @@ def bad_legacy_data() -> LegacyData:
     """Return valid rows plus bad ones: impossible date, 'n/a' integer, orphans, inexact band."""
     data = quirky_legacy_data()
     data.users.append(
-        {"id": 5, "telegram_id": "n/a", "username": "bad", "first_name": None,
-         "created_at": "2024-01-01 00:00:00", "is_pro": 0, "daily_submissions": 0,
-         "last_submission_date": None})
+        {
+            "id": 5,
+            "telegram_id": "n/a",
+            "username": "bad",
+            "first_name": None,
+            "created_at": "2024-01-01 00:00:00",
+            "is_pro": 0,
+            "daily_submissions": 0,
+            "last_submission_date": None,
+        }
+    )
     data.submissions += [
-        {"id": 15, "user_id": 5, "text": "child of a bad user", "task_type": "TASK_1",
-         "word_count": 5, "submitted_at": "2024-03-01 00:00:00", "processing_status": "COMPLETED"},
-        {"id": 16, "user_id": 99, "text": "orphan", "task_type": "TASK_1", "word_count": 1,
-         "submitted_at": "2024-03-01 00:00:00", "processing_status": "COMPLETED"},
-        {"id": 17, "user_id": 2, "text": "bad date", "task_type": "TASK_1", "word_count": 2,
-         "submitted_at": "2025-02-30 10:00:00", "processing_status": "COMPLETED"},
+        {
+            "id": 15,
+            "user_id": 5,
+            "text": "child of a bad user",
+            "task_type": "TASK_1",
+            "word_count": 5,
+            "submitted_at": "2024-03-01 00:00:00",
+            "processing_status": "COMPLETED",
+        },
+        {
+            "id": 16,
+            "user_id": 99,
+            "text": "orphan",
+            "task_type": "TASK_1",
+            "word_count": 1,
+            "submitted_at": "2024-03-01 00:00:00",
+            "processing_status": "COMPLETED",
+        },
+        {
+            "id": 17,
+            "user_id": 2,
+            "text": "bad date",
+            "task_type": "TASK_1",
+            "word_count": 2,
+            "submitted_at": "2025-02-30 10:00:00",
+            "processing_status": "COMPLETED",
+        },
     ]
     data.assessments += [
-        {"id": 1004, "submission_id": 17, "task_achievement_score": 6.0,
-         "coherence_cohesion_score": 6.0, "lexical_resource_score": 6.0,
-         "grammatical_accuracy_score": 6.0, "overall_band_score": 6.0, "detailed_feedback": "x",
-         "improvement_suggestions": "[]", "assessed_at": "2024-03-01 00:00:01"},
-        {"id": 1005, "submission_id": 12, "task_achievement_score": 6.555,
-         "coherence_cohesion_score": 6.0, "lexical_resource_score": 6.0,
-         "grammatical_accuracy_score": 6.0, "overall_band_score": 6.0, "detailed_feedback": "y",
-         "improvement_suggestions": "[]", "assessed_at": "2024-03-01 00:00:01"},
+        {
+            "id": 1004,
+            "submission_id": 17,
+            "task_achievement_score": 6.0,
+            "coherence_cohesion_score": 6.0,
+            "lexical_resource_score": 6.0,
+            "grammatical_accuracy_score": 6.0,
+            "overall_band_score": 6.0,
+            "detailed_feedback": "x",
+            "improvement_suggestions": "[]",
+            "assessed_at": "2024-03-01 00:00:01",
+        },
+        {
+            "id": 1005,
+            "submission_id": 12,
+            "task_achievement_score": 6.555,
+            "coherence_cohesion_score": 6.0,
+            "lexical_resource_score": 6.0,
+            "grammatical_accuracy_score": 6.0,
+            "overall_band_score": 6.0,
+            "detailed_feedback": "y",
+            "improvement_suggestions": "[]",
+            "assessed_at": "2024-03-01 00:00:01",
+        },
     ]
     data.rate_limits.append(
-        {"id": 103, "user_id": 5, "submission_date": "2024-03-01", "submission_count": 1,
-         "created_at": "2024-03-01 00:00:00"})
+        {
+            "id": 103,
+            "user_id": 5,
+            "submission_date": "2024-03-01",
+            "submission_count": 1,
+            "created_at": "2024-03-01 00:00:00",
+        }
+    )
     return data
 
 
 def write_generated_legacy_file(
-    path: Path, users: int, *, seed: int = 20261124, max_submissions: int = 12,
-    essay_words: tuple[int, int] = (250, 350), feedback_chars: int = 2000,
+    path: Path,
+    users: int,
+    *,
+    seed: int = 20261124,
+    max_submissions: int = 12,
+    essay_words: tuple[int, int] = (250, 350),
+    feedback_chars: int = 2000,
 ) -> dict[str, int]:
     """Write a seeded legacy file of ``users`` users with essays, assessments and limits.
 
@@ -198,30 +350,59 @@ def write_generated_legacy_file(
 
     bands = [x / 2 for x in range(8, 19)]
     for user_id in range(1, users + 1):
-        created = start + timedelta(seconds=rng.randrange(0, 200 * 86400), microseconds=rng.randrange(10**6))
+        created = start + timedelta(
+            seconds=rng.randrange(0, 200 * 86400), microseconds=rng.randrange(10**6)
+        )
         n = rng.randrange(0, max_submissions + 1)
         last_day = None
         days: dict[str, int] = {}
         for k in range(n):
             submission_id += 1
-            at = created + timedelta(days=k, seconds=rng.randrange(86400), microseconds=rng.randrange(10**6))
+            at = created + timedelta(
+                days=k, seconds=rng.randrange(86400), microseconds=rng.randrange(10**6)
+            )
             words = " ".join(rng.choices(_WORDS, k=rng.randint(*essay_words)))
-            chunk["submissions"].append((submission_id, user_id, words, rng.choice(("TASK_1", "TASK_2")),
-                                         len(words.split()), at.isoformat(sep=" "), "COMPLETED"))
+            chunk["submissions"].append(
+                (
+                    submission_id,
+                    user_id,
+                    words,
+                    rng.choice(("TASK_1", "TASK_2")),
+                    len(words.split()),
+                    at.isoformat(sep=" "),
+                    "COMPLETED",
+                )
+            )
             day = at.date().isoformat()
             days[day] = days.get(day, 0) + 1
             last_day = day
             feedback = " ".join(rng.choices(_WORDS, k=feedback_chars // 6))
             scores = [rng.choice(bands) for _ in range(5)]
-            chunk["assessments"].append((submission_id, submission_id, *scores, feedback,
-                                         json.dumps(["Use more linking words", "Vary sentences"]),
-                                         (at + timedelta(seconds=5)).isoformat(sep=" ")))
+            chunk["assessments"].append(
+                (
+                    submission_id,
+                    submission_id,
+                    *scores,
+                    feedback,
+                    json.dumps(["Use more linking words", "Vary sentences"]),
+                    (at + timedelta(seconds=5)).isoformat(sep=" "),
+                )
+            )
         for day, count in days.items():
             rate_id += 1
             chunk["rate_limits"].append((rate_id, user_id, day, count, f"{day} 00:00:01.000000"))
-        chunk["users"].append((user_id, 5_000_000_000 + user_id * 7919, f"user{user_id}", f"Name {user_id}",
-                               created.isoformat(sep=" "), int(rng.random() < 0.1),
-                               days.get(last_day, 0) if last_day else 0, last_day))
+        chunk["users"].append(
+            (
+                user_id,
+                5_000_000_000 + user_id * 7919,
+                f"user{user_id}",
+                f"Name {user_id}",
+                created.isoformat(sep=" "),
+                int(rng.random() < 0.1),
+                days.get(last_day, 0) if last_day else 0,
+                last_day,
+            )
+        )
         if len(chunk["submissions"]) >= 5000 or len(chunk["users"]) >= 5000:
             flush()
     flush()

@@ -38,15 +38,24 @@ async def test_quarantine_sets_rows_and_their_children_aside(
 ) -> None:
     write_legacy_file(legacy_path, bad_legacy_data())
 
-    report = await import_sqlite(legacy_path, target_url, import_settings,
-                                 ImportOptions(on_bad_rows="quarantine"))
+    report = await import_sqlite(
+        legacy_path, target_url, import_settings, ImportOptions(on_bad_rows="quarantine")
+    )
 
     assert report.verified and report.committed
-    stored = await fetch(target_url, "SELECT source_table, source_id, reason, row_data "
-                                     "FROM import_quarantine ORDER BY source_table, source_id")
+    stored = await fetch(
+        target_url,
+        "SELECT source_table, source_id, reason, row_data "
+        "FROM import_quarantine ORDER BY source_table, source_id",
+    )
     assert [(r["source_table"], r["source_id"]) for r in stored] == [
-        ("assessments", 1004), ("assessments", 1005), ("rate_limits", 103),
-        ("submissions", 15), ("submissions", 16), ("submissions", 17), ("users", 5),
+        ("assessments", 1004),
+        ("assessments", 1005),
+        ("rate_limits", 103),
+        ("submissions", 15),
+        ("submissions", 16),
+        ("submissions", 17),
+        ("users", 5),
     ]
     reasons = {(r["source_table"], r["source_id"]): r["reason"] for r in stored}
     assert "parent_set_aside" in reasons[("assessments", 1004)]  # follows submission 17
@@ -71,8 +80,12 @@ async def test_strict_aborts_instead_of_removing_nul_bytes(
     write_legacy_file(legacy_path, data)
 
     with pytest.raises(ImportFailed, match="--strict") as caught:
-        await import_sqlite(legacy_path, target_url, import_settings,
-                            ImportOptions(strict=True, on_bad_rows="quarantine"))
+        await import_sqlite(
+            legacy_path,
+            target_url,
+            import_settings,
+            ImportOptions(strict=True, on_bad_rows="quarantine"),
+        )
 
     assert "submissions id=10 text=" in str(caught.value)
     assert set((await table_counts(target_url)).values()) == {0}

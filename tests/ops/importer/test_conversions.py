@@ -42,11 +42,17 @@ async def test_every_conversion_arrives_exactly(
     assert submissions[14]["submitted_at"] == datetime(2024, 3, 5, 8, 0, 0, 250000, tzinfo=UTC)
     assert submissions[14]["word_count"] == 3
 
-    limits = {(r["user_id"], r["submission_date"]): r["submission_count"]
-              for r in await fetch(target_url, "SELECT * FROM rate_limits")}
+    limits = {
+        (r["user_id"], r["submission_date"]): r["submission_count"]
+        for r in await fetch(target_url, "SELECT * FROM rate_limits")
+    }
     # user 1: two duplicate rows summed (2), its counter (2) absorbed; user 3 and 4: counters moved
-    assert limits == {(1, date(2024, 3, 1)): 2, (2, date(2024, 2, 10)): 1,
-                      (3, date(2024, 3, 2)): 3, (4, date(2024, 3, 5)): 2}
+    assert limits == {
+        (1, date(2024, 3, 1)): 2,
+        (2, date(2024, 2, 10)): 1,
+        (3, date(2024, 3, 2)): 3,
+        (4, date(2024, 3, 5)): 2,
+    }
 
     assessments = {r["id"]: r for r in await fetch(target_url, "SELECT * FROM assessments")}
     assert json.loads(assessments[1001]["improvement_suggestions"]) == ["Write an overview first."]
@@ -66,8 +72,11 @@ async def test_every_conversion_arrives_exactly(
     # plain text (1001) and a JSON object (1003) both become lists
     assert counts["assessments.improvement_suggestions:suggestions_text_to_list"] == 2
     listed = {(t.table, t.source_id, t.kind) for t in report.transformations}
-    assert {("users", 4, "nul_removed"), ("users", 2, "utf8_replaced"),
-            ("rate_limits", 100, "rate_limit_merged")} <= listed
+    assert {
+        ("users", 4, "nul_removed"),
+        ("users", 2, "utf8_replaced"),
+        ("rate_limits", 100, "rate_limit_merged"),
+    } <= listed
 
 
 async def test_report_numbers_match_the_data(
@@ -78,10 +87,17 @@ async def test_report_numbers_match_the_data(
 
     report = await import_sqlite(legacy_path, target_url, import_settings, ImportOptions())
 
-    stored = {r[0]: int(r[1]) for r in await fetch(target_url, (
-        "SELECT 'users', count(*) FROM users UNION ALL SELECT 'submissions', count(*) FROM submissions"
-        " UNION ALL SELECT 'rate_limits', count(*) FROM rate_limits"
-        " UNION ALL SELECT 'assessments', count(*) FROM assessments"))}
+    stored = {
+        r[0]: int(r[1])
+        for r in await fetch(
+            target_url,
+            (
+                "SELECT 'users', count(*) FROM users UNION ALL SELECT 'submissions', count(*) FROM submissions"
+                " UNION ALL SELECT 'rate_limits', count(*) FROM rate_limits"
+                " UNION ALL SELECT 'assessments', count(*) FROM assessments"
+            ),
+        )
+    }
     for name in ("users", "submissions", "assessments"):
         figures = report.tables[name]
         assert figures.source_rows == len(getattr(data, name))

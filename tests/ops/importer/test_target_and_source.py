@@ -23,8 +23,9 @@ async def test_non_empty_target_is_refused_unless_replace(
     with pytest.raises(Conflict, match="not empty.*--replace"):
         await import_sqlite(legacy_path, target_url, import_settings, ImportOptions())
 
-    report = await import_sqlite(legacy_path, target_url, import_settings,
-                                 ImportOptions(replace=True))
+    report = await import_sqlite(
+        legacy_path, target_url, import_settings, ImportOptions(replace=True)
+    )
     assert report.verified and report.committed
     assert (await table_counts(target_url))["users"] == 3
 
@@ -34,8 +35,9 @@ async def test_dry_run_verifies_then_rolls_back(
 ) -> None:
     write_legacy_file(legacy_path, quirky_legacy_data())
 
-    report = await import_sqlite(legacy_path, target_url, import_settings,
-                                 ImportOptions(dry_run=True))
+    report = await import_sqlite(
+        legacy_path, target_url, import_settings, ImportOptions(dry_run=True)
+    )
 
     assert report.verified and not report.committed and report.mode == "dry-run"
     assert report.tables["users"].checksum_match
@@ -57,10 +59,13 @@ async def test_verify_import_catches_a_changed_value(
     assert failed == ["submissions: content checksum"]
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    (b"this is not a database at all", "not a SQLite database"),
-    (b"SQLite format 3\x00" + b"\x00" * 84 + b"garbage" * 200, "SQLite"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"this is not a database at all", "not a SQLite database"),
+        (b"SQLite format 3\x00" + b"\x00" * 84 + b"garbage" * 200, "SQLite"),
+    ],
+)
 async def test_non_sqlite_or_corrupt_file_is_a_clear_error(
     legacy_path: Path, target_url: str, import_settings: Settings, content: bytes, message: str
 ) -> None:
@@ -77,7 +82,7 @@ async def test_corrupted_pages_fail_the_integrity_check(
     raw = bytearray(legacy_path.read_bytes())
     page = 4096
     for offset in range(page, len(raw), page):  # scribble over every page after the first
-        raw[offset + 8: offset + 64] = b"\xab" * 56
+        raw[offset + 8 : offset + 64] = b"\xab" * 56
     legacy_path.write_bytes(bytes(raw))
     with pytest.raises(InvalidInput, match="integrity_check|corrupt|cannot read"):
         await import_sqlite(legacy_path, target_url, import_settings, ImportOptions())
@@ -109,6 +114,9 @@ async def test_older_schema_gets_defaults_and_unknown_tables_are_listed(
     assert report.skipped_columns == {"users": ["locale"]}
     assert "is_pro" in report.defaulted_columns["users"]
     assert report.defaulted_columns["rate_limits"] == ["(table absent: no rows)"]
-    rows = await fetch(target_url, "SELECT u.is_pro, s.word_count, s.processing_status "
-                                   "FROM users u JOIN submissions s ON s.user_id = u.id")
+    rows = await fetch(
+        target_url,
+        "SELECT u.is_pro, s.word_count, s.processing_status "
+        "FROM users u JOIN submissions s ON s.user_id = u.id",
+    )
     assert [tuple(row) for row in rows] == [(False, 4, "completed")]
