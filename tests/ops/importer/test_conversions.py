@@ -92,7 +92,8 @@ async def test_report_numbers_match_the_data(
         for r in await fetch(
             target_url,
             (
-                "SELECT 'users', count(*) FROM users UNION ALL SELECT 'submissions', count(*) FROM submissions"
+                "SELECT 'users', count(*) FROM users "
+                "UNION ALL SELECT 'submissions', count(*) FROM submissions"
                 " UNION ALL SELECT 'rate_limits', count(*) FROM rate_limits"
                 " UNION ALL SELECT 'assessments', count(*) FROM assessments"
             ),

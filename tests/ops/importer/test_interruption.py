@@ -28,7 +28,8 @@ async def _checksums(url: str) -> list[tuple[object, ...]]:
     rows = await fetch(
         url,
         (
-            "SELECT 'users', count(*), md5(coalesce(string_agg(u::text, ',' ORDER BY id), '')) FROM users u "
+            "SELECT 'users', count(*), "
+            "md5(coalesce(string_agg(u::text, ',' ORDER BY id), '')) FROM users u "
             "UNION ALL SELECT 'submissions', count(*), "
             "md5(coalesce(string_agg(s::text, ',' ORDER BY id), '')) FROM submissions s"
         ),

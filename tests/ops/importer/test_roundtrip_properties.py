@@ -185,7 +185,8 @@ def test_python_canonical_json_is_what_postgresql_prints(
         )
         try:
             rows = await connection.fetch(
-                "SELECT t::jsonb::text FROM unnest($1::text[]) WITH ORDINALITY AS u(t, n) ORDER BY n",
+                "SELECT t::jsonb::text FROM unnest($1::text[]) WITH ORDINALITY AS u(t, n) "
+                "ORDER BY n",
                 texts,
             )
             return [row[0] for row in rows]

@@ -20,7 +20,7 @@ async def test_non_empty_target_is_refused_unless_replace(
     write_legacy_file(legacy_path, quirky_legacy_data())
     await import_sqlite(legacy_path, target_url, import_settings, ImportOptions())
 
-    with pytest.raises(Conflict, match="not empty.*--replace"):
+    with pytest.raises(Conflict, match=r"not empty.*--replace"):
         await import_sqlite(legacy_path, target_url, import_settings, ImportOptions())
 
     report = await import_sqlite(
@@ -84,7 +84,7 @@ async def test_corrupted_pages_fail_the_integrity_check(
     for offset in range(page, len(raw), page):  # scribble over every page after the first
         raw[offset + 8 : offset + 64] = b"\xab" * 56
     legacy_path.write_bytes(bytes(raw))
-    with pytest.raises(InvalidInput, match="integrity_check|corrupt|cannot read"):
+    with pytest.raises(InvalidInput, match=r"integrity_check|corrupt|cannot read"):
         await import_sqlite(legacy_path, target_url, import_settings, ImportOptions())
 
 
@@ -100,7 +100,8 @@ async def test_older_schema_gets_defaults_and_unknown_tables_are_listed(
         CREATE TABLE feedback_votes (id INTEGER PRIMARY KEY, vote INTEGER);
         CREATE TABLE notes (id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT);
         INSERT INTO users VALUES (1, 77, 'old', '2023-05-01 10:00:00', 'en');
-        INSERT INTO submissions VALUES (1, 1, 'four words in here', 'TASK_2', '2023-05-02 10:00:00');
+        INSERT INTO submissions
+            VALUES (1, 1, 'four words in here', 'TASK_2', '2023-05-02 10:00:00');
         INSERT INTO feedback_votes VALUES (1, 1);
         INSERT INTO notes (body) VALUES ('x');
     """)
