@@ -9,6 +9,7 @@ digest per table. The sum does not depend on row order and changes when any valu
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -93,7 +94,35 @@ def field_text(kind: Kind, value: Any) -> str:
 def row_digest(kinds: tuple[Kind, ...], row: tuple[Any, ...]) -> int:
     """Return the 60-bit digest of one converted row."""
     text = "|".join(field_text(kind, value) for kind, value in zip(kinds, row, strict=True))
-    return int(hashlib.md5(text.encode("utf-8"), usedforsecurity=False).hexdigest()[:15], 16)
+    return _digest(text)
+
+
+def _digest(text: str) -> int:
+    # The first 60 bits of the md5: PostgreSQL's substr(md5(...), 1, 15) as an integer.
+    digest = hashlib.md5(text.encode("utf-8"), usedforsecurity=False).digest()
+    return int.from_bytes(digest[:8], "big") >> 4
+
+
+def _fast_field(kind: Kind) -> Callable[[Any], str]:
+    if kind in ("text", "json"):
+        return lambda value: "-" if value is None else f"{len(value)}:{value}"
+    if kind == "ts":
+        return lambda value: "-" if value is None else str((value - _EPOCH) // _MICROSECOND)
+    if kind == "int":
+        return lambda value: "-" if value is None else str(value)
+    return lambda value: field_text(kind, value)
+
+
+def row_digester(kinds: tuple[Kind, ...]) -> Callable[[tuple[Any, ...]], int]:
+    """Return a function computing :func:`row_digest` for rows of these kinds, faster."""
+    formatters = tuple(_fast_field(kind) for kind in kinds)
+
+    def digest(row: tuple[Any, ...]) -> int:
+        return _digest(
+            "|".join([format_(value) for format_, value in zip(formatters, row, strict=True)])
+        )
+
+    return digest
 
 
 def sql_field(kind: Kind, column: str) -> str:
