@@ -254,11 +254,14 @@ async def import_sqlite(
     )
     started = time.perf_counter()
     await _upgrade_target(target_url, settings)
+    report.timings["migrate_seconds"] = time.perf_counter() - started
     with tempfile.TemporaryDirectory(prefix="bandwise-import-", dir=options.work_dir) as scratch:
         step = time.perf_counter()
         snapshot = await asyncio.to_thread(take_snapshot, source, Path(scratch))
         report.timings["snapshot_seconds"] = time.perf_counter() - step
+        step = time.perf_counter()
         converter = await asyncio.to_thread(_prepare, snapshot, report, options)
+        report.timings["orphan_scan_seconds"] = time.perf_counter() - step
         connection = await copy.connect(target_url, settings)
         try:
             report.versions = _versions(str(connection.get_server_version()))
