@@ -9,6 +9,12 @@ from bandwise.ops.importer.canonical import sql_checksum
 from bandwise.ops.importer.report import Check, ImportReport
 from bandwise.ops.importer.tables import SCORES, TABLE_ORDER, TABLES
 
+_PARALLEL_SETTINGS = (
+    "max_parallel_workers_per_gather = 2",
+    "parallel_setup_cost = 0",
+    "parallel_tuple_cost = 0",
+    "min_parallel_table_scan_size = 0",
+)
 _ORPHAN_QUERIES = {
     "submissions.user_id → users": "SELECT count(*) FROM submissions s "
     "WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = s.user_id)",
@@ -27,6 +33,10 @@ async def verify_target(
     ``expected_quarantined``: rows ``import_quarantine`` must hold (None: not checked).
     """
     checks: list[Check] = []
+    # Hashing every stored row is the costly part: let PostgreSQL spread it over its workers
+    # (the importer's own process is idle meanwhile).
+    for setting in _PARALLEL_SETTINGS:
+        await connection.execute(f"SET LOCAL {setting}")
     for name in TABLE_ORDER:
         figures = report.figures(name)
         count, checksum = await connection.fetchrow(
