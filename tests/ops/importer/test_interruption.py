@@ -16,8 +16,11 @@ import time
 from pathlib import Path
 
 import asyncpg
+import pytest
 
 from bandwise.config import Settings
+from bandwise.devtools.pg_cluster import PgCluster
+from bandwise.errors import DatabaseUnavailable
 from bandwise.ops.importer import ImportOptions, import_sqlite
 from tests.conftest import subprocess_env
 from tests.ops.importer.conftest import fetch, table_counts
@@ -180,3 +183,22 @@ async def test_source_written_during_the_import_gives_a_consistent_snapshot(
     counts = await table_counts(target_url)
     assert counts["submissions"] == counts["assessments"]  # no half-written pair
     assert report.tables["submissions"].imported == counts["submissions"]
+
+
+async def test_server_restart_mid_copy_rolls_back_and_rerun_succeeds(
+    tmp_path: Path, target_url: str, import_settings: Settings, pg_cluster: PgCluster
+) -> None:
+    source = tmp_path / "big.db"
+    write_generated_legacy_file(source, 1500)
+    importing = asyncio.create_task(
+        import_sqlite(source, target_url, import_settings, ImportOptions())
+    )
+    await _wait_for_copy(target_url)
+    await asyncio.to_thread(pg_cluster.restart)
+
+    with pytest.raises(DatabaseUnavailable, match="nothing was committed; run the import again"):
+        await importing
+    assert set((await table_counts(target_url)).values()) == {0}
+
+    report = await import_sqlite(source, target_url, import_settings, ImportOptions())
+    assert report.verified and report.committed

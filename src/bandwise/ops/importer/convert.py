@@ -213,7 +213,7 @@ class Converter:
             self._note(state, spec.name, "band_from_text")
         return legacy.parse_band(value)
 
-    def value(self, state: _RowState, spec: ColumnSpec, value: Any, table: str) -> Any:
+    def value(self, state: _RowState, spec: ColumnSpec, value: Any) -> Any:
         """Return the target value of one legacy value (raise ``_Bad`` when impossible)."""
         if value is None:
             if spec.nullable:
@@ -266,7 +266,7 @@ class Converter:
         for column in spec.columns:
             if column.name in record:
                 try:
-                    out.append(self.value(state, column, record[column.name], spec.name))
+                    out.append(self.value(state, column, record[column.name]))
                 except _Bad as bad:
                     self._bad(state, column.name, record[column.name], bad)
                     out.append(None)

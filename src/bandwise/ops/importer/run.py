@@ -25,7 +25,12 @@ import bandwise
 from bandwise.config import Settings, mask_url
 from bandwise.db import migrate
 from bandwise.db.engine import create_engine
-from bandwise.errors import ImportFailed, OperationFailed
+from bandwise.errors import (
+    DatabaseError,
+    DatabaseUnavailable,
+    ImportFailed,
+    OperationFailed,
+)
 from bandwise.ops.importer import copy, verify
 from bandwise.ops.importer.convert import BadRowPolicy, Converter
 from bandwise.ops.importer.report import ImportReport
@@ -72,7 +77,8 @@ class _Producer:
                 continue
         raise _Stopped
 
-    def _tables(self) -> Iterator[tuple[str, Iterator[list[tuple[Any, ...]]]]]:
+    def tables(self) -> Iterator[tuple[str, Iterator[list[tuple[Any, ...]]]]]:
+        """Yield (table, converted batches) in load order."""
         snapshot, converter = self.snapshot, self.converter
         for name in TABLE_ORDER:
             spec = TABLES[name]
@@ -93,7 +99,7 @@ class _Producer:
 
     def _run(self) -> None:
         try:
-            for name, batches in self._tables():
+            for name, batches in self.tables():
                 started = time.perf_counter()
                 for batch in batches:
                     self._put((name, batch))
@@ -121,7 +127,6 @@ class _Stopped(Exception):
 async def _records(
     producer: _Producer, table: str, progress: ProgressCallback | None, total: int
 ) -> AsyncIterator[tuple[Any, ...]]:
-    done = 0
     while True:
         name, batch = await producer.next_item()
         assert name == table, f"reader sent {name} while {table} was being copied"
@@ -129,7 +134,6 @@ async def _records(
             return
         for row in batch:
             yield row
-        done += len(batch)
         if progress is not None:
             progress(table, producer.converter.report.figures(table).source_rows, total)
 
@@ -281,12 +285,22 @@ async def import_sqlite(
                 report.verified = False
                 report.error = str(exc)
                 await _rollback(transaction)
+                if isinstance(exc, _DATABASE_ERRORS):
+                    rerun = "; run the import again" if isinstance(exc, _LOST) else ""
+                    raise _database_failure(exc, f"nothing was committed{rerun}") from exc
                 raise
-            if options.dry_run:
-                await transaction.rollback()
-            else:
-                await transaction.commit()
-                report.committed = True
+            try:
+                if options.dry_run:
+                    await transaction.rollback()
+                else:
+                    await transaction.commit()
+                    report.committed = True
+            except _DATABASE_ERRORS as exc:
+                raise _database_failure(
+                    exc,
+                    "the outcome of the COMMIT is unknown: check the target with "
+                    "`bandwise db verify-import`, or rerun with --replace",
+                ) from exc
         finally:
             await _close(connection)
     report.timings["total_seconds"] = time.perf_counter() - started
@@ -328,9 +342,31 @@ async def verify_import(source: Path, target_url: str, settings: Settings) -> Im
 
 def _convert_all(snapshot: Snapshot, converter: Converter) -> None:
     producer = _Producer(snapshot, converter)
-    for _, batches in producer._tables():
+    for _, batches in producer.tables():
         for _ in batches:
             pass
+
+
+_DATABASE_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+_LOST = (
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    OSError,
+    TimeoutError,
+)
+
+
+def _database_failure(error: BaseException, consequence: str) -> DatabaseError:
+    """Return the domain error for a PostgreSQL failure during the import."""
+    if isinstance(error, _LOST):
+        return DatabaseUnavailable(
+            f"lost the connection to the target during the import "
+            f"({type(error).__name__}: {error}); {consequence}"
+        )
+    return DatabaseError(
+        f"PostgreSQL refused the import ({type(error).__name__}: {error}); {consequence}"
+    )
 
 
 async def _rollback(transaction: Any) -> None:
