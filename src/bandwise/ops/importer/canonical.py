@@ -1,9 +1,10 @@
 """One canonical text per row, computed the same way in Python and in PostgreSQL SQL.
 
 Verification hashes every row on both sides: Python over the converted source rows, PostgreSQL
-over the rows it stored. Both build the same text (``|``-separated fields, text length-prefixed
-so no separator is ambiguous, NULL as ``-``), take its md5, and sum the first 60 bits of each
-digest per table. The sum does not depend on row order and changes when any value changes.
+over the rows it stored. Both build the same text (``|``-separated fields; text and JSON as the
+md5 of their text, so no separator is ambiguous and PostgreSQL reads each stored value once;
+NULL as ``-``), take its md5, and sum the first 60 bits of each digest per table. The sum does
+not depend on row order and changes when any value changes.
 """
 
 from __future__ import annotations
@@ -73,8 +74,8 @@ def field_text(kind: Kind, value: Any) -> str:
     """Return one field's canonical text (see the module docstring)."""
     if value is None:
         return "-"
-    if kind == "text":
-        return f"{len(value)}:{value}"
+    if kind in ("text", "json"):  # json: the converted row already holds the jsonb text
+        return _md5_hex(value)
     if kind == "int":
         return str(value)
     if kind == "ts":
@@ -87,8 +88,11 @@ def field_text(kind: Kind, value: Any) -> str:
         return f"{value:.2f}"
     if kind == "enum":
         return str(value.value if isinstance(value, Enum) else value)
-    # json: the converted row already holds the jsonb text
-    return f"{len(value)}:{value}"
+    raise ValueError(f"unknown column kind {kind!r}")
+
+
+def _md5_hex(text: str) -> str:
+    return hashlib.md5(text.encode("utf-8"), usedforsecurity=False).hexdigest()
 
 
 def row_digest(kinds: tuple[Kind, ...], row: tuple[Any, ...]) -> int:
@@ -105,7 +109,7 @@ def _digest(text: str) -> int:
 
 def _fast_field(kind: Kind) -> Callable[[Any], str]:
     if kind in ("text", "json"):
-        return lambda value: "-" if value is None else f"{len(value)}:{value}"
+        return lambda value: "-" if value is None else _md5_hex(value)
     if kind == "ts":
         return lambda value: "-" if value is None else str((value - _EPOCH) // _MICROSECOND)
     if kind == "int":
@@ -129,14 +133,14 @@ def sql_field(kind: Kind, column: str) -> str:
     """Return the SQL expression giving one column's canonical text on PostgreSQL."""
     quoted = f'"{column}"'
     expressions: dict[Kind, str] = {
-        "text": f"length({quoted})::text || ':' || {quoted}",
+        "text": f"md5({quoted})",
         "int": f"{quoted}::text",
         "ts": f"((extract(epoch FROM {quoted}) * 1000000)::bigint)::text",
         "date": f"({quoted} - DATE '1970-01-01')::text",
         "bool": f"CASE WHEN {quoted} THEN '1' ELSE '0' END",
         "band": f"{quoted}::text",
         "enum": f"{quoted}::text",
-        "json": f"length({quoted}::text)::text || ':' || {quoted}::text",
+        "json": f"md5({quoted}::text)",
     }
     return f"coalesce({expressions[kind]}, '-')"
 
