@@ -10,9 +10,10 @@ path, which records every change and problem. Both paths give identical values.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 from bandwise.legacy import values as legacy
@@ -162,7 +163,20 @@ def row_converter(
     day_at = source_columns.index(day_name) if day_name in source_columns else None
     has_orphans = bool(orphans)
 
-    def convert(raw: tuple[Any, ...]) -> tuple[Any, ...]:
+    # The usual case: columns read from the source, plus constant defaults, put in target
+    # order by one C-level itemgetter. Only a computed default (word_count) takes the loop.
+    present = [(index, step) for index, step in steps if index is not None]
+    constants = [step for index, step in steps if index is None]
+    simple = not any(isinstance(step, tuple) for step in constants)
+    positions = _target_positions(steps)
+    arrange = itemgetter(*positions) if len(positions) > 1 else None
+
+    def build(raw: tuple[Any, ...]) -> Any:
+        if simple:
+            values = [step(raw[index]) for index, step in present]  # type: ignore[misc]
+            if not constants:
+                return values
+            return arrange(values + constants) if arrange else values + constants
         out: list[Any] = []
         for index, step in steps:
             if index is not None:
@@ -172,6 +186,10 @@ def row_converter(
                 out.append(len(str(text).split()) if text is not None else 0)
             else:
                 out.append(step)
+        return out
+
+    def convert(raw: tuple[Any, ...]) -> tuple[Any, ...]:
+        out = build(raw)
         if has_orphans and raw[id_at] in orphans:
             raise NeedsCareful
         if parent_at is not None and set_aside and out[parent_at] in set_aside:
@@ -185,3 +203,18 @@ def row_converter(
         return tuple(out)
 
     return convert
+
+
+def _target_positions(steps: Sequence[tuple[int | None, Any]]) -> list[int]:
+    """Return, per target column, its place in (values read from the source + constants)."""
+    present = sum(1 for index, _ in steps if index is not None)
+    positions: list[int] = []
+    read = constant = 0
+    for index, _ in steps:
+        if index is not None:
+            positions.append(read)
+            read += 1
+        else:
+            positions.append(present + constant)
+            constant += 1
+    return positions
