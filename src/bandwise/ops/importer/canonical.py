@@ -107,9 +107,27 @@ def _digest(text: str) -> int:
     return int.from_bytes(digest[:8], "big") >> 4
 
 
+_SHORT_TEXT_HASHES: dict[str, str] = {}  # '', 'legacy', '[]', …: hashed once
+
+
+def _text_hash(value: str | None) -> str:
+    if value is None:
+        return "-"
+    if len(value) > 64:
+        return _md5_hex(value)
+    known = _SHORT_TEXT_HASHES.get(value)
+    if known is None:
+        known = _md5_hex(value)
+        if len(_SHORT_TEXT_HASHES) < 10_000:
+            _SHORT_TEXT_HASHES[value] = known
+    return known
+
+
 def _fast_field(kind: Kind) -> Callable[[Any], str]:
     if kind in ("text", "json"):
-        return lambda value: "-" if value is None else _md5_hex(value)
+        return _text_hash
+    if kind in ("band", "enum"):  # bands are quantized to 0.01: str() gives '6.50'
+        return lambda value: "-" if value is None else str(value)
     if kind == "ts":
         return lambda value: "-" if value is None else str((value - _EPOCH) // _MICROSECOND)
     if kind == "int":
