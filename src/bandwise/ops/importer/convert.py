@@ -69,14 +69,6 @@ class _Bad(Exception):
 
 
 @dataclass
-class ConvertedBatch:
-    """Converted rows of one table ready for COPY."""
-
-    table: str
-    rows: list[tuple[Any, ...]]
-
-
-@dataclass
 class _RowState:
     """Changes and problems met while converting one row."""
 
@@ -99,7 +91,8 @@ class Converter:
         self._digesters: dict[str, Callable[[tuple[Any, ...]], int]] = {}
 
     # --- values ------------------------------------------------------------------------------
-    def _note(self, state: _RowState, column: str, kind: str, detail: str = "") -> None:
+    def note(self, state: _RowState, column: str, kind: str, detail: str = "") -> None:
+        """Record one transformation of a value (listed too for the lossy kinds)."""
         state.changed = True
         self.report.count(state.table, column, kind)
         if kind in LISTED_KINDS:
@@ -114,19 +107,17 @@ class Converter:
         if isinstance(value, bytes):
             value = decode_text(value)
         elif not isinstance(value, str):
-            self._note(state, spec.name, "number_as_text")
+            self.note(state, spec.name, "number_as_text")
             value = str(value)
         if type(value) is ReplacedText:
             if self.strict:
                 raise _Bad("invalid_utf8", "invalid UTF-8 (--strict)")
-            self._note(state, spec.name, "utf8_replaced", "invalid UTF-8 bytes → U+FFFD")
+            self.note(state, spec.name, "utf8_replaced", "invalid UTF-8 bytes → U+FFFD")
             value = str(value)
         if "\x00" in value:
             if self.strict:
                 raise _Bad("nul_byte", "NUL byte in text (--strict)")
-            self._note(
-                state, spec.name, "nul_removed", f"{value.count(chr(0))} NUL byte(s) removed"
-            )
+            self.note(state, spec.name, "nul_removed", f"{value.count(chr(0))} NUL byte(s) removed")
             value = value.replace("\x00", "")
         if spec.max_length is not None and len(value) > spec.max_length:
             raise _Bad("too_long", f"longer than {spec.max_length} characters ({len(value)})")
@@ -137,14 +128,14 @@ class Converter:
             return legacy.parse_datetime(value)
         parsed = legacy.parse_datetime(value)
         kind = "epoch_to_datetime" if isinstance(value, int | float) else "datetime_respelled"
-        self._note(state, spec.name, kind)
+        self.note(state, spec.name, kind)
         return parsed
 
     def _json(self, state: _RowState, spec: ColumnSpec, value: Any) -> str:
         text = self._text(state, spec, value)
         suggestions, converted = legacy.parse_suggestions_exact(text)
         if converted:
-            self._note(
+            self.note(
                 state,
                 spec.name,
                 "suggestions_text_to_list",
@@ -160,14 +151,14 @@ class Converter:
             if "\x00" in cleaned:
                 if self.strict:
                     raise _Bad("nul_byte", "NUL escape in JSON (--strict)")
-                self._note(state, spec.name, "nul_removed", "\\u0000 removed from JSON text")
+                self.note(state, spec.name, "nul_removed", "\\u0000 removed from JSON text")
                 cleaned = cleaned.replace("\x00", "")
             try:
                 cleaned.encode("utf-8")
             except UnicodeEncodeError:
                 if self.strict:
                     raise _Bad("invalid_utf8", "lone surrogate escape in JSON (--strict)") from None
-                self._note(state, spec.name, "utf8_replaced", "lone surrogate → U+FFFD")
+                self.note(state, spec.name, "utf8_replaced", "lone surrogate → U+FFFD")
                 cleaned = "".join("\ufffd" if 0xD800 <= ord(ch) <= 0xDFFF else ch for ch in cleaned)
             return cleaned
         if isinstance(value, list):
@@ -182,7 +173,7 @@ class Converter:
     def _int(self, state: _RowState, spec: ColumnSpec, value: Any, *, bits: int = 64) -> int:
         parsed = legacy.parse_int(value)
         if not isinstance(value, int):
-            self._note(state, spec.name, "int_from_text")
+            self.note(state, spec.name, "int_from_text")
         if bits == 32 and not INT32_MIN <= parsed <= INT32_MAX:
             raise _Bad("unconvertible", "integer out of 32-bit range")
         return parsed
@@ -190,7 +181,7 @@ class Converter:
     def _bool(self, state: _RowState, spec: ColumnSpec, value: Any) -> bool:
         parsed = legacy.parse_bool(value)
         if not (isinstance(value, int) and value in (0, 1)):
-            self._note(state, spec.name, "bool_from_text")
+            self.note(state, spec.name, "bool_from_text")
         return parsed
 
     def _enum(self, state: _RowState, spec: ColumnSpec, value: Any) -> str:
@@ -199,18 +190,18 @@ class Converter:
         )
         member = parse(value)
         if value != member.name:
-            self._note(state, spec.name, "enum_respelled")
+            self.note(state, spec.name, "enum_respelled")
         return str(member.value)
 
     def _date(self, state: _RowState, spec: ColumnSpec, value: Any) -> date:
         parsed = legacy.parse_date(value)
         if not (isinstance(value, str) and len(value) == 10):
-            self._note(state, spec.name, "date_respelled")
+            self.note(state, spec.name, "date_respelled")
         return parsed
 
     def _band(self, state: _RowState, spec: ColumnSpec, value: Any) -> Decimal:
         if isinstance(value, str):
-            self._note(state, spec.name, "band_from_text")
+            self.note(state, spec.name, "band_from_text")
         return legacy.parse_band(value)
 
     def value(self, state: _RowState, spec: ColumnSpec, value: Any) -> Any:
@@ -240,7 +231,8 @@ class Converter:
             raise _Bad("unconvertible", str(exc)) from exc
 
     # --- rows --------------------------------------------------------------------------------
-    def _bad(self, state: _RowState, column: str | None, value: Any, bad: _Bad) -> None:
+    def reject(self, state: _RowState, column: str | None, value: Any, bad: _Bad) -> None:
+        """Record one bad value of the row being converted (the row will be set aside)."""
         problem = BadValue(state.table, state.source_id, column, _show(value), bad.kind, bad.reason)
         state.problems.append(problem)
         totals = self.report.bad_value_totals
@@ -268,7 +260,7 @@ class Converter:
                 try:
                     out.append(self.value(state, column, record[column.name]))
                 except _Bad as bad:
-                    self._bad(state, column.name, record[column.name], bad)
+                    self.reject(state, column.name, record[column.name], bad)
                     out.append(None)
             else:
                 out.append(self._default(spec, column, record))
@@ -305,14 +297,14 @@ class Converter:
         if parent_id is None:  # the column itself could not be converted (already recorded)
             return
         if state.source_id in self.orphans.get(spec.name, ()):
-            self._bad(
+            self.reject(
                 state,
                 column,
                 record.get(column),
                 _Bad("orphan", f"no {parent} row with id {parent_id}"),
             )
         elif parent_id in self.set_aside.get(parent, ()):
-            self._bad(
+            self.reject(
                 state,
                 column,
                 record.get(column),
@@ -422,10 +414,10 @@ def _check_counters(converter: Converter, state: _RowState, record: dict[str, An
         try:
             parsed = parse(value)
         except (ValueError, TypeError) as exc:
-            converter._bad(state, column, value, _Bad("unconvertible", str(exc)))
+            converter.reject(state, column, value, _Bad("unconvertible", str(exc)))
             continue
         if isinstance(parsed, int) and not 0 <= parsed <= INT32_MAX:
-            converter._bad(state, column, value, _Bad("unconvertible", "counter out of range"))
+            converter.reject(state, column, value, _Bad("unconvertible", "counter out of range"))
 
 
 def _valid_counters(
@@ -475,7 +467,7 @@ class _RateLimitMerger:
         kept[3] += row[3]
         kept[4] = min(kept[4], row[4])
         self.converter.report.figures("rate_limits").transformed += 1
-        self.converter._note(
+        self.converter.note(
             _RowState("rate_limits", kept[0]),
             "submission_count",
             "rate_limit_merged",
@@ -502,7 +494,7 @@ class _RateLimitMerger:
             if kept is None:
                 out.append(self._new_row(user_id, day, daily))
             elif daily > kept[3]:
-                self.converter._note(
+                self.converter.note(
                     _RowState("rate_limits", kept[0]),
                     "submission_count",
                     "counter_raised",
