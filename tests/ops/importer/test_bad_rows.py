@@ -9,7 +9,7 @@ import pytest
 
 from bandwise.config import Settings
 from bandwise.errors import ImportFailed
-from bandwise.ops.importer import ImportOptions, import_sqlite
+from bandwise.ops.importer import ImportOptions, import_sqlite, verify_import
 from tests.ops.importer.conftest import fetch, table_counts
 from tests.support.legacy import bad_legacy_data, quirky_legacy_data, write_legacy_file
 
@@ -70,6 +70,7 @@ async def test_quarantine_sets_rows_and_their_children_aside(
     assert len(report.quarantined) == 7
     counts = await table_counts(target_url)
     assert counts["users"] == 3 and counts["submissions"] == 3 and counts["import_quarantine"] == 7
+    assert (await verify_import(legacy_path, target_url, import_settings)).verified
 
 
 async def test_strict_aborts_instead_of_removing_nul_bytes(
