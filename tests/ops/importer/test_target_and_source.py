@@ -121,3 +121,13 @@ async def test_older_schema_gets_defaults_and_unknown_tables_are_listed(
         "FROM users u JOIN submissions s ON s.user_id = u.id",
     )
     assert [tuple(row) for row in rows] == [(False, 4, "completed")]
+
+
+async def test_a_sqlite_target_is_refused_before_anything_is_touched(
+    legacy_path: Path, tmp_path: Path, import_settings: Settings
+) -> None:
+    write_legacy_file(legacy_path, quirky_legacy_data())
+    target = tmp_path / "not-postgres.db"
+    with pytest.raises(InvalidInput, match="must be a PostgreSQL URL"):
+        await import_sqlite(legacy_path, f"sqlite:///{target}", import_settings, ImportOptions())
+    assert not target.exists()

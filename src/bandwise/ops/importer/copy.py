@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from bandwise.config import Settings, normalise_database_url
 from bandwise.errors import Conflict, DatabaseUnavailable, InvalidInput
@@ -21,8 +21,8 @@ from bandwise.ops.importer.report import QuarantinedRow
 from bandwise.ops.importer.tables import APP_TABLES, TABLE_ORDER, TableSpec
 
 
-async def connect(target_url: str, settings: Settings) -> asyncpg.Connection:
-    """Open one asyncpg connection to the PostgreSQL ``target_url`` (no statement timeout)."""
+def postgres_target(target_url: str) -> URL:
+    """Return the parsed target URL; raise InvalidInput unless it is a PostgreSQL URL."""
     try:
         url = make_url(normalise_database_url(target_url))
     except ValueError as exc:
@@ -31,6 +31,12 @@ async def connect(target_url: str, settings: Settings) -> asyncpg.Connection:
         raise InvalidInput(
             "the import target must be a PostgreSQL URL (postgresql://…)", field="target"
         )
+    return url
+
+
+async def connect(target_url: str, settings: Settings) -> asyncpg.Connection:
+    """Open one asyncpg connection to the PostgreSQL ``target_url`` (no statement timeout)."""
+    url = postgres_target(target_url)
     try:
         return await asyncpg.connect(
             host=url.host,

@@ -257,6 +257,7 @@ async def import_sqlite(
         mode="dry-run" if options.dry_run else "import",
     )
     started = time.perf_counter()
+    copy.postgres_target(target_url)  # refuse a SQLite target before migrating anything
     await _upgrade_target(target_url, settings)
     report.timings["migrate_seconds"] = time.perf_counter() - started
     with tempfile.TemporaryDirectory(prefix="bandwise-import-", dir=options.work_dir) as scratch:
