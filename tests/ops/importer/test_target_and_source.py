@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from bandwise.config import Settings
-from bandwise.errors import Conflict, InvalidInput
+from bandwise.devtools.pg_cluster import free_port
+from bandwise.errors import Conflict, DatabaseUnavailable, InvalidInput
 from bandwise.ops.importer import ImportOptions, import_sqlite, verify_import
 from tests.ops.importer.conftest import fetch, table_counts
 from tests.support.legacy import quirky_legacy_data, write_legacy_file
@@ -131,3 +132,12 @@ async def test_a_sqlite_target_is_refused_before_anything_is_touched(
     with pytest.raises(InvalidInput, match="must be a PostgreSQL URL"):
         await import_sqlite(legacy_path, f"sqlite:///{target}", import_settings, ImportOptions())
     assert not target.exists()
+
+
+async def test_an_unreachable_target_is_a_clear_error(
+    legacy_path: Path, import_settings: Settings
+) -> None:
+    write_legacy_file(legacy_path, quirky_legacy_data())
+    url = f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere"
+    with pytest.raises(DatabaseUnavailable, match=r"cannot connect to 127\.0\.0\.1:"):
+        await import_sqlite(legacy_path, url, import_settings, ImportOptions())

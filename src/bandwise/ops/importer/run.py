@@ -34,7 +34,7 @@ from bandwise.errors import (
 from bandwise.ops.importer import copy, verify
 from bandwise.ops.importer.convert import BadRowPolicy, Converter
 from bandwise.ops.importer.report import ImportReport
-from bandwise.ops.importer.snapshot import Snapshot, take_snapshot
+from bandwise.ops.importer.snapshot import Snapshot, check_sqlite_file, take_snapshot
 from bandwise.ops.importer.tables import MISSING, TABLE_ORDER, TABLES
 
 log = logging.getLogger(__name__)
@@ -249,7 +249,8 @@ async def import_sqlite(
     foreign keys, enums, sequences) and commits only when verified (never with ``dry_run``).
     Returns the report; raises ImportFailed (with the report) when nothing was committed
     because of bad rows or a failed verification, Conflict for a non-empty target without
-    ``replace``, InvalidInput for an unreadable source.
+    ``replace``, InvalidInput for an unreadable source or a non-PostgreSQL target,
+    DatabaseUnavailable when the target cannot be reached or the connection is lost.
     """
     report = ImportReport(
         source=str(source),
@@ -257,53 +258,24 @@ async def import_sqlite(
         mode="dry-run" if options.dry_run else "import",
     )
     started = time.perf_counter()
-    copy.postgres_target(target_url)  # refuse a SQLite target before migrating anything
-    await _upgrade_target(target_url, settings)
-    report.timings["migrate_seconds"] = time.perf_counter() - started
-    with tempfile.TemporaryDirectory(prefix="bandwise-import-", dir=options.work_dir) as scratch:
-        step = time.perf_counter()
-        snapshot = await asyncio.to_thread(take_snapshot, source, Path(scratch))
-        report.timings["snapshot_seconds"] = time.perf_counter() - step
-        step = time.perf_counter()
-        converter = await asyncio.to_thread(_prepare, snapshot, report, options)
-        report.timings["orphan_scan_seconds"] = time.perf_counter() - step
-        connection = await copy.connect(target_url, settings)
-        try:
-            report.versions = _versions(str(connection.get_server_version()))
-            transaction = connection.transaction()
-            await transaction.start()
-            try:
-                await _load(connection, snapshot, report, options, converter)
-                step = time.perf_counter()
-                report.verified = await verify.verify_target(
-                    connection, report, expected_quarantined=len(report.quarantined)
-                )
-                report.timings["verify_seconds"] = time.perf_counter() - step
-                if not report.verified:
-                    failed = "; ".join(f"{c.name}: {c.detail}" for c in report.checks if not c.ok)
-                    raise ImportFailed(f"verification failed, nothing committed: {failed}", report)
-            except BaseException as exc:
-                report.verified = False
-                report.error = str(exc)
-                await _rollback(transaction)
-                if isinstance(exc, _DATABASE_ERRORS):
-                    rerun = "; run the import again" if isinstance(exc, _LOST) else ""
-                    raise _database_failure(exc, f"nothing was committed{rerun}") from exc
-                raise
-            try:
-                if options.dry_run:
-                    await transaction.rollback()
-                else:
-                    await transaction.commit()
-                    report.committed = True
-            except _DATABASE_ERRORS as exc:
-                raise _database_failure(
-                    exc,
-                    "the outcome of the COMMIT is unknown: check the target with "
-                    "`bandwise db verify-import`, or rerun with --replace",
-                ) from exc
-        finally:
-            await _close(connection)
+    check_sqlite_file(source)  # cheap checks first: nothing is touched for a wrong file
+    connection = await copy.connect(target_url, settings)
+    try:
+        report.versions = _versions(str(connection.get_server_version()))
+        await _upgrade_target(target_url, settings)
+        report.timings["migrate_seconds"] = time.perf_counter() - started
+        with tempfile.TemporaryDirectory(
+            prefix="bandwise-import-", dir=options.work_dir
+        ) as scratch:
+            step = time.perf_counter()
+            snapshot = await asyncio.to_thread(take_snapshot, source, Path(scratch))
+            report.timings["snapshot_seconds"] = time.perf_counter() - step
+            step = time.perf_counter()
+            converter = await asyncio.to_thread(_prepare, snapshot, report, options)
+            report.timings["orphan_scan_seconds"] = time.perf_counter() - step
+            await _load_verify_commit(connection, snapshot, report, options, converter)
+    finally:
+        await _close(connection)
     report.timings["total_seconds"] = time.perf_counter() - started
     log.info(
         "import of %s %s: verified=%s",
@@ -314,6 +286,48 @@ async def import_sqlite(
     return report
 
 
+async def _load_verify_commit(
+    connection: asyncpg.Connection,
+    snapshot: Snapshot,
+    report: ImportReport,
+    options: ImportOptions,
+    converter: Converter,
+) -> None:
+    """Run the load and the verification in one transaction; commit only when verified."""
+    transaction = connection.transaction()
+    await transaction.start()
+    try:
+        await _load(connection, snapshot, report, options, converter)
+        step = time.perf_counter()
+        report.verified = await verify.verify_target(
+            connection, report, expected_quarantined=len(report.quarantined)
+        )
+        report.timings["verify_seconds"] = time.perf_counter() - step
+        if not report.verified:
+            failed = "; ".join(f"{c.name}: {c.detail}" for c in report.checks if not c.ok)
+            raise ImportFailed(f"verification failed, nothing committed: {failed}", report)
+    except BaseException as exc:
+        report.verified = False
+        report.error = str(exc)
+        await _rollback(transaction)
+        if isinstance(exc, _DATABASE_ERRORS):
+            rerun = "; run the import again" if isinstance(exc, _LOST) else ""
+            raise _database_failure(exc, f"nothing was committed{rerun}") from exc
+        raise
+    try:
+        if options.dry_run:
+            await transaction.rollback()
+        else:
+            await transaction.commit()
+            report.committed = True
+    except _DATABASE_ERRORS as exc:
+        raise _database_failure(
+            exc,
+            "the outcome of the COMMIT is unknown: check the target with "
+            "`bandwise db verify-import`, or rerun with --replace",
+        ) from exc
+
+
 async def verify_import(source: Path, target_url: str, settings: Settings) -> ImportReport:
     """Re-run the verification alone: convert ``source`` again and compare it with the target.
 
@@ -322,6 +336,8 @@ async def verify_import(source: Path, target_url: str, settings: Settings) -> Im
     """
     report = ImportReport(source=str(source), target=mask_url(target_url), mode="verify")
     started = time.perf_counter()
+    check_sqlite_file(source)
+    copy.postgres_target(target_url)
     with tempfile.TemporaryDirectory(prefix="bandwise-verify-") as scratch:
         snapshot = await asyncio.to_thread(take_snapshot, source, Path(scratch))
         converter = await asyncio.to_thread(

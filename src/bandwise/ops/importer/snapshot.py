@@ -132,17 +132,22 @@ class _closing:
         self.connection.close()
 
 
-def take_snapshot(source: Path, directory: Path) -> Snapshot:
-    """Copy ``source`` into ``directory`` with the backup API, check it, describe its tables.
-
-    Raises InvalidInput naming the file for a missing, non-SQLite or corrupt source.
-    """
+def check_sqlite_file(source: Path) -> None:
+    """Raise InvalidInput naming ``source`` unless it exists and starts like a SQLite file."""
     if not source.is_file():
         raise InvalidInput(f"{source}: no such file", field="source")
     with source.open("rb") as handle:
         header = handle.read(len(SQLITE_HEADER))
     if header != SQLITE_HEADER:
         raise InvalidInput(f"{source} is not a SQLite database (no SQLite header)", field="source")
+
+
+def take_snapshot(source: Path, directory: Path) -> Snapshot:
+    """Copy ``source`` into ``directory`` with the backup API, check it, describe its tables.
+
+    Raises InvalidInput naming the file for a missing, non-SQLite or corrupt source.
+    """
+    check_sqlite_file(source)
     path = directory / "snapshot.db"
     try:
         with (
