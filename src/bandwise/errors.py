@@ -8,6 +8,7 @@ Messages are written for the person who has to act on them and never contain sec
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 
 class BandwiseError(Exception):
@@ -114,3 +115,11 @@ class BackupDamaged(OperationFailed):
 
 class BackupKeyMismatch(OperationFailed):
     """An encrypted backup cannot be opened: BACKUP_ENCRYPTION_KEY is missing or not its key."""
+
+
+class ImportFailed(OperationFailed):
+    """An import committed nothing (bad rows, --strict, failed verification); see ``report``."""
+
+    def __init__(self, message: str, report: Any) -> None:
+        super().__init__(message)
+        self.report = report

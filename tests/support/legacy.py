@@ -158,3 +158,255 @@ def quirky_legacy_data() -> LegacyData:
         },
     ]
     return data
+
+
+# --- generated files: conversions, bad rows, and big seeded files for the benchmark ---------------
+
+_VOCABULARY = (
+    "the of and to in is that for it as with was on be by this are from or have an not which "
+    "but at they their more can has been one all people would there some other what about "
+    "many these than also its most while however therefore moreover government education "
+    "technology society environment students children countries important problem solution "
+    "increase decrease percentage proportion chart graph figure between during period"
+)
+_WORDS = tuple(_VOCABULARY.split())
+
+
+def set_raw_text(path: Path, table: str, row_id: int, column: str, raw: bytes) -> None:
+    """Store ``raw`` bytes as TEXT in one cell (e.g. invalid UTF-8, as old drivers wrote it)."""
+    connection = sqlite3.connect(path)
+    try:
+        connection.execute(
+            f"UPDATE {table} SET {column} = CAST(? AS TEXT) WHERE id = ?", (raw, row_id)
+        )
+        connection.commit()
+    finally:
+        connection.close()
+
+
+def conversion_legacy_data() -> LegacyData:
+    """Return the quirky data plus one row per remaining conversion (spellings, NUL, JSON)."""
+    data = quirky_legacy_data()
+    data.users.append(
+        {
+            "id": 4,
+            "telegram_id": "7000000001",
+            "username": "nul\x00name",
+            "first_name": "Dee",
+            "created_at": 1_709_370_000_123,
+            "is_pro": "true",
+            "daily_submissions": 2,
+            "last_submission_date": "2024-03-05",
+        }
+    )
+    data.submissions.append(
+        {
+            "id": 14,
+            "user_id": 4,
+            "text": "one two three",
+            "task_type": "task_2",
+            "word_count": "3",
+            "submitted_at": "2024-03-05T08:00:00.250Z",
+            "processing_status": "failed",
+        }
+    )
+    data.assessments.append(
+        {
+            "id": 1003,
+            "submission_id": 14,
+            "task_achievement_score": "6.25",
+            "coherence_cohesion_score": 6.75,
+            "lexical_resource_score": 0,
+            "grammatical_accuracy_score": 9,
+            "overall_band_score": 7.5,
+            "detailed_feedback": 'Line\nbreaks\tand "quotes"',
+            "improvement_suggestions": '{"b": 1.50, "a": [1e2, -0.0, "x\\u0000y"]}',
+            "assessed_at": "2024-03-05 08:00:01",
+        }
+    )
+    return data
+
+
+def bad_legacy_data() -> LegacyData:
+    """Return valid rows plus bad ones: impossible date, 'n/a' integer, orphans, inexact band."""
+    data = quirky_legacy_data()
+    data.users.append(
+        {
+            "id": 5,
+            "telegram_id": "n/a",
+            "username": "bad",
+            "first_name": None,
+            "created_at": "2024-01-01 00:00:00",
+            "is_pro": 0,
+            "daily_submissions": 0,
+            "last_submission_date": None,
+        }
+    )
+    data.submissions += [
+        {
+            "id": 15,
+            "user_id": 5,
+            "text": "child of a bad user",
+            "task_type": "TASK_1",
+            "word_count": 5,
+            "submitted_at": "2024-03-01 00:00:00",
+            "processing_status": "COMPLETED",
+        },
+        {
+            "id": 16,
+            "user_id": 99,
+            "text": "orphan",
+            "task_type": "TASK_1",
+            "word_count": 1,
+            "submitted_at": "2024-03-01 00:00:00",
+            "processing_status": "COMPLETED",
+        },
+        {
+            "id": 17,
+            "user_id": 2,
+            "text": "bad date",
+            "task_type": "TASK_1",
+            "word_count": 2,
+            "submitted_at": "2025-02-30 10:00:00",
+            "processing_status": "COMPLETED",
+        },
+    ]
+    data.assessments += [
+        {
+            "id": 1004,
+            "submission_id": 17,
+            "task_achievement_score": 6.0,
+            "coherence_cohesion_score": 6.0,
+            "lexical_resource_score": 6.0,
+            "grammatical_accuracy_score": 6.0,
+            "overall_band_score": 6.0,
+            "detailed_feedback": "x",
+            "improvement_suggestions": "[]",
+            "assessed_at": "2024-03-01 00:00:01",
+        },
+        {
+            "id": 1005,
+            "submission_id": 12,
+            "task_achievement_score": 6.555,
+            "coherence_cohesion_score": 6.0,
+            "lexical_resource_score": 6.0,
+            "grammatical_accuracy_score": 6.0,
+            "overall_band_score": 6.0,
+            "detailed_feedback": "y",
+            "improvement_suggestions": "[]",
+            "assessed_at": "2024-03-01 00:00:01",
+        },
+    ]
+    data.rate_limits.append(
+        {
+            "id": 103,
+            "user_id": 5,
+            "submission_date": "2024-03-01",
+            "submission_count": 1,
+            "created_at": "2024-03-01 00:00:00",
+        }
+    )
+    return data
+
+
+def write_generated_legacy_file(
+    path: Path,
+    users: int,
+    *,
+    seed: int = 20261124,
+    max_submissions: int = 12,
+    essay_words: tuple[int, int] = (250, 350),
+    feedback_chars: int = 2000,
+) -> dict[str, int]:
+    """Write a seeded legacy file of ``users`` users with essays, assessments and limits.
+
+    Row shapes follow the legacy bot: 64-bit telegram ids, essays of 250–350 words, ~2 KB of
+    feedback, one rate-limit row per active day. Returns the rows written per table.
+    """
+    import random
+    from datetime import UTC, datetime, timedelta
+
+    rng = random.Random(seed)
+    connection = sqlite3.connect(path)
+    connection.execute("PRAGMA journal_mode=OFF")
+    connection.execute("PRAGMA synchronous=OFF")
+    connection.executescript(legacy_schema_sql())
+    counts = dict.fromkeys(("users", "submissions", "rate_limits", "assessments"), 0)
+    start = datetime(2024, 1, 1, tzinfo=UTC).replace(tzinfo=None)
+    submission_id = rate_id = 0
+    chunk: dict[str, list[tuple[Any, ...]]] = {name: [] for name in counts}
+    statements = {
+        "users": "INSERT INTO users VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "submissions": "INSERT INTO submissions VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "rate_limits": "INSERT INTO rate_limits VALUES (?, ?, ?, ?, ?)",
+        "assessments": "INSERT INTO assessments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    }
+
+    def flush() -> None:
+        for name, rows in chunk.items():
+            if rows:
+                connection.executemany(statements[name], rows)
+                counts[name] += len(rows)
+                rows.clear()
+
+    bands = [x / 2 for x in range(8, 19)]
+    for user_id in range(1, users + 1):
+        created = start + timedelta(
+            seconds=rng.randrange(0, 200 * 86400), microseconds=rng.randrange(10**6)
+        )
+        n = rng.randrange(0, max_submissions + 1)
+        last_day = None
+        days: dict[str, int] = {}
+        for k in range(n):
+            submission_id += 1
+            at = created + timedelta(
+                days=k, seconds=rng.randrange(86400), microseconds=rng.randrange(10**6)
+            )
+            words = " ".join(rng.choices(_WORDS, k=rng.randint(*essay_words)))
+            chunk["submissions"].append(
+                (
+                    submission_id,
+                    user_id,
+                    words,
+                    rng.choice(("TASK_1", "TASK_2")),
+                    len(words.split()),
+                    at.isoformat(sep=" "),
+                    "COMPLETED",
+                )
+            )
+            day = at.date().isoformat()
+            days[day] = days.get(day, 0) + 1
+            last_day = day
+            feedback = " ".join(rng.choices(_WORDS, k=feedback_chars // 6))
+            scores = [rng.choice(bands) for _ in range(5)]
+            chunk["assessments"].append(
+                (
+                    submission_id,
+                    submission_id,
+                    *scores,
+                    feedback,
+                    json.dumps(["Use more linking words", "Vary sentences"]),
+                    (at + timedelta(seconds=5)).isoformat(sep=" "),
+                )
+            )
+        for day, count in days.items():
+            rate_id += 1
+            chunk["rate_limits"].append((rate_id, user_id, day, count, f"{day} 00:00:01.000000"))
+        chunk["users"].append(
+            (
+                user_id,
+                5_000_000_000 + user_id * 7919,
+                f"user{user_id}",
+                f"Name {user_id}",
+                created.isoformat(sep=" "),
+                int(rng.random() < 0.1),
+                days.get(last_day, 0) if last_day else 0,
+                last_day,
+            )
+        )
+        if len(chunk["submissions"]) >= 5000 or len(chunk["users"]) >= 5000:
+            flush()
+    flush()
+    connection.commit()
+    connection.close()
+    return counts

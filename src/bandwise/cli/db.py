@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from bandwise.cli import importer as importer_commands
 from bandwise.cli.context import command_settings, open_engine
 from bandwise.cli.errors import run
 from bandwise.db import migrate
@@ -13,6 +14,7 @@ from bandwise.db.readiness import wait_for_database
 from bandwise.errors import MigrationError
 
 app = typer.Typer(help="Database: wait, migrate, inspect.", no_args_is_help=True)
+importer_commands.register(app)  # import-sqlite, verify-import
 
 UrlOption = Annotated[str | None, typer.Option("--url", help="Database URL (default: configured)")]
 

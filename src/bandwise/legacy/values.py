@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, TypeVar
 
 from bandwise.models.enums import ProcessingStatus, TaskType
@@ -161,6 +162,49 @@ def parse_suggestions(value: Any) -> tuple[list[Any], bool]:
     text = str(value)
     try:
         parsed = json.loads(text)
+    except ValueError:
+        return ([text] if text.strip() else []), True
+    if isinstance(parsed, list):
+        return parsed, False
+    return [parsed], True
+
+
+_CENT = Decimal("0.01")
+_MAX_BAND = Decimal(9)
+
+
+def parse_band(value: Any) -> Decimal:
+    """Return a band as an exact NUMERIC(4, 2) value: 0–9 with at most two decimals."""
+    if isinstance(value, bool) or value is None:
+        raise ValueError(f"not a band score: {value!r}")
+    try:
+        number = value if isinstance(value, Decimal) else Decimal(str(value).strip())
+    except ArithmeticError as exc:
+        raise ValueError(f"not a band score: {value!r}") from exc
+    if not number.is_finite() or number != number.quantize(_CENT, rounding=ROUND_HALF_EVEN):
+        raise ValueError(f"band not exact to two decimals: {value!r}")
+    if not Decimal(0) <= number <= _MAX_BAND:
+        raise ValueError(f"band outside 0–9: {value!r}")
+    return number.quantize(_CENT)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_suggestions_exact(value: Any) -> tuple[list[Any], bool]:
+    """Return (suggestion list, converted?) keeping JSON numbers exact (as Decimal).
+
+    Like :func:`parse_suggestions`, but numbers are ``Decimal`` (PostgreSQL's jsonb keeps them
+    exactly) and ``NaN``/``Infinity`` (not JSON) make the text a legacy plain-text suggestion.
+    """
+    if isinstance(value, list):
+        return value, False
+    if value is None:
+        return [], True
+    text = value.decode("utf-8", errors="replace") if isinstance(value, bytes) else str(value)
+    try:
+        parsed = json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
     except ValueError:
         return ([text] if text.strip() else []), True
     if isinstance(parsed, list):

@@ -1,0 +1,142 @@
+"""`bandwise db import-sqlite` and `bandwise db verify-import`: thin commands over the importer."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TimeElapsedColumn
+
+from bandwise.cli.context import command_settings
+from bandwise.cli.errors import fail, run
+from bandwise.errors import ImportFailed
+from bandwise.ops.importer import ImportOptions, ImportReport, import_sqlite, verify_import
+from bandwise.ops.importer.render import render, write_json
+
+log = logging.getLogger(__name__)
+
+SourceArgument = Annotated[Path, typer.Argument(help="The legacy SQLite file")]
+TargetOption = Annotated[
+    str | None, typer.Option("--target", help="PostgreSQL URL (default: the configured database)")
+]
+
+
+class _PlainProgress:
+    """Log a line per table every few seconds when stdout is not a terminal."""
+
+    def __init__(self) -> None:
+        self.last = 0.0
+
+    def __call__(self, table: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - self.last >= 5 or done >= total:
+            self.last = now
+            log.info("import %s: %d/%d rows", table, done, total)
+
+
+def import_sqlite_command(
+    source: SourceArgument,
+    target: TargetOption = None,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Write the JSON report here")
+    ] = None,
+    on_bad_rows: Annotated[
+        str, typer.Option("--on-bad-rows", help="abort (default) or quarantine")
+    ] = "abort",
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict", help="Abort instead of removing NUL bytes or replacing invalid UTF-8"
+        ),
+    ] = False,
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace", help="Replace the data of a non-empty target (in the same transaction)"
+        ),
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Do everything, then roll back")
+    ] = False,
+) -> None:
+    """Import a legacy SQLite database into PostgreSQL: one transaction, verified, reported."""
+    if on_bad_rows not in ("abort", "quarantine"):
+        raise typer.BadParameter("must be abort or quarantine", param_hint="--on-bad-rows")
+    policy: Literal["abort", "quarantine"] = (
+        "quarantine" if on_bad_rows == "quarantine" else "abort"
+    )
+    settings = command_settings()
+    console = Console()
+    target_url = target or settings.resolved_database_url
+
+    def execute(progress: Progress | None) -> ImportReport | ImportFailed:
+        tasks: dict[str, TaskID] = {}
+
+        def on_progress(table: str, done: int, total: int) -> None:
+            assert progress is not None
+            if table not in tasks:
+                tasks[table] = progress.add_task(table, total=total)
+            progress.update(tasks[table], completed=done)
+
+        options = ImportOptions(
+            on_bad_rows=policy,
+            strict=strict,
+            replace=replace,
+            dry_run=dry_run,
+            progress=on_progress if progress is not None else _PlainProgress(),
+        )
+
+        async def main() -> ImportReport | ImportFailed:
+            try:
+                return await import_sqlite(source, target_url, settings, options)
+            except ImportFailed as error:  # rendered with its report below
+                return error
+
+        return run(main)
+
+    if console.is_terminal:
+        with Progress(
+            "{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as progress:
+            outcome = execute(progress)
+    else:
+        outcome = execute(None)
+    result = outcome.report if isinstance(outcome, ImportFailed) else outcome
+    render(result, console)
+    if report is not None:
+        write_json(result, report)
+    if isinstance(outcome, ImportFailed):
+        fail(outcome)
+    if not result.verified:
+        raise typer.Exit(1)
+
+
+def verify_import_command(
+    source: SourceArgument,
+    target: TargetOption = None,
+    report: Annotated[Path | None, typer.Option("--report")] = None,
+) -> None:
+    """Re-run the import verification: does the target hold exactly the converted source?"""
+    settings = command_settings()
+    target_url = target or settings.resolved_database_url
+    result = run(lambda: verify_import(source, target_url, settings))
+    render(result, Console())
+    if report is not None:
+        write_json(result, report)
+    if not result.verified:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the import commands to the `db` command group."""
+    app.command("import-sqlite")(import_sqlite_command)
+    app.command("verify-import")(verify_import_command)

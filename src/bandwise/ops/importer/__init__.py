@@ -1,0 +1,22 @@
+"""Import a legacy SQLite database into PostgreSQL: atomic, verified, reported.
+
+Stable entry points (the CLI and the cutover call these):
+
+- :func:`import_sqlite` (source, target_url, settings, options) → :class:`ImportReport`
+- :func:`verify_import` (source, target_url, settings) → :class:`ImportReport`
+"""
+
+from bandwise.errors import ImportFailed
+from bandwise.ops.importer.convert import BadRowPolicy
+from bandwise.ops.importer.report import ImportReport, TableFigures
+from bandwise.ops.importer.run import ImportOptions, import_sqlite, verify_import
+
+__all__ = [
+    "BadRowPolicy",
+    "ImportFailed",
+    "ImportOptions",
+    "ImportReport",
+    "TableFigures",
+    "import_sqlite",
+    "verify_import",
+]

@@ -1,0 +1,399 @@
+"""The import procedure: snapshot → convert (a reader thread) → COPY → verify → commit.
+
+Reading and converting run in a thread that feeds bounded batches to the COPY on the event
+loop, so SQLite, Python and PostgreSQL work at the same time while memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import sqlite3
+import tempfile
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]
+
+import bandwise
+from bandwise.config import Settings, mask_url
+from bandwise.db import migrate
+from bandwise.db.engine import create_engine
+from bandwise.errors import (
+    DatabaseError,
+    DatabaseUnavailable,
+    ImportFailed,
+    OperationFailed,
+)
+from bandwise.ops.importer import copy, verify
+from bandwise.ops.importer.convert import BadRowPolicy, Converter
+from bandwise.ops.importer.report import ImportReport
+from bandwise.ops.importer.snapshot import Snapshot, check_sqlite_file, take_snapshot
+from bandwise.ops.importer.tables import MISSING, TABLE_ORDER, TABLES
+
+log = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[str, int, int], None]
+QUEUE_BATCHES = 8
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """How to import: bad-row policy, strictness, replacing, dry run, progress, scratch space."""
+
+    on_bad_rows: BadRowPolicy = "abort"
+    strict: bool = False
+    replace: bool = False
+    dry_run: bool = False
+    progress: ProgressCallback | None = None
+    work_dir: Path | None = None  # where the snapshot copy lives (default: system temp)
+
+
+_END = object()
+
+
+class _Producer:
+    """Read and convert every table in a thread, handing batches over a bounded queue."""
+
+    def __init__(self, snapshot: Snapshot, converter: Converter) -> None:
+        self.snapshot = snapshot
+        self.converter = converter
+        self.queue: queue.Queue[Any] = queue.Queue(maxsize=QUEUE_BATCHES)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="import-reader", daemon=True)
+
+    def _put(self, item: Any) -> None:
+        while not self.stop.is_set():
+            try:
+                self.queue.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+        raise _Stopped
+
+    def tables(self) -> Iterator[tuple[str, Iterator[list[tuple[Any, ...]]]]]:
+        """Yield (table, converted batches) in load order."""
+        snapshot, converter = self.snapshot, self.converter
+        for name in TABLE_ORDER:
+            spec = TABLES[name]
+            columns = snapshot.source_columns(spec)
+            if name == "rate_limits":
+                yield (
+                    name,
+                    converter.convert_rate_limits(
+                        spec,
+                        columns,
+                        snapshot.batches(name, columns, order_by="user_id, id"),
+                        snapshot.user_counters(),
+                        next_id=snapshot.max_id(name) + 1,
+                    ),
+                )
+            else:
+                yield name, converter.convert_table(spec, columns, snapshot.batches(name, columns))
+
+    def _run(self) -> None:
+        try:
+            for name, batches in self.tables():
+                started = time.perf_counter()
+                for batch in batches:
+                    self._put((name, batch))
+                self.converter.report.figures(name).seconds += time.perf_counter() - started
+                self._put((name, _END))
+        except _Stopped:
+            return
+        except BaseException as exc:  # handed to the event loop, which re-raises it
+            try:
+                self._put(exc)
+            except _Stopped:
+                return
+
+    async def next_item(self) -> Any:
+        item = await asyncio.get_running_loop().run_in_executor(None, self.queue.get)
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+
+class _Stopped(Exception):
+    """The consumer went away; the reader thread ends."""
+
+
+async def _records(
+    producer: _Producer, table: str, progress: ProgressCallback | None, total: int
+) -> AsyncIterator[tuple[Any, ...]]:
+    while True:
+        name, batch = await producer.next_item()
+        assert name == table, f"reader sent {name} while {table} was being copied"
+        if batch is _END:
+            return
+        for row in batch:
+            yield row
+        if progress is not None:
+            progress(table, producer.converter.report.figures(table).source_rows, total)
+
+
+def _describe_source(snapshot: Snapshot, report: ImportReport) -> None:
+    report.skipped_tables = snapshot.skipped_tables
+    missing_required = [
+        f"{name}.{column}"
+        for name, spec in TABLES.items()
+        if snapshot.has(name)
+        for column in snapshot.missing_columns(spec)
+        if next(c for c in spec.columns if c.name == column).default is MISSING
+        and column != "word_count"
+    ]
+    if not snapshot.has("users"):
+        missing_required.insert(0, "users (table)")
+    if missing_required:
+        raise OperationFailed(
+            f"{snapshot.source}: not a bandwise legacy database; "
+            f"missing: {', '.join(missing_required)}"
+        )
+    for name, spec in TABLES.items():
+        if not snapshot.has(name):
+            report.defaulted_columns[name] = ["(table absent: no rows)"]
+            continue
+        if skipped := snapshot.skipped_columns(spec):
+            report.skipped_columns[name] = skipped
+        if missing := snapshot.missing_columns(spec):
+            report.defaulted_columns[name] = missing
+
+
+def _prepare(snapshot: Snapshot, report: ImportReport, options: ImportOptions) -> Converter:
+    _describe_source(snapshot, report)
+    converter = Converter(report, policy=options.on_bad_rows, strict=options.strict)
+    for name, spec in TABLES.items():
+        report.figures(name)
+        if spec.parent is not None:
+            column, parent = spec.parent
+            converter.orphans[name] = snapshot.orphan_ids(name, column, parent)
+    return converter
+
+
+def _versions(server_version: str) -> dict[str, str]:
+    return {
+        "bandwise": bandwise.__version__,
+        "schema": migrate.head_revision(),
+        "postgresql": server_version,
+        "sqlite": sqlite3.sqlite_version,
+        "asyncpg": asyncpg.__version__,
+    }
+
+
+async def _upgrade_target(target_url: str, settings: Settings) -> None:
+    engine = create_engine(settings, url=target_url, null_pool=True)
+    try:
+        await migrate.upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+async def _load(
+    connection: asyncpg.Connection,
+    snapshot: Snapshot,
+    report: ImportReport,
+    options: ImportOptions,
+    converter: Converter,
+) -> None:
+    timings = report.timings
+    started = time.perf_counter()
+    await copy.prepare_target(connection, replace=options.replace)
+    deferred = await copy.drop_constraints(connection)
+    totals = {name: await asyncio.to_thread(snapshot.count, name) for name in TABLE_ORDER}
+    producer = _Producer(snapshot, converter)
+    producer.thread.start()
+    try:
+        for name in TABLE_ORDER:
+            table_started = time.perf_counter()
+            await copy.copy_rows(
+                connection, TABLES[name], _records(producer, name, options.progress, totals[name])
+            )
+            report.figures(name).seconds = time.perf_counter() - table_started
+    finally:
+        producer.stop.set()
+        producer.thread.join(timeout=5)
+    timings["load_seconds"] = time.perf_counter() - started
+    if converter.strict_violations:
+        raise ImportFailed(
+            f"--strict: {converter.strict_violations} value(s) would be changed "
+            f"(NUL bytes or invalid UTF-8); nothing was imported.\n"
+            f"{report.bad_value_summary()}",
+            report,
+        )
+    if report.bad_value_totals and options.on_bad_rows == "abort":
+        raise ImportFailed(
+            "bad rows found; nothing was imported (use --on-bad-rows quarantine "
+            f"to set them aside).\n{report.bad_value_summary()}",
+            report,
+        )
+    started = time.perf_counter()
+    await copy.write_quarantine(connection, report.quarantined)
+    await copy.restore_constraints(connection, deferred)
+    await copy.advance_sequences(connection)
+    timings["constraints_seconds"] = time.perf_counter() - started
+
+
+async def import_sqlite(
+    source: Path, target_url: str, settings: Settings, options: ImportOptions
+) -> ImportReport:
+    """Import the legacy SQLite file ``source`` into PostgreSQL ``target_url`` atomically.
+
+    Brings the target to the schema head, reads a consistent snapshot of ``source``, converts
+    every row, loads everything in ONE transaction, verifies it (counts, per-row checksums,
+    foreign keys, enums, sequences) and commits only when verified (never with ``dry_run``).
+    Returns the report; raises ImportFailed (with the report) when nothing was committed
+    because of bad rows or a failed verification, Conflict for a non-empty target without
+    ``replace``, InvalidInput for an unreadable source or a non-PostgreSQL target,
+    DatabaseUnavailable when the target cannot be reached or the connection is lost.
+    """
+    report = ImportReport(
+        source=str(source),
+        target=mask_url(target_url),
+        mode="dry-run" if options.dry_run else "import",
+    )
+    started = time.perf_counter()
+    check_sqlite_file(source)  # cheap checks first: nothing is touched for a wrong file
+    connection = await copy.connect(target_url, settings)
+    try:
+        report.versions = _versions(str(connection.get_server_version()))
+        await _upgrade_target(target_url, settings)
+        report.timings["migrate_seconds"] = time.perf_counter() - started
+        with tempfile.TemporaryDirectory(
+            prefix="bandwise-import-", dir=options.work_dir
+        ) as scratch:
+            step = time.perf_counter()
+            snapshot = await asyncio.to_thread(take_snapshot, source, Path(scratch))
+            report.timings["snapshot_seconds"] = time.perf_counter() - step
+            step = time.perf_counter()
+            converter = await asyncio.to_thread(_prepare, snapshot, report, options)
+            report.timings["orphan_scan_seconds"] = time.perf_counter() - step
+            await _load_verify_commit(connection, snapshot, report, options, converter)
+    finally:
+        await _close(connection)
+    report.timings["total_seconds"] = time.perf_counter() - started
+    log.info(
+        "import of %s %s: verified=%s",
+        source,
+        "committed" if report.committed else "rolled back",
+        report.verified,
+    )
+    return report
+
+
+async def _load_verify_commit(
+    connection: asyncpg.Connection,
+    snapshot: Snapshot,
+    report: ImportReport,
+    options: ImportOptions,
+    converter: Converter,
+) -> None:
+    """Run the load and the verification in one transaction; commit only when verified."""
+    transaction = connection.transaction()
+    await transaction.start()
+    try:
+        await _load(connection, snapshot, report, options, converter)
+        step = time.perf_counter()
+        report.verified = await verify.verify_target(
+            connection, report, expected_quarantined=len(report.quarantined)
+        )
+        report.timings["verify_seconds"] = time.perf_counter() - step
+        if not report.verified:
+            failed = "; ".join(f"{c.name}: {c.detail}" for c in report.checks if not c.ok)
+            raise ImportFailed(f"verification failed, nothing committed: {failed}", report)
+    except BaseException as exc:
+        report.verified = False
+        report.error = str(exc)
+        await _rollback(transaction)
+        if isinstance(exc, _DATABASE_ERRORS):
+            rerun = "; run the import again" if isinstance(exc, _LOST) else ""
+            raise _database_failure(exc, f"nothing was committed{rerun}") from exc
+        raise
+    try:
+        if options.dry_run:
+            await transaction.rollback()
+        else:
+            await transaction.commit()
+            report.committed = True
+    except _DATABASE_ERRORS as exc:
+        raise _database_failure(
+            exc,
+            "the outcome of the COMMIT is unknown: check the target with "
+            "`bandwise db verify-import`, or rerun with --replace",
+        ) from exc
+
+
+async def verify_import(source: Path, target_url: str, settings: Settings) -> ImportReport:
+    """Re-run the verification alone: convert ``source`` again and compare it with the target.
+
+    Reads only; the target must hold what an import of this same source stored (a source
+    written to since then no longer matches, and the report says where).
+    """
+    report = ImportReport(source=str(source), target=mask_url(target_url), mode="verify")
+    started = time.perf_counter()
+    check_sqlite_file(source)
+    copy.postgres_target(target_url)
+    with tempfile.TemporaryDirectory(prefix="bandwise-verify-") as scratch:
+        snapshot = await asyncio.to_thread(take_snapshot, source, Path(scratch))
+        converter = await asyncio.to_thread(
+            _prepare, snapshot, report, ImportOptions(on_bad_rows="quarantine")
+        )
+        await asyncio.to_thread(_convert_all, snapshot, converter)
+        connection = await copy.connect(target_url, settings)
+        try:
+            report.versions = _versions(str(connection.get_server_version()))
+            async with connection.transaction(readonly=True, isolation="repeatable_read"):
+                report.verified = await verify.verify_target(
+                    connection, report, expected_quarantined=len(report.quarantined)
+                )
+        finally:
+            await _close(connection)
+    report.timings["total_seconds"] = time.perf_counter() - started
+    return report
+
+
+def _convert_all(snapshot: Snapshot, converter: Converter) -> None:
+    producer = _Producer(snapshot, converter)
+    for _, batches in producer.tables():
+        for _ in batches:
+            pass
+
+
+_DATABASE_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+_LOST = (
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    OSError,
+    TimeoutError,
+)
+
+
+def _database_failure(error: BaseException, consequence: str) -> DatabaseError:
+    """Return the domain error for a PostgreSQL failure during the import."""
+    if isinstance(error, _LOST):
+        return DatabaseUnavailable(
+            f"lost the connection to the target during the import "
+            f"({type(error).__name__}: {error}); {consequence}"
+        )
+    return DatabaseError(
+        f"PostgreSQL refused the import ({type(error).__name__}: {error}); {consequence}"
+    )
+
+
+async def _rollback(transaction: Any) -> None:
+    # When the connection is gone the server rolls the transaction back itself.
+    with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+        await asyncio.shield(transaction.rollback())
+
+
+async def _close(connection: asyncpg.Connection) -> None:
+    try:
+        await connection.close(timeout=5)
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError):
+        connection.terminate()

@@ -1,0 +1,178 @@
+"""A consistent, private copy of the legacy SQLite file, read in bounded batches.
+
+The SQLite online backup API copies the file in one step under a read lock, so the copy is a
+consistent snapshot even while the old bot keeps writing; everything after that reads the copy.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bandwise.errors import InvalidInput
+from bandwise.ops.importer.convert import decode_text
+from bandwise.ops.importer.tables import LEGACY_COUNTER_COLUMNS, TABLES, TableSpec
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+BATCH_ROWS = 2000
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    connection = sqlite3.connect(path, timeout=30.0, check_same_thread=False)
+    connection.text_factory = decode_text  # invalid UTF-8 is repaired and reported, not fatal
+    return connection
+
+
+@dataclass
+class Snapshot:
+    """The private snapshot file and what it contains."""
+
+    source: Path
+    path: Path
+    columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def skipped_tables(self) -> list[str]:
+        """Return the tables of the file the import does not know (listed, not copied)."""
+        return sorted(name for name in self.columns if name not in TABLES)
+
+    def has(self, table: str) -> bool:
+        """Tell whether the file has ``table``."""
+        return table in self.columns
+
+    def source_columns(self, spec: TableSpec) -> tuple[str, ...]:
+        """Return the columns read for ``spec``: the target's that exist, plus legacy counters."""
+        present = self.columns.get(spec.name, ())
+        wanted = list(spec.column_names)
+        if spec.name == "users":
+            wanted += list(LEGACY_COUNTER_COLUMNS)
+        return tuple(name for name in wanted if name in present)
+
+    def skipped_columns(self, spec: TableSpec) -> list[str]:
+        """Return columns of the source table that have no home in the target (listed)."""
+        known = set(spec.column_names) | (
+            set(LEGACY_COUNTER_COLUMNS) if spec.name == "users" else set()
+        )
+        return [name for name in self.columns.get(spec.name, ()) if name not in known]
+
+    def missing_columns(self, spec: TableSpec) -> list[str]:
+        """Return target columns the source table lacks (filled with defaults)."""
+        present = self.columns.get(spec.name, ())
+        return [name for name in spec.column_names if name not in present]
+
+    def count(self, table: str) -> int:
+        """Return the number of rows of ``table`` (0 when absent)."""
+        if not self.has(table):
+            return 0
+        with _closing(_connect(self.path)) as connection:
+            return int(connection.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])
+
+    def max_id(self, table: str) -> int:
+        """Return the largest integer id of ``table`` (0 when empty or absent)."""
+        if not self.has(table):
+            return 0
+        with _closing(_connect(self.path)) as connection:
+            value = connection.execute(
+                f"SELECT max(id) FROM \"{table}\" WHERE typeof(id) = 'integer'"
+            ).fetchone()[0]
+            return int(value or 0)
+
+    def orphan_ids(self, table: str, column: str, parent: str) -> set[Any]:
+        """Return ids of ``table`` rows whose ``column`` names no row of ``parent``."""
+        if not self.has(table):
+            return set()
+        with _closing(_connect(self.path)) as connection:
+            if not self.has(parent):
+                query = f'SELECT id FROM "{table}"'
+            else:
+                query = (
+                    f'SELECT id FROM "{table}" WHERE "{column}" IS NOT NULL AND "{column}" '
+                    f'NOT IN (SELECT id FROM "{parent}")'
+                )
+            return {row[0] for row in connection.execute(query)}
+
+    def batches(
+        self,
+        table: str,
+        columns: tuple[str, ...],
+        order_by: str = "id",
+        batch_rows: int = BATCH_ROWS,
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """Yield the rows of ``table`` (``columns`` only) in batches, ordered by ``order_by``."""
+        if not self.has(table):
+            return
+        select = ", ".join(f'"{name}"' for name in columns)
+        with _closing(_connect(self.path)) as connection:
+            cursor = connection.execute(f'SELECT {select} FROM "{table}" ORDER BY {order_by}')
+            while batch := cursor.fetchmany(batch_rows):
+                yield batch
+
+    def user_counters(self) -> Iterator[tuple[Any, Any, Any]]:
+        """Yield (user id, daily_submissions, last_submission_date) ordered by user id."""
+        present = self.columns.get("users", ())
+        if not set(LEGACY_COUNTER_COLUMNS) <= set(present):
+            return
+        for batch in self.batches("users", ("id", *LEGACY_COUNTER_COLUMNS)):
+            yield from batch
+
+
+class _closing:
+    """Close a SQLite connection on exit (sqlite3's own context manager only commits)."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.connection = connection
+
+    def __enter__(self) -> sqlite3.Connection:
+        return self.connection
+
+    def __exit__(self, *_: object) -> None:
+        self.connection.close()
+
+
+def check_sqlite_file(source: Path) -> None:
+    """Raise InvalidInput naming ``source`` unless it exists and starts like a SQLite file."""
+    if not source.is_file():
+        raise InvalidInput(f"{source}: no such file", field="source")
+    with source.open("rb") as handle:
+        header = handle.read(len(SQLITE_HEADER))
+    if header != SQLITE_HEADER:
+        raise InvalidInput(f"{source} is not a SQLite database (no SQLite header)", field="source")
+
+
+def take_snapshot(source: Path, directory: Path) -> Snapshot:
+    """Copy ``source`` into ``directory`` with the backup API, check it, describe its tables.
+
+    Raises InvalidInput naming the file for a missing, non-SQLite or corrupt source.
+    """
+    check_sqlite_file(source)
+    path = directory / "snapshot.db"
+    try:
+        with (
+            _closing(sqlite3.connect(source, timeout=30.0)) as origin,
+            _closing(sqlite3.connect(path)) as copy,
+        ):
+            origin.backup(copy)  # one step: a consistent snapshot under one read lock
+    except sqlite3.DatabaseError as exc:
+        raise InvalidInput(f"{source}: cannot read the SQLite file: {exc}", field="source") from exc
+    with _closing(_connect(path)) as connection:
+        try:
+            problems = [row[0] for row in connection.execute("PRAGMA integrity_check")]
+        except sqlite3.DatabaseError as exc:
+            raise InvalidInput(f"{source}: corrupt SQLite file: {exc}", field="source") from exc
+        if problems != ["ok"]:
+            listed = "; ".join(str(problem) for problem in problems[:5])
+            raise InvalidInput(f"{source}: integrity_check failed: {listed}", field="source")
+        tables = [
+            row[0]
+            for row in connection.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+            )
+        ]
+        columns = {
+            table: tuple(row[1] for row in connection.execute(f'PRAGMA table_info("{table}")'))
+            for table in tables
+        }
+    return Snapshot(source=source, path=path, columns=columns)

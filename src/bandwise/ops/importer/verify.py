@@ -1,0 +1,103 @@
+"""Prove the target holds exactly the converted source: counts, checksums, keys, types."""
+
+from __future__ import annotations
+
+import asyncpg  # type: ignore[import-untyped]
+
+from bandwise.models.enums import ProcessingStatus, TaskType
+from bandwise.ops.importer.canonical import sql_checksum
+from bandwise.ops.importer.report import Check, ImportReport
+from bandwise.ops.importer.tables import SCORES, TABLE_ORDER, TABLES
+
+_PARALLEL_SETTINGS = (
+    "max_parallel_workers_per_gather = 2",
+    "parallel_setup_cost = 0",
+    "parallel_tuple_cost = 0",
+    "min_parallel_table_scan_size = 0",
+)
+_ORPHAN_QUERIES = {
+    "submissions.user_id → users": "SELECT count(*) FROM submissions s "
+    "WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = s.user_id)",
+    "rate_limits.user_id → users": "SELECT count(*) FROM rate_limits r "
+    "WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = r.user_id)",
+    "assessments.submission_id → submissions": "SELECT count(*) FROM assessments a "
+    "WHERE NOT EXISTS (SELECT 1 FROM submissions s WHERE s.id = a.submission_id)",
+}
+
+
+async def verify_target(
+    connection: asyncpg.Connection, report: ImportReport, *, expected_quarantined: int | None = None
+) -> bool:
+    """Compare the target with the report's expected figures; record checks; return the verdict.
+
+    ``expected_quarantined``: rows ``import_quarantine`` must hold (None: not checked).
+    """
+    checks: list[Check] = []
+    # Hashing every stored row is the costly part: let PostgreSQL spread it over its workers
+    # (the importer's own process is idle meanwhile).
+    for setting in _PARALLEL_SETTINGS:
+        await connection.execute(f"SET LOCAL {setting}")
+    for name in TABLE_ORDER:
+        figures = report.figures(name)
+        count, checksum = await connection.fetchrow(
+            sql_checksum(name, TABLES[name].checksum_columns)
+        )
+        figures.target_rows, figures.target_checksum = int(count), int(checksum)
+        checks.append(
+            Check(
+                f"{name}: row count",
+                figures.target_rows == figures.imported,
+                f"expected {figures.imported}, found {figures.target_rows}",
+            )
+        )
+        checks.append(
+            Check(
+                f"{name}: content checksum",
+                figures.target_checksum == figures.expected_checksum,
+                f"expected {figures.expected_checksum}, found {figures.target_checksum}",
+            )
+        )
+    for name, query in _ORPHAN_QUERIES.items():
+        orphans = int(await connection.fetchval(query))
+        checks.append(
+            Check(f"foreign key {name}", orphans == 0, f"{orphans} row(s) without parent")
+        )
+    enum_problems = int(
+        await connection.fetchval(
+            "SELECT count(*) FROM submissions WHERE task_type::text <> ALL($1::text[]) "
+            "OR processing_status::text <> ALL($2::text[])",
+            [member.value for member in TaskType],
+            [member.value for member in ProcessingStatus],
+        )
+    )
+    checks.append(
+        Check("enum values known", enum_problems == 0, f"{enum_problems} unknown value(s)")
+    )
+    band_condition = " OR ".join(f"NOT ({name} BETWEEN 0 AND 9)" for name in SCORES)
+    bands = int(
+        await connection.fetchval(f"SELECT count(*) FROM assessments WHERE {band_condition}")
+    )
+    checks.append(Check("band scores within 0–9", bands == 0, f"{bands} out of range"))
+    for name in TABLE_ORDER:
+        behind = await connection.fetchval(
+            f'SELECT coalesce((SELECT max(id) FROM "{name}"), 0) >= '
+            f"(SELECT CASE WHEN is_called THEN last_value + 1 ELSE last_value END FROM "
+            f"{await _sequence(connection, name)})"
+        )
+        checks.append(Check(f"{name}: id sequence past max id", not behind))
+    if expected_quarantined is not None:
+        stored = int(await connection.fetchval("SELECT count(*) FROM import_quarantine"))
+        checks.append(
+            Check(
+                "quarantined rows stored",
+                stored == expected_quarantined,
+                f"expected {expected_quarantined}, found {stored}",
+            )
+        )
+    report.checks.extend(checks)
+    return all(check.ok for check in checks)
+
+
+async def _sequence(connection: asyncpg.Connection, table: str) -> str:
+    name = await connection.fetchval("SELECT pg_get_serial_sequence($1, 'id')", f'"{table}"')
+    return str(name)

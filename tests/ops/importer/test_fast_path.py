@@ -1,0 +1,52 @@
+"""The fast path and the careful path of conversion give identical rows and checksums."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bandwise.ops.importer.canonical import row_digest, row_digester
+from bandwise.ops.importer.convert import Converter
+from bandwise.ops.importer.fast import NeedsCareful, row_converter
+from bandwise.ops.importer.report import ImportReport
+from bandwise.ops.importer.snapshot import take_snapshot
+from bandwise.ops.importer.tables import TABLES
+from tests.support.legacy import (
+    conversion_legacy_data,
+    write_generated_legacy_file,
+    write_legacy_file,
+)
+
+
+def _compare(path: Path, tmp_path: Path) -> tuple[int, int]:
+    snapshot = take_snapshot(path, tmp_path)
+    converter = Converter(ImportReport("s", "t", "verify"), policy="quarantine", strict=False)
+    fast_rows = careful_rows = 0
+    for name, spec in TABLES.items():
+        columns = snapshot.source_columns(spec)
+        fast = row_converter(spec, columns, set(), None)
+        digest = row_digester(spec.kinds)
+        for batch in snapshot.batches(name, columns):
+            for raw in batch:
+                careful = converter.convert_row(spec, columns, raw, account=False)
+                try:
+                    row = fast(raw)
+                except (NeedsCareful, ValueError, TypeError, KeyError, ArithmeticError):
+                    careful_rows += 1
+                    continue
+                fast_rows += 1
+                assert row == careful, (name, raw)
+                assert digest(row) == row_digest(spec.kinds, row)
+    return fast_rows, careful_rows
+
+
+def test_paths_agree_on_canonical_rows(tmp_path: Path) -> None:
+    source = tmp_path / "generated.db"
+    write_generated_legacy_file(source, 40)
+    fast, careful = _compare(source, tmp_path)
+    assert fast > 500 and careful == 0  # the bot's own spellings all take the fast path
+
+
+def test_odd_spellings_take_the_careful_path(tmp_path: Path) -> None:
+    source = write_legacy_file(tmp_path / "quirky.db", conversion_legacy_data())
+    fast, careful = _compare(source, tmp_path)
+    assert careful >= 10 and fast >= 1

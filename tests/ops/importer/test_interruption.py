@@ -1,0 +1,204 @@
+"""kill -9 of the importer mid-COPY leaves the target as it was; a rerun then succeeds.
+
+Also: the CLI's exit code and JSON report, and a source written to during the import.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from bandwise.config import Settings
+from bandwise.devtools.pg_cluster import PgCluster
+from bandwise.errors import DatabaseUnavailable
+from bandwise.ops.importer import ImportOptions, import_sqlite
+from tests.conftest import subprocess_env
+from tests.ops.importer.conftest import fetch, table_counts
+from tests.support.legacy import quirky_legacy_data, write_generated_legacy_file, write_legacy_file
+
+
+async def _checksums(url: str) -> list[tuple[object, ...]]:
+    rows = await fetch(
+        url,
+        (
+            "SELECT 'users', count(*), "
+            "md5(coalesce(string_agg(u::text, ',' ORDER BY id), '')) FROM users u "
+            "UNION ALL SELECT 'submissions', count(*), "
+            "md5(coalesce(string_agg(s::text, ',' ORDER BY id), '')) FROM submissions s"
+        ),
+    )
+    return [tuple(row) for row in rows]
+
+
+async def _wait_for_copy(url: str, timeout: float = 60.0) -> None:
+    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            copying = await connection.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE query ILIKE 'COPY%submissions%'"
+            )
+            if copying:
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError("the importer never reached the COPY of submissions")
+    finally:
+        await connection.close()
+
+
+async def test_kill_9_mid_copy_leaves_target_unchanged_and_rerun_succeeds(
+    tmp_path: Path, target_url: str, import_settings: Settings, bandwise_executable: str
+) -> None:
+    first = tmp_path / "first.db"
+    write_legacy_file(first, quirky_legacy_data())
+    await import_sqlite(first, target_url, import_settings, ImportOptions())
+    before = await _checksums(target_url)
+    big = tmp_path / "big.db"
+    write_generated_legacy_file(big, 1500)
+    command = [
+        bandwise_executable,
+        "db",
+        "import-sqlite",
+        str(big),
+        "--target",
+        target_url,
+        "--replace",
+        "--report",
+        str(tmp_path / "report.json"),
+    ]
+
+    process = subprocess.Popen(
+        command, env=subprocess_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        await _wait_for_copy(target_url)
+        os.kill(process.pid, signal.SIGKILL)
+    finally:
+        process.wait(timeout=30)
+    assert process.returncode == -signal.SIGKILL
+
+    # the server notices the dropped connection and rolls back; wait for the backend to go
+    for _ in range(200):
+        rows = await fetch(
+            target_url,
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE '%import%'",
+        )
+        if rows[0][0] == 0:
+            break
+        await asyncio.sleep(0.05)
+    assert await _checksums(target_url) == before
+
+    rerun = subprocess.run(
+        command, env=subprocess_env(), capture_output=True, text=True, timeout=300, check=False
+    )
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["verified"] is True and report["committed"] is True
+    counts = await table_counts(target_url)
+    assert counts["submissions"] == report["tables"]["submissions"]["imported"] > 1000
+    assert "checksum_match=true" in rerun.stdout
+
+
+def test_cli_exit_code_and_report_when_bad_rows_abort(
+    tmp_path: Path, target_url: str, bandwise_executable: str
+) -> None:
+    data = quirky_legacy_data()
+    data.submissions[0]["word_count"] = "n/a"
+    source = write_legacy_file(tmp_path / "bad.db", data)
+    result = subprocess.run(
+        [
+            bandwise_executable,
+            "db",
+            "import-sqlite",
+            str(source),
+            "--target",
+            target_url,
+            "--report",
+            str(tmp_path / "r.json"),
+        ],
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "submissions id=10 word_count='n/a'" in result.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["verified"] is False
+    # the assessment of submission 10 follows it
+    assert report["bad_value_totals"] == {"unconvertible": 1, "parent_set_aside": 1}
+
+
+async def test_source_written_during_the_import_gives_a_consistent_snapshot(
+    tmp_path: Path, target_url: str, import_settings: Settings
+) -> None:
+    source = tmp_path / "live.db"
+    write_generated_legacy_file(source, 300)
+    stop = threading.Event()
+    written = 0
+
+    def legacy_bot() -> None:
+        # Each essay and its assessment are written in one transaction, as the old bot did.
+        nonlocal written
+        connection = sqlite3.connect(source, timeout=30)
+        next_id = connection.execute("SELECT max(id) FROM submissions").fetchone()[0] + 1
+        while not stop.is_set():
+            with connection:
+                connection.execute(
+                    "INSERT INTO submissions VALUES (?, 1, 'live essay', 'TASK_2', 2, "
+                    "'2024-06-01 10:00:00.000000', 'COMPLETED')",
+                    (next_id,),
+                )
+                connection.execute(
+                    "INSERT INTO assessments VALUES (?, ?, 6, 6, 6, 6, 6, 'ok', '[]', "
+                    "'2024-06-01 10:00:01.000000')",
+                    (next_id, next_id),
+                )
+            next_id += 1
+            written += 1
+            time.sleep(0.001)
+        connection.close()
+
+    writer = threading.Thread(target=legacy_bot)
+    writer.start()
+    try:
+        await asyncio.sleep(0.2)
+        report = await import_sqlite(source, target_url, import_settings, ImportOptions())
+    finally:
+        stop.set()
+        writer.join()
+
+    assert report.verified and written > 0
+    counts = await table_counts(target_url)
+    assert counts["submissions"] == counts["assessments"]  # no half-written pair
+    assert report.tables["submissions"].imported == counts["submissions"]
+
+
+async def test_server_restart_mid_copy_rolls_back_and_rerun_succeeds(
+    tmp_path: Path, target_url: str, import_settings: Settings, pg_cluster: PgCluster
+) -> None:
+    source = tmp_path / "big.db"
+    write_generated_legacy_file(source, 1500)
+    importing = asyncio.create_task(
+        import_sqlite(source, target_url, import_settings, ImportOptions())
+    )
+    await _wait_for_copy(target_url)
+    await asyncio.to_thread(pg_cluster.restart)
+
+    with pytest.raises(DatabaseUnavailable, match="nothing was committed; run the import again"):
+        await importing
+    assert set((await table_counts(target_url)).values()) == {0}
+
+    report = await import_sqlite(source, target_url, import_settings, ImportOptions())
+    assert report.verified and report.committed
