@@ -119,7 +119,8 @@ async def _rows(url: str) -> int:
                 (
                     await connection.execute(
                         text(
-                            "SELECT (SELECT count(*) FROM users) + (SELECT count(*) FROM submissions)"
+                            "SELECT (SELECT count(*) FROM users) "
+                            "+ (SELECT count(*) FROM submissions)"
                         )
                     )
                 ).scalar_one()
@@ -183,7 +184,8 @@ async def test_verification_mismatch_rolls_back(live: LiveService, pg_database: 
         )
         await connection.execute(
             text(
-                "CREATE TRIGGER tamper BEFORE INSERT ON submissions FOR EACH ROW EXECUTE FUNCTION tamper()"
+                "CREATE TRIGGER tamper BEFORE INSERT ON submissions "
+                "FOR EACH ROW EXECUTE FUNCTION tamper()"
             )
         )
     await engine.dispose()
