@@ -107,3 +107,18 @@ async def test_bearer_token_is_required_when_configured(runtime: Runtime) -> Non
         )
         assert right.status_code == 404
         assert (await client.get("/health/live")).status_code == 200
+
+
+async def test_fifty_concurrent_requests_for_one_user_get_exactly_the_limit(
+    client: httpx.AsyncClient,
+) -> None:
+    import asyncio
+
+    payload = {"telegram_id": 7_000_000_007, "text": TASK2_ESSAY, "task_type": "task_2"}
+    responses = await asyncio.gather(
+        *(client.post("/api/v1/submissions", json=payload) for _ in range(50))
+    )
+    statuses = sorted(response.status_code for response in responses)
+    assert statuses == [201] * 3 + [429] * 47
+    history = await client.get("/api/v1/users/7000000007/history")
+    assert len(history.json()["entries"]) == 3
