@@ -8,6 +8,7 @@ import typer
 
 from bandwise.cli import importer as importer_commands
 from bandwise.cli.context import command_settings, open_engine
+from bandwise.cli.cutover import cutover as cutover_command
 from bandwise.cli.errors import run
 from bandwise.db import migrate
 from bandwise.db.readiness import wait_for_database
@@ -117,3 +118,6 @@ def check(url: UrlOption = None) -> None:
             typer.echo(f"drift: {item}", err=True)
         raise typer.Exit(1)
     typer.echo("models and migrations agree")
+
+
+app.command("cutover")(cutover_command)
