@@ -87,7 +87,7 @@ async def compare_histories(
     """Raise OperationFailed unless every sampled user's history is identical on both."""
     source_sessions, target_sessions = create_sessionmaker(source), create_sessionmaker(target)
     for telegram_id in telegram_ids:
-        views = []
+        views: list[list[Any] | None] = []
         for sessions in (source_sessions, target_sessions):
             async with sessions() as session:
                 try:
