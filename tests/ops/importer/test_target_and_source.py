@@ -141,3 +141,13 @@ async def test_an_unreachable_target_is_a_clear_error(
     url = f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere"
     with pytest.raises(DatabaseUnavailable, match=r"cannot connect to 127\.0\.0\.1:"):
         await import_sqlite(legacy_path, url, import_settings, ImportOptions())
+
+
+async def test_a_file_without_required_columns_is_refused(
+    legacy_path: Path, target_url: str, import_settings: Settings
+) -> None:
+    connection = sqlite3.connect(legacy_path)
+    connection.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, username TEXT)")
+    connection.close()
+    with pytest.raises(InvalidInput, match=r"missing: users\.telegram_id, users\.created_at"):
+        await import_sqlite(legacy_path, target_url, import_settings, ImportOptions())

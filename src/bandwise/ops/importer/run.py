@@ -29,7 +29,7 @@ from bandwise.errors import (
     DatabaseError,
     DatabaseUnavailable,
     ImportFailed,
-    OperationFailed,
+    InvalidInput,
 )
 from bandwise.ops.importer import copy, verify
 from bandwise.ops.importer.convert import BadRowPolicy, Converter
@@ -114,6 +114,7 @@ class _Producer:
                 return
 
     async def next_item(self) -> Any:
+        """Return the next (table, batch) the reader produced; re-raise its failure."""
         item = await asyncio.get_running_loop().run_in_executor(None, self.queue.get)
         if isinstance(item, BaseException):
             raise item
@@ -139,6 +140,7 @@ async def _records(
 
 
 def _describe_source(snapshot: Snapshot, report: ImportReport) -> None:
+    """Refuse a file lacking what cannot be defaulted; list skipped and defaulted parts."""
     report.skipped_tables = snapshot.skipped_tables
     missing_required = [
         f"{name}.{column}"
@@ -151,9 +153,10 @@ def _describe_source(snapshot: Snapshot, report: ImportReport) -> None:
     if not snapshot.has("users"):
         missing_required.insert(0, "users (table)")
     if missing_required:
-        raise OperationFailed(
+        raise InvalidInput(
             f"{snapshot.source}: not a bandwise legacy database; "
-            f"missing: {', '.join(missing_required)}"
+            f"missing: {', '.join(missing_required)}",
+            field="source",
         )
     for name, spec in TABLES.items():
         if not snapshot.has(name):
