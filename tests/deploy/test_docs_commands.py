@@ -15,17 +15,6 @@ from tests.deploy.conftest import PROJECT_ROOT
 
 DOCUMENTS = [PROJECT_ROOT / "README.md", *sorted((PROJECT_ROOT / "docs").glob("*.md"))]
 SCRIPTS = sorted((PROJECT_ROOT / "deploy").rglob("*.sh"))
-# Commands built on other branches at the same time (backup, monitoring, import, cutover, bot).
-# Until they are merged a missing one is an expected failure; once merged they are checked
-# like every other command. Empty this set after merging those branches.
-PENDING = {
-    ("backup",),
-    ("db", "status"),
-    ("db", "import-sqlite"),
-    ("db", "verify-import"),
-    ("db", "cutover"),
-    ("bot",),
-}
 
 CODE = re.compile(r"```[^\n]*\n(.*?)```|`([^`\n]+)`", re.S)
 INVOCATION = re.compile(r"(?<![\w.-])bandwise((?:[ \t]+[a-z][a-z0-9-]*)+)(?=[\s`'\");]|$)")
@@ -140,20 +129,12 @@ def test_resolution_against_the_real_cli() -> None:
     ("document", "words"), CASES, ids=lambda v: " ".join(v) if isinstance(v, tuple) else v
 )
 def test_documented_command_exists(document: str, words: tuple[str, ...]) -> None:
-    path, error = resolve(words)
+    _, error = resolve(words)
     if error is None:
         return
-    if any(path[: len(prefix)] == prefix for prefix in PENDING):
-        pytest.xfail(f"{error} yet (built on another branch)")
     pytest.fail(f"{document}: {error}")
 
 
-# Documents written on other branches at the same time; empty this set after merging them.
-PENDING_DOCUMENTS = {
-    "docs/backup-and-restore.md",
-    "docs/runbook-sqlite-to-postgresql.md",
-    "docs/performance.md",
-}
 LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
 LINKS = sorted(
     {
@@ -175,7 +156,4 @@ def test_relative_links_resolve(document: str, target: str) -> None:
     resolved = (PROJECT_ROOT / document).parent / target
     if resolved.exists():
         return
-    relative = resolved.resolve().relative_to(PROJECT_ROOT).as_posix()
-    if relative in PENDING_DOCUMENTS:
-        pytest.xfail(f"{relative} is written on another branch")
     pytest.fail(f"{document} links to {target}, which does not exist")
