@@ -7,7 +7,6 @@ once on a SQLite file and once on a fresh database of the session's PostgreSQL c
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -21,6 +20,7 @@ from bandwise.config import Settings, get_settings, load_settings
 from bandwise.db import migrate
 from bandwise.db.engine import create_engine, create_sessionmaker
 from bandwise.devtools.pg_cluster import PgCluster
+from bandwise.devtools.service import clean_environment
 from bandwise.runtime import Runtime
 from bandwise.services.limits import LimitPolicy
 
@@ -173,10 +173,4 @@ def bandwise_executable(project_root: Path) -> str:
 
 def subprocess_env(**extra: str) -> dict[str, str]:
     """Return a clean environment for running bandwise in a subprocess."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key.lower() not in Settings.model_fields and key != "BANDWISE_ENV_FILE"
-    }
-    env.update(extra)
-    return env
+    return clean_environment(extra)

@@ -14,17 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from bandwise.config import Settings
-
-
-def _clean_environment(env_file: Path) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key.lower() not in Settings.model_fields and key != "BANDWISE_ENV_FILE"
-    }
-    env["BANDWISE_ENV_FILE"] = str(env_file)
-    return env
+from bandwise.devtools.service import clean_environment
 
 
 def start(state_dir: Path) -> int:
@@ -34,7 +24,7 @@ def start(state_dir: Path) -> int:
     process = subprocess.Popen(
         [str(executable), "serve"],
         cwd=state_dir,
-        env=_clean_environment(state_dir / ".env"),
+        env=clean_environment({"BANDWISE_ENV_FILE": str(state_dir / ".env")}),
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,

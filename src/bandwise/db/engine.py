@@ -71,8 +71,9 @@ def create_sqlite_engine(
     return engine
 
 
-def _sqlite_engine(url: URL, settings: Settings, *, null_pool: bool) -> AsyncEngine:
-    options: dict[str, Any] = {"echo": settings.db_echo}
+def _pool_options(settings: Settings, *, null_pool: bool) -> dict[str, Any]:
+    """Return the engine options for the pool the settings describe (or no pool at all)."""
+    options: dict[str, Any] = {"echo": settings.db_echo, "pool_pre_ping": True}
     if null_pool:
         options["poolclass"] = NullPool
     else:
@@ -80,9 +81,9 @@ def _sqlite_engine(url: URL, settings: Settings, *, null_pool: bool) -> AsyncEng
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
             pool_timeout=settings.db_pool_timeout,
-            pool_pre_ping=True,
+            pool_recycle=settings.db_pool_recycle,
         )
-    return create_sqlite_engine(url, settings.db_sqlite_busy_timeout, **options)
+    return options
 
 
 def _postgres_connect_args(settings: Settings) -> dict[str, Any]:
@@ -109,19 +110,10 @@ def create_engine(
 ) -> AsyncEngine:
     """Create the engine described by ``settings`` (or ``url``); nothing connects yet."""
     target = make_url(normalise_database_url(url) if url else settings.resolved_database_url)
+    options = _pool_options(settings, null_pool=null_pool)
     if target.get_backend_name() == "sqlite":
-        engine = _sqlite_engine(target, settings, null_pool=null_pool)
+        engine = create_sqlite_engine(target, settings.db_sqlite_busy_timeout, **options)
     else:
-        options: dict[str, Any] = {"echo": settings.db_echo, "pool_pre_ping": True}
-        if null_pool:
-            options["poolclass"] = NullPool
-        else:
-            options.update(
-                pool_size=settings.db_pool_size,
-                max_overflow=settings.db_max_overflow,
-                pool_timeout=settings.db_pool_timeout,
-                pool_recycle=settings.db_pool_recycle,
-            )
         engine = create_async_engine(
             target, connect_args=_postgres_connect_args(settings), **options
         )
