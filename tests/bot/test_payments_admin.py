@@ -53,6 +53,13 @@ async def test_invoice_and_pre_checkout(conversation: Conversation) -> None:
     assert "does not match the price 250" in (refused[0].error_message or "")
 
 
+async def test_no_payment_is_accepted_during_maintenance(conversation: Conversation) -> None:
+    conversation.runtime.settings.maintenance_flag_path.write_text("cutover")
+    refused = await conversation.send(conversation.candidate.pre_checkout("pro:30", 250))
+    assert isinstance(refused[0], AnswerPreCheckoutQuery) and refused[0].ok is False
+    assert refused[0].error_message is not None and "upgraded" in refused[0].error_message
+
+
 async def test_payment_recorded_once_when_delivered_twice(conversation: Conversation) -> None:
     before = utcnow()
     update = conversation.candidate.paid("pro:30", 250, "charge-abc")

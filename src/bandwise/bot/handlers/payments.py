@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bandwise.bot import keyboards, texts
 from bandwise.db.retry import run_transaction
-from bandwise.errors import DatabaseError, InvalidInput
+from bandwise.errors import DatabaseError, InvalidInput, MaintenanceMode
 from bandwise.models import utcnow
 from bandwise.runtime import Runtime
 from bandwise.services.payments import (
@@ -54,12 +54,17 @@ async def buy_button(callback: CallbackQuery, bot: Bot, runtime: Runtime) -> Non
 
 
 async def pre_checkout(query: PreCheckoutQuery, runtime: Runtime) -> None:
-    """Accept the payment only for the current invoice and price."""
+    """Accept the payment only for the current invoice and price, and not during maintenance.
+
+    A payment confirmed during a cutover's write freeze would be written to the old database.
+    """
     try:
         check_pre_checkout(
             runtime.settings, query.invoice_payload, query.currency, query.total_amount
         )
-    except InvalidInput as error:
+        async with runtime.write_guard():
+            pass
+    except (InvalidInput, MaintenanceMode) as error:
         await query.answer(
             ok=False, error_message=texts.PRE_CHECKOUT_REFUSED.format(reason=error.message)
         )

@@ -9,7 +9,6 @@ from aiogram.types import CallbackQuery, Message, User
 from bandwise.bot import keyboards, texts
 from bandwise.bot.progress import scoring_feedback
 from bandwise.bot.states import SubmissionStates
-from bandwise.errors import MaintenanceMode
 from bandwise.models import TaskType
 from bandwise.runtime import Runtime
 from bandwise.services.precheck import EssayPrecheck, precheck_essay
@@ -83,29 +82,28 @@ async def _score(
     check: EssayPrecheck,
 ) -> None:
     settings = runtime.settings
-    if settings.maintenance_flag_path.exists():
-        raise MaintenanceMode("bandwise is being upgraded; try again shortly")
-    telegram_id = user.id if user is not None else message.chat.id
-    if check.too_long:
-        await message.answer(texts.too_long_warning(check.word_count))
-    if check.under_task_minimum(task_type):
-        await message.answer(texts.under_minimum_note(check.word_count, task_type))
-    await state.clear()
-    async with scoring_feedback(bot, message.chat.id, settings.bot_processing_notice_seconds):
-        outcome = await submit_essay(
-            runtime.sessions,
-            runtime.assessor,
-            runtime.policy,
-            EssayRequest(
-                telegram_id=telegram_id,
-                text=text,
-                task_type=task_type,
-                username=user.username if user else None,
-                first_name=user.first_name if user else None,
-            ),
-            retry_attempts=settings.db_retry_attempts,
-            allow_unsaved=True,
-        )
+    async with runtime.write_guard():  # refuses during maintenance, counts the update in flight
+        telegram_id = user.id if user is not None else message.chat.id
+        if check.too_long:
+            await message.answer(texts.too_long_warning(check.word_count))
+        if check.under_task_minimum(task_type):
+            await message.answer(texts.under_minimum_note(check.word_count, task_type))
+        await state.clear()
+        async with scoring_feedback(bot, message.chat.id, settings.bot_processing_notice_seconds):
+            outcome = await submit_essay(
+                runtime.sessions,
+                runtime.assessor,
+                runtime.policy,
+                EssayRequest(
+                    telegram_id=telegram_id,
+                    text=text,
+                    task_type=task_type,
+                    username=user.username if user else None,
+                    first_name=user.first_name if user else None,
+                ),
+                retry_attempts=settings.db_retry_attempts,
+                allow_unsaved=True,
+            )
     parts = texts.split_message(
         texts.assessment_result(outcome.result, outcome.task_type, outcome.word_count)
     )
