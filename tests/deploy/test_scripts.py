@@ -323,3 +323,60 @@ def test_deploy_ends_with_verify(project: Path, stub_docker: StubDocker) -> None
     assert result.returncode == 0, result.stdout + result.stderr
     assert "all checks passed" in result.stdout
     assert stub_docker.index_of("compose up -d postgres") < stub_docker.index_of("db current")
+
+
+# --- migrate-to-postgres.sh ---------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("filled_env")
+def test_migration_stops_the_bot_cuts_over_then_starts_it_on_postgresql(
+    project: Path, stub_docker: StubDocker
+) -> None:
+    verified_docker(stub_docker, project)
+    result = run_script(project, "migrate-to-postgres.sh", stub=stub_docker)
+    assert result.returncode == 0, result.stdout + result.stderr
+    cutover = stub_docker.index_of("bandwise db cutover")
+    call = stub_docker.calls()[cutover]
+    assert "--service-stopped --yes" in call and "--sqlite /app/data/bandwise.db" in call
+    assert "postgresql://bandwise:0123456789abcdef0123456789abcdef@postgres:5432/bandwise" in call
+    assert "run -T --rm --no-deps backup" in call
+    assert (
+        stub_docker.index_of("compose up -d postgres")
+        < stub_docker.index_of("compose stop bot")
+        < cutover
+        < stub_docker.index_of("compose up -d --no-deps bot")
+    )
+    assert "now runs on PostgreSQL" in result.stdout
+
+
+@pytest.mark.usefixtures("filled_env")
+def test_failed_cutover_leaves_the_bot_stopped_and_says_so(
+    project: Path, stub_docker: StubDocker
+) -> None:
+    verified_docker(stub_docker, project)
+    stub_docker.answer("compose run * bandwise db cutover *", "import: failed", code=1)
+    result = run_script(project, "migrate-to-postgres.sh", stub=stub_docker)
+    assert result.returncode == 1
+    assert "rolled itself back" in result.stderr
+    assert not any("up -d --no-deps bot" in call for call in stub_docker.calls())
+
+
+@pytest.mark.usefixtures("filled_env")
+def test_rehearsal_and_host_file_touch_nothing_live(
+    project: Path, stub_docker: StubDocker, tmp_path: Path
+) -> None:
+    verified_docker(stub_docker, project)
+    legacy = tmp_path / "legacy.db"
+    legacy.write_bytes(b"SQLite format 3\x00")
+    result = run_script(
+        project, "migrate-to-postgres.sh", "--rehearse", "--sqlite", str(legacy), stub=stub_docker
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    call = stub_docker.calls()[stub_docker.index_of("bandwise db cutover")]
+    assert f"-v {legacy}:/import/bandwise.db:ro" in call and "--rehearse" in call
+    assert "--sqlite /import/bandwise.db" in call
+    assert not any("stop bot" in call for call in stub_docker.calls())
+    missing = run_script(
+        project, "migrate-to-postgres.sh", "--sqlite", "/nope.db", stub=stub_docker
+    )
+    assert missing.returncode != 0 and "does not exist" in missing.stderr
