@@ -137,17 +137,7 @@ def _hold_lock(cluster: PgCluster, table: str, seconds: float) -> subprocess.Pop
     """Hold an exclusive lock on ``table`` for ``seconds`` in a psql session; return it."""
     process = subprocess.Popen(
         [
-            str(cluster.bindir / "psql"),
-            "-h",
-            cluster.host,
-            "-p",
-            str(cluster.port),
-            "-U",
-            cluster.user,
-            "-d",
-            APP_DATABASE,
-            "-v",
-            "ON_ERROR_STOP=1",
+            *cluster.psql_command(APP_DATABASE),
             "-q",
             "-c",
             f"BEGIN; LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE; "

@@ -204,21 +204,27 @@ class PgCluster:
         """Return a URL for ``database`` on this cluster."""
         return f"{driver}://{self.user}@{self.host}:{self.port}/{database}"
 
+    def psql_command(self, database: str = "postgres") -> list[str]:
+        """Return the argv of a psql connected to ``database`` that stops at the first error."""
+        return [
+            str(self.bindir / "psql"),
+            "-h",
+            self.host,
+            "-p",
+            str(self.port),
+            "-U",
+            self.user,
+            "-d",
+            database,
+            "-v",
+            "ON_ERROR_STOP=1",
+        ]
+
     def psql(self, sql: str, database: str = "postgres") -> str:
         """Run ``sql`` with psql and return its output (tuples only)."""
         out = subprocess.run(
             [
-                str(self.bindir / "psql"),
-                "-h",
-                self.host,
-                "-p",
-                str(self.port),
-                "-U",
-                self.user,
-                "-d",
-                database,
-                "-v",
-                "ON_ERROR_STOP=1",
+                *self.psql_command(database),
                 "-At",
                 "-c",
                 sql,
