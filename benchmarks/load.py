@@ -34,8 +34,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from sqlalchemy import func, select
 
 from bandwise.config import load_settings
+from bandwise.db.engine import create_engine
 from bandwise.devtools.bot_driver import BotDriver
 from bandwise.devtools.load import (
     HttpDriver,
@@ -48,6 +50,7 @@ from bandwise.devtools.load import (
 from bandwise.devtools.pg_cluster import PgCluster
 from bandwise.devtools.service import ServiceProcess
 from bandwise.logs import setup_logging
+from bandwise.models import Assessment
 from bandwise.ops.health import pool_usage
 from bandwise.runtime import Runtime, start_runtime
 
@@ -163,6 +166,16 @@ async def running_services(
             service.stop()
 
 
+async def stored_assessments(url: str) -> int:
+    """Count the assessments in the database (each successful submission stores one)."""
+    engine = create_engine(load_settings(database_url=url), null_pool=True)
+    try:
+        async with engine.connect() as connection:
+            return int((await connection.execute(select(func.count(Assessment.id)))).scalar_one())
+    finally:
+        await engine.dispose()
+
+
 @dataclass
 class EngineResult:
     """One engine's load report through one driver and its server-side statement statistics."""
@@ -171,6 +184,7 @@ class EngineResult:
     report: LoadReport
     statements: tuple[int, float, float]
     driver: str = "http"
+    stored: int = -1
 
 
 async def measure(
@@ -246,11 +260,15 @@ def _fmt(value: float, digits: int = 1) -> str:
 
 
 def print_table(results: list[EngineResult]) -> None:
-    """Print one row per engine and the throughput ratio."""
+    """Print one row per engine and driver, and the throughput ratios.
+
+    ``ok`` counts successes as the client saw them, ``stored`` the assessments the database
+    holds afterwards; they match when nothing acknowledged was lost.
+    """
     header = (
-        f"{'engine':<11}{'driver':<7}{'users':>6}{'ok/s':>9}{'ok':>8}{'p50 ms':>9}"
-        f"{'p95 ms':>9}{'p99 ms':>9}{'locked':>8}{'errors':>8}{'pool max':>9}{'srv conn':>9}"
-        f"{'rss MB':>8}{'stmt mean/max ms':>18}"
+        f"{'engine':<11}{'driver':<7}{'users':>6}{'ok/s':>9}{'ok':>8}{'stored':>8}"
+        f"{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'locked':>8}{'errors':>8}{'pool max':>9}"
+        f"{'srv conn':>9}{'rss MB':>8}{'stmt mean/max ms':>18}"
     )
     print(header)
     print("-" * len(header))
@@ -263,7 +281,7 @@ def print_table(results: list[EngineResult]) -> None:
         locked = sum(count for kind, count in errors.items() if "database_locked" in kind)
         print(
             f"{result.engine:<11}{result.driver:<7}{report.users:>6}{report.throughput:>9.1f}"
-            f"{report.succeeded:>8}{_fmt(report.latency(0.50)):>9}"
+            f"{report.succeeded:>8}{result.stored:>8}{_fmt(report.latency(0.50)):>9}"
             f"{_fmt(report.latency(0.95)):>9}{_fmt(report.latency(0.99)):>9}"
             f"{locked:>8}{sum(errors.values()):>8}"
             f"{_fmt(report.sample_max('pool_in_use'), 0):>9}"
@@ -383,6 +401,7 @@ async def main() -> None:
                     )
                 else:
                     result = await measure_bot(target, args.users, args.seconds, settings)
+                result.stored = await stored_assessments(target.url)
                 results.append(result)
     print(f"done; {machine_load()}")
     print()
