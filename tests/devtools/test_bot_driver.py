@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from bandwise.assessment.heuristic import HeuristicAssessor
 from bandwise.bot import texts
+from bandwise.config import Settings
+from bandwise.db.engine import create_engine, create_sessionmaker
 from bandwise.devtools.bot_driver import BotDriver, classify_replies
-from bandwise.devtools.load import OK, run_load
+from bandwise.devtools.load import OK, essay_for, run_load
 from bandwise.runtime import Runtime
 from bandwise.services.limits import LimitPolicy
 
@@ -41,3 +44,28 @@ def test_replies_are_classified_by_what_the_candidate_was_told() -> None:
     assert classify_replies([texts.BUSY], []) == "busy"
     assert classify_replies([], []) == "no_reply"
     assert classify_replies(["something else"], []) == "unrecognised_reply"
+
+
+async def test_pool_exhaustion_is_counted_with_its_cause(settings: Settings) -> None:
+    """With the only pooled connection held, the candidate's essay is scored but not saved."""
+    narrow = settings.model_copy(
+        update={"db_pool_size": 1, "db_max_overflow": 0, "db_pool_timeout": 0.2}
+    )
+    engine = create_engine(narrow)
+    runtime = Runtime(
+        settings=narrow,
+        engine=engine,
+        sessions=create_sessionmaker(engine),
+        assessor=HeuristicAssessor(),
+        policy=LimitPolicy.from_settings(narrow),
+    )
+    driver = BotDriver(runtime)
+    try:
+        async with engine.connect():
+            starved = await driver.submit(4242, essay_for(1, 1))
+        recovered = await driver.submit(4242, essay_for(1, 2))
+    finally:
+        await engine.dispose()
+
+    assert starved.kind == "unsaved:pool_timeout", starved
+    assert recovered.kind == OK, recovered
