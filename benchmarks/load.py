@@ -10,10 +10,13 @@ the database is what differs between the two runs.
 
     .venv/bin/python benchmarks/load.py                      # 100 users x 20 s per engine
     .venv/bin/python benchmarks/load.py --users 50 --seconds 10 --engines postgresql
+    .venv/bin/python benchmarks/load.py --driver both        # HTTP API, then the bot
     .venv/bin/python benchmarks/load.py --soak               # 10 min, samples every 30 s
 
-Drivers: only the HTTP API today (``--driver http``). A bot driver feeding Telegram updates
-through the aiogram Dispatcher plugs in by implementing ``bandwise.devtools.load.SubmissionDriver``.
+Drivers: ``http`` posts to the API of a `bandwise serve` child process; ``bot`` sends each
+essay as a Telegram text-message update through the real aiogram Dispatcher in this process
+(one event loop, like one bot process; only Telegram is imitated, by a recording session)
+and reads the outcome from the bot's replies: assessment, limit refusal, "busy", ….
 """
 
 from __future__ import annotations
@@ -31,7 +34,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from sqlalchemy import func, select
 
+from bandwise.config import load_settings
+from bandwise.db.engine import create_engine
+from bandwise.devtools.bot_driver import BotDriver
 from bandwise.devtools.load import (
     HttpDriver,
     LoadReport,
@@ -42,6 +49,10 @@ from bandwise.devtools.load import (
 )
 from bandwise.devtools.pg_cluster import PgCluster
 from bandwise.devtools.service import ServiceProcess
+from bandwise.logs import setup_logging
+from bandwise.models import Assessment
+from bandwise.ops.health import pool_usage
+from bandwise.runtime import Runtime, start_runtime
 
 DATABASE = "bandwise"
 POOL_DETAIL = re.compile(r"(\d+)/(\d+) in use")
@@ -155,13 +166,25 @@ async def running_services(
             service.stop()
 
 
+async def stored_assessments(url: str) -> int:
+    """Count the assessments in the database (each successful submission stores one)."""
+    engine = create_engine(load_settings(database_url=url), null_pool=True)
+    try:
+        async with engine.connect() as connection:
+            return int((await connection.execute(select(func.count(Assessment.id)))).scalar_one())
+    finally:
+        await engine.dispose()
+
+
 @dataclass
 class EngineResult:
-    """One engine's load report and its server-side statement statistics."""
+    """One engine's load report through one driver and its server-side statement statistics."""
 
     engine: str
     report: LoadReport
     statements: tuple[int, float, float]
+    driver: str = "http"
+    stored: int = -1
 
 
 async def measure(
@@ -182,7 +205,54 @@ async def measure(
                 samplers=samplers_for(services[0], target),
                 sample_every=1.0,
             )
-        return EngineResult(target.engine, report, target.statement_stats())
+        return EngineResult(target.engine, report, target.statement_stats(), "http")
+
+
+def bot_samplers(runtime: Runtime, target: Target) -> list[Sampler]:
+    """Return samplers of this process's pool and memory and the server's connections."""
+
+    async def pool() -> dict[str, float]:
+        return {"pool_in_use": float(pool_usage(runtime)[0])}
+
+    async def process() -> dict[str, float]:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return {"rss_mb": int(line.split()[1]) / 1024}
+        return {}
+
+    async def server() -> dict[str, float]:
+        return {"server_connections": await asyncio.to_thread(target.server_connections)}
+
+    return [pool, process, server]
+
+
+async def measure_bot(
+    target: Target, users: int, seconds: float, settings: dict[str, str]
+) -> EngineResult:
+    """Run the load as Telegram updates through an in-process Dispatcher on ``target``."""
+    flag = Path(tempfile.mkdtemp(prefix="bandwise-load-bot-")) / "maintenance.flag"
+    runtime = await start_runtime(
+        load_settings(
+            database_url=target.url,
+            daily_submission_limit=1_000_000,
+            bot_processing_notice_seconds=3600,
+            maintenance_flag_path=flag,
+            **{key.lower(): value for key, value in settings.items()},
+        )
+    )
+    try:
+        target.reset_statement_stats()
+        report = await run_load(
+            BotDriver(runtime),
+            users=users,
+            duration=seconds,
+            samplers=bot_samplers(runtime, target),
+            sample_every=1.0,
+        )
+    finally:
+        await runtime.close()
+        shutil.rmtree(flag.parent, ignore_errors=True)
+    return EngineResult(target.engine, report, target.statement_stats(), "bot")
 
 
 def _fmt(value: float, digits: int = 1) -> str:
@@ -190,11 +260,15 @@ def _fmt(value: float, digits: int = 1) -> str:
 
 
 def print_table(results: list[EngineResult]) -> None:
-    """Print one row per engine and the throughput ratio."""
+    """Print one row per engine and driver, and the throughput ratios.
+
+    ``ok`` counts successes as the client saw them, ``stored`` the assessments the database
+    holds afterwards; they match when nothing acknowledged was lost.
+    """
     header = (
-        f"{'engine':<11}{'users':>6}{'ok/s':>9}{'ok':>8}{'p50 ms':>9}{'p95 ms':>9}"
-        f"{'p99 ms':>9}{'locked':>8}{'errors':>8}{'pool max':>9}{'srv conn':>9}"
-        f"{'rss MB':>8}{'stmt mean/max ms':>18}"
+        f"{'engine':<11}{'driver':<7}{'users':>6}{'ok/s':>9}{'ok':>8}{'stored':>8}"
+        f"{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'locked':>8}{'errors':>8}{'pool max':>9}"
+        f"{'srv conn':>9}{'rss MB':>8}{'stmt mean/max ms':>18}"
     )
     print(header)
     print("-" * len(header))
@@ -203,24 +277,27 @@ def print_table(results: list[EngineResult]) -> None:
         errors = report.errors
         calls, mean, maximum = result.statements
         statement = f"{_fmt(mean, 2)}/{_fmt(maximum, 1)}" if calls else "-"
+        # The bot reports a lock as "unsaved:database_locked" or "busy:database_locked".
+        locked = sum(count for kind, count in errors.items() if "database_locked" in kind)
         print(
-            f"{result.engine:<11}{report.users:>6}{report.throughput:>9.1f}"
-            f"{len(report.acknowledged):>8}{_fmt(report.latency(0.50)):>9}"
+            f"{result.engine:<11}{result.driver:<7}{report.users:>6}{report.throughput:>9.1f}"
+            f"{report.succeeded:>8}{result.stored:>8}{_fmt(report.latency(0.50)):>9}"
             f"{_fmt(report.latency(0.95)):>9}{_fmt(report.latency(0.99)):>9}"
-            f"{errors.get('database_locked', 0):>8}{sum(errors.values()):>8}"
+            f"{locked:>8}{sum(errors.values()):>8}"
             f"{_fmt(report.sample_max('pool_in_use'), 0):>9}"
             f"{_fmt(report.sample_max('server_connections'), 0):>9}"
             f"{_fmt(report.sample_max('rss_mb'), 0):>8}{statement:>18}"
         )
     for result in results:
         if result.report.errors:
-            print(f"errors on {result.engine}: {dict(result.report.errors)}")
-    by_engine = {result.engine: result.report.throughput for result in results}
-    if by_engine.get("sqlite") and "postgresql" in by_engine:
-        print(
-            f"ratio postgresql/sqlite successful submissions/s: "
-            f"{by_engine['postgresql'] / by_engine['sqlite']:.2f}x"
-        )
+            print(f"errors on {result.engine} via {result.driver}: {dict(result.report.errors)}")
+    for driver in dict.fromkeys(result.driver for result in results):
+        by_engine = {r.engine: r.report.throughput for r in results if r.driver == driver}
+        if by_engine.get("sqlite") and "postgresql" in by_engine:
+            print(
+                f"ratio postgresql/sqlite successful submissions/s via {driver}: "
+                f"{by_engine['postgresql'] / by_engine['sqlite']:.2f}x"
+            )
 
 
 async def soak(
@@ -270,7 +347,12 @@ def parse_args() -> argparse.Namespace:
         "--seconds", type=float, default=20.0, help="seconds per engine (default 20)"
     )
     parser.add_argument("--engines", default="sqlite,postgresql", help="comma separated")
-    parser.add_argument("--driver", choices=["http"], default="http", help="entry point to drive")
+    parser.add_argument(
+        "--driver",
+        choices=["http", "bot", "both"],
+        default="http",
+        help="entry point: the HTTP API, Telegram updates through the Dispatcher, or both",
+    )
     parser.add_argument(
         "--instances",
         type=int,
@@ -298,18 +380,29 @@ async def main() -> None:
         engine = args.engines.split(",")[-1]
         await soak(engine, args.soak_users, args.soak_minutes, args.soak_think, settings)
         return
+    setup_logging("CRITICAL")  # the in-process bot logs every refusal; the table counts them
+    drivers = ["http", "bot"] if args.driver == "both" else [args.driver]
     results = []
     for engine in [name.strip() for name in args.engines.split(",") if name.strip()]:
         factory = {"sqlite": sqlite_target, "postgresql": postgres_target}[engine]
-        with factory() as target:
-            print(
-                f"running {args.users} users for {args.seconds:g} s on {engine} "
-                f"({args.instances} service process(es)) ...",
-                flush=True,
-            )
-            results.append(
-                await measure(target, args.users, args.seconds, settings, args.instances)
-            )
+        for driver in drivers:
+            # A fresh database per run, so the second driver does not inherit the first's rows.
+            with factory() as target:
+                processes = f"{args.instances} service process(es)"
+                where = "in-process" if driver == "bot" else processes
+                print(
+                    f"running {args.users} users for {args.seconds:g} s on {engine} "
+                    f"via {driver} ({where}) ...",
+                    flush=True,
+                )
+                if driver == "http":
+                    result = await measure(
+                        target, args.users, args.seconds, settings, args.instances
+                    )
+                else:
+                    result = await measure_bot(target, args.users, args.seconds, settings)
+                result.stored = await stored_assessments(target.url)
+                results.append(result)
     print(f"done; {machine_load()}")
     print()
     print_table(results)

@@ -10,8 +10,8 @@ from aiogram import Bot, Dispatcher
 from aiogram.methods import TelegramMethod
 
 from bandwise.bot.dispatcher import build_dispatcher
+from bandwise.devtools.telegram import Candidate, RecordingSession, recording_bot
 from bandwise.runtime import Runtime
-from tests.support.telegram import Candidate, RecordingSession, recording_bot
 
 
 @dataclass

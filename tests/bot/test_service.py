@@ -17,12 +17,12 @@ from bandwise.bot import texts
 from bandwise.bot.dispatcher import build_dispatcher, build_storage
 from bandwise.bot.service import BotMode, check_bot_settings, start_bot_service
 from bandwise.config import load_settings
+from bandwise.devtools.telegram import Candidate, recording_bot
 from bandwise.errors import ConfigurationError
 from bandwise.models import TaskType
 from bandwise.runtime import Runtime
 from tests.conftest import subprocess_env
 from tests.support.essays import TASK2_ESSAY
-from tests.support.telegram import Candidate, recording_bot
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 SECRET = "s3cr3t-webhook-token"

@@ -3,7 +3,7 @@
 A *driver* carries one submission through a real entry point and says how it ended
 (``Outcome``); ``run_load`` runs N candidates against a driver for T seconds and returns a
 ``LoadReport`` (throughput, latency percentiles, errors by kind, acknowledged ids). The HTTP
-driver is here; a bot driver (Dispatcher updates) plugs in by implementing ``SubmissionDriver``.
+driver is here; the bot driver (Telegram updates through the Dispatcher) is in ``bot_driver``.
 """
 
 from __future__ import annotations
@@ -179,14 +179,19 @@ class LoadReport:
         return [o.submission_id for o in self.outcomes if o.ok and o.submission_id is not None]
 
     @property
+    def succeeded(self) -> int:
+        """Return how many submissions succeeded (the bot path reports no ids)."""
+        return sum(1 for o in self.outcomes if o.ok)
+
+    @property
     def errors(self) -> Counter[str]:
         """Return the failed submissions counted by kind."""
         return Counter(o.kind for o in self.outcomes if not o.ok)
 
     @property
     def throughput(self) -> float:
-        """Return acknowledged submissions per second."""
-        return len(self.acknowledged) / self.seconds if self.seconds > 0 else 0.0
+        """Return successful submissions per second."""
+        return self.succeeded / self.seconds if self.seconds > 0 else 0.0
 
     def latency(self, fraction: float, *, ok_only: bool = True) -> float:
         """Return a latency percentile in milliseconds."""

@@ -2,6 +2,7 @@
 
 Only Telegram is imitated here: the Dispatcher, routers, filters, FSM and handlers under test
 are the real ones. Each request is answered with a plausible result for its return type.
+Used by the bot tests, the load harness's bot driver and the bot runner process.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from aiogram.types import (
     User,
 )
 
-BOT_TOKEN = "123456:TEST-token-for-recording-session"
+BOT_TOKEN = "123456:TEST-token-for-recording-session"  # noqa: S105 (not a secret: no Telegram)
 
 
 class RecordingSession(BaseSession):

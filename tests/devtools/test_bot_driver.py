@@ -1,0 +1,71 @@
+"""The load harness's bot driver: essays as Telegram updates through the real Dispatcher."""
+
+from __future__ import annotations
+
+from bandwise.assessment.heuristic import HeuristicAssessor
+from bandwise.bot import texts
+from bandwise.config import Settings
+from bandwise.db.engine import create_engine, create_sessionmaker
+from bandwise.devtools.bot_driver import BotDriver, classify_replies
+from bandwise.devtools.load import OK, essay_for, run_load
+from bandwise.runtime import Runtime
+from bandwise.services.limits import LimitPolicy
+
+USERS = 3
+LIMIT = 2
+
+
+async def test_candidates_get_exactly_their_daily_checks_through_the_bot(runtime: Runtime) -> None:
+    """Three candidates submit back to back for a second: two assessments each, then refusals."""
+    runtime.settings.daily_submission_limit = LIMIT
+    runtime.settings.bot_processing_notice_seconds = 30.0
+    runtime.policy = LimitPolicy.from_settings(runtime.settings)
+
+    report = await run_load(BotDriver(runtime), users=USERS, duration=1.0)
+
+    assert report.succeeded == USERS * LIMIT, [o for o in report.outcomes if not o.ok][:3]
+    assert set(report.errors) == {"daily_limit"}
+    assert report.throughput > 0
+    assert report.latency(0.99) > 0
+
+
+def test_replies_are_classified_by_what_the_candidate_was_told() -> None:
+    """Assessment, unsaved assessment, limit, busy with its cause, silence."""
+    assessment = "<b>IELTS Writing Task 2 — assessment</b>\n..."
+    limit = texts.LIMIT_REACHED.format(
+        limit=3, resets="00:00 UTC", remaining="5 h", price=250, days=30
+    )
+    assert classify_replies([assessment], []) == OK
+    assert classify_replies([assessment, texts.NOT_SAVED], ["database_locked"]) == (
+        "unsaved:database_locked"
+    )
+    assert classify_replies([limit], []) == "daily_limit"
+    assert classify_replies([texts.BUSY], ["pool_timeout"]) == "busy:pool_timeout"
+    assert classify_replies([texts.BUSY], []) == "busy"
+    assert classify_replies([], []) == "no_reply"
+    assert classify_replies(["something else"], []) == "unrecognised_reply"
+
+
+async def test_pool_exhaustion_is_counted_with_its_cause(settings: Settings) -> None:
+    """With the only pooled connection held, the candidate's essay is scored but not saved."""
+    narrow = settings.model_copy(
+        update={"db_pool_size": 1, "db_max_overflow": 0, "db_pool_timeout": 0.2}
+    )
+    engine = create_engine(narrow)
+    runtime = Runtime(
+        settings=narrow,
+        engine=engine,
+        sessions=create_sessionmaker(engine),
+        assessor=HeuristicAssessor(),
+        policy=LimitPolicy.from_settings(narrow),
+    )
+    driver = BotDriver(runtime)
+    try:
+        async with engine.connect():
+            starved = await driver.submit(4242, essay_for(1, 1))
+        recovered = await driver.submit(4242, essay_for(1, 2))
+    finally:
+        await engine.dispose()
+
+    assert starved.kind == "unsaved:pool_timeout", starved
+    assert recovered.kind == OK, recovered
