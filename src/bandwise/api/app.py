@@ -10,8 +10,6 @@ from fastapi import FastAPI
 import bandwise
 from bandwise.api.errors import install_error_handlers
 from bandwise.api.routes import health, monitoring, submissions
-from bandwise.bot.service import start_bot_service
-from bandwise.bot.webhook import build_webhook_router
 from bandwise.config import Settings
 from bandwise.errors import ConfigurationError
 from bandwise.runtime import Runtime, start_runtime
@@ -39,7 +37,11 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         started = await start_runtime(settings)
         app.state.runtime = started
         try:
-            bot = await start_bot_service(started) if settings.bot_token else None
+            bot = None
+            if settings.bot_token:
+                from bandwise.bot.service import start_bot_service
+
+                bot = await start_bot_service(started)
             try:
                 yield
             finally:
@@ -60,5 +62,9 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(submissions.router)
     app.include_router(monitoring.router)
-    app.include_router(build_webhook_router(settings.bot_webhook_path))
+    if settings.webhook_url:
+        # aiogram takes seconds to import: only a webhook deployment pays for it here.
+        from bandwise.bot.webhook import build_webhook_router
+
+        app.include_router(build_webhook_router(settings.bot_webhook_path))
     return app

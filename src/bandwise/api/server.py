@@ -11,7 +11,6 @@ import logging
 import uvicorn
 
 from bandwise.api.app import check_api_security, create_app
-from bandwise.bot.service import check_bot_settings, start_bot_service
 from bandwise.config import Settings
 from bandwise.runtime import start_runtime
 
@@ -22,12 +21,14 @@ async def serve_http(settings: Settings) -> None:
     """Wait for the database, migrate, start the bot (BOT_TOKEN), serve HTTP until stopped."""
     check_api_security(settings)
     if settings.bot_token is not None:
+        from bandwise.bot.service import check_bot_settings, start_bot_service
+
         check_bot_settings(settings)  # a bad bot configuration stops us before the database
     runtime = await start_runtime(settings)
     bot = None
     try:
         if settings.bot_token is not None:
-            bot = await start_bot_service(runtime)
+            bot = await start_bot_service(runtime)  # imported above with the bot settings
         application = create_app(settings, runtime=runtime)
         log.info(
             "HTTP on http://%s:%d (engine %s: %s)",
