@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from bandwise.config import Settings
+from bandwise.db import migrate
 from bandwise.ops.importer import ImportOptions, import_sqlite
 from tests.ops.importer.conftest import fetch
 from tests.support.legacy import conversion_legacy_data, set_raw_text, write_legacy_file
@@ -109,6 +110,6 @@ async def test_report_numbers_match_the_data(
     assert all(check.ok for check in report.checks)
     document = report.to_dict()
     assert next(iter(document)) == "verified" and document["verified"] is True
-    assert document["versions"]["schema"] == "0003"
+    assert document["versions"]["schema"] == migrate.head_revision()
     sequence = await fetch(target_url, "SELECT nextval(pg_get_serial_sequence('users', 'id'))")
     assert sequence[0][0] == 5

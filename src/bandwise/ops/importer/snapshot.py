@@ -1,11 +1,13 @@
 """A consistent, private copy of the legacy SQLite file, read in bounded batches.
 
-The SQLite online backup API copies the file in one step under a read lock, so the copy is a
-consistent snapshot even while the old bot keeps writing; everything after that reads the copy.
+The file is copied under a read lock (byte for byte for a rollback-journal file, with the
+online backup API for a WAL file), so the copy is a consistent snapshot even while the old bot
+keeps writing; everything after that reads the copy.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,6 +20,7 @@ from bandwise.ops.importer.tables import LEGACY_COUNTER_COLUMNS, TABLES, TableSp
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 BATCH_ROWS = 2000
+COPY_CHUNK_BYTES = 8 * 1024 * 1024
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -142,6 +145,56 @@ def check_sqlite_file(source: Path) -> None:
         raise InvalidInput(f"{source} is not a SQLite database (no SQLite header)", field="source")
 
 
+def _copy_consistently(source: Path, path: Path) -> None:
+    """Copy ``source`` to ``path`` as one consistent state of the database.
+
+    A rollback-journal file cannot change while a reader holds its SHARED lock (writers need
+    EXCLUSIVE to touch the file), so it is copied byte for byte under that lock: several times
+    faster than the backup API, which copies page by page through SQLite. A WAL file's newest
+    pages may still live in its ``-wal`` file, so it goes through the backup API in one step.
+    """
+    # Closing any descriptor of a file drops every POSIX lock this process holds on it,
+    # SQLite's included: open ours first and close it only after SQLite let go of its lock.
+    descriptor = os.open(source, os.O_RDONLY)
+    try:
+        with _closing(sqlite3.connect(source, timeout=30.0, isolation_level=None)) as origin:
+            mode = str(origin.execute("PRAGMA journal_mode").fetchone()[0]).lower()
+            if mode == "wal":
+                with _closing(sqlite3.connect(path)) as copy:
+                    origin.backup(copy)  # one step: a consistent snapshot under one read lock
+                return
+            origin.execute("BEGIN")
+            # Reading takes the SHARED lock (after rolling back any hot journal): from here
+            # until ROLLBACK no writer can change the file.
+            origin.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            try:
+                _copy_bytes(descriptor, path, os.fstat(descriptor).st_size)
+            finally:
+                origin.execute("ROLLBACK")
+    finally:
+        os.close(descriptor)
+
+
+def _copy_bytes(descriptor: int, path: Path, size: int) -> None:
+    """Copy the first ``size`` bytes of the open ``descriptor`` into a new file ``path``."""
+    with path.open("wb") as target:
+        offset = 0
+        kernel_copy = hasattr(os, "copy_file_range")
+        while offset < size:
+            chunk = min(size - offset, COPY_CHUNK_BYTES)
+            if kernel_copy:
+                try:
+                    copied = os.copy_file_range(descriptor, target.fileno(), chunk, offset, offset)
+                except OSError:  # e.g. a file system without it: plain reads and writes
+                    kernel_copy = False
+                    continue
+            else:
+                copied = os.pwrite(target.fileno(), os.pread(descriptor, chunk, offset), offset)
+            if copied == 0:
+                raise sqlite3.DatabaseError(f"file ended after {offset} of {size} bytes")
+            offset += copied
+
+
 def take_snapshot(source: Path, directory: Path) -> Snapshot:
     """Copy ``source`` into ``directory`` with the backup API, check it, describe its tables.
 
@@ -150,11 +203,7 @@ def take_snapshot(source: Path, directory: Path) -> Snapshot:
     check_sqlite_file(source)
     path = directory / "snapshot.db"
     try:
-        with (
-            _closing(sqlite3.connect(source, timeout=30.0)) as origin,
-            _closing(sqlite3.connect(path)) as copy,
-        ):
-            origin.backup(copy)  # one step: a consistent snapshot under one read lock
+        _copy_consistently(source, path)
     except sqlite3.DatabaseError as exc:
         raise InvalidInput(f"{source}: cannot read the SQLite file: {exc}", field="source") from exc
     with _closing(_connect(path)) as connection:
