@@ -1,5 +1,8 @@
 """The import procedure: snapshot → convert (a reader thread) → COPY → verify → commit.
 
+The snapshot's integrity check runs in a thread alongside the load and must pass before the
+verification starts, so a corrupt source never reaches a commit.
+
 Reading and converting run in a thread (or, on request, a worker process) that feeds bounded
 batches to the COPY on the event loop, so SQLite, Python and PostgreSQL work at the same time
 while memory stays bounded.
@@ -13,7 +16,7 @@ import logging
 import sqlite3
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,7 +42,13 @@ from bandwise.ops.importer.produce import (
     converted_tables,
 )
 from bandwise.ops.importer.report import ImportReport
-from bandwise.ops.importer.snapshot import Snapshot, check_sqlite_file, take_snapshot
+from bandwise.ops.importer.snapshot import (
+    Snapshot,
+    check_integrity,
+    check_sqlite_file,
+    copy_snapshot,
+    take_snapshot,
+)
 from bandwise.ops.importer.tables import MISSING, TABLE_ORDER, TABLES
 
 log = logging.getLogger(__name__)
@@ -216,12 +225,29 @@ async def import_sqlite(
             prefix="bandwise-import-", dir=options.work_dir
         ) as scratch:
             step = time.perf_counter()
-            snapshot = await asyncio.to_thread(take_snapshot, source, Path(scratch))
+            snapshot = await asyncio.to_thread(copy_snapshot, source, Path(scratch))
             report.timings["snapshot_seconds"] = time.perf_counter() - step
-            step = time.perf_counter()
-            converter = await asyncio.to_thread(_prepare, snapshot, report, options)
-            report.timings["orphan_scan_seconds"] = time.perf_counter() - step
-            await _load_verify_commit(connection, snapshot, report, options, converter)
+            # The copy is private, so its integrity check runs while it is read and loaded
+            # (on the other core); it must pass before verification, so before any commit.
+            integrity = asyncio.ensure_future(asyncio.to_thread(_check_integrity, snapshot, report))
+            try:
+                step = time.perf_counter()
+                converter = await asyncio.to_thread(_prepare, snapshot, report, options)
+                report.timings["orphan_scan_seconds"] = time.perf_counter() - step
+                await _load_verify_commit(
+                    connection, snapshot, report, options, converter, integrity
+                )
+            except Exception as exc:
+                # Reading a corrupt file may fail before the check does: report the cause.
+                problem = await _integrity_problem(integrity)
+                if problem is None or problem is exc:
+                    raise
+                report.error = str(problem)
+                raise problem from exc
+            finally:
+                if not integrity.done():  # interrupted: let it end before its file goes
+                    with contextlib.suppress(BaseException):
+                        await asyncio.wait([integrity])
     finally:
         await _close(connection)
     report.timings["total_seconds"] = time.perf_counter() - started
@@ -234,18 +260,38 @@ async def import_sqlite(
     return report
 
 
+def _check_integrity(snapshot: Snapshot, report: ImportReport) -> None:
+    started = time.perf_counter()
+    check_integrity(snapshot)
+    report.timings["integrity_check_seconds"] = time.perf_counter() - started
+
+
+async def _integrity_problem(integrity: asyncio.Future[None]) -> InvalidInput | None:
+    """Wait for the integrity check; return its failure (None when it passed)."""
+    await asyncio.wait([integrity])
+    if integrity.cancelled():
+        return None
+    error = integrity.exception()
+    return error if isinstance(error, InvalidInput) else None
+
+
 async def _load_verify_commit(
     connection: asyncpg.Connection,
     snapshot: Snapshot,
     report: ImportReport,
     options: ImportOptions,
     converter: Converter,
+    integrity: Awaitable[None],
 ) -> None:
-    """Run the load and the verification in one transaction; commit only when verified."""
+    """Run the load and the verification in one transaction; commit only when verified.
+
+    ``integrity``: the source's integrity check, awaited (and so passed) before verifying.
+    """
     transaction = connection.transaction()
     await transaction.start()
     try:
         await _load(connection, snapshot, report, options, converter)
+        await integrity
         step = time.perf_counter()
         report.verified = await verify.verify_target(
             connection, report, expected_quarantined=len(report.quarantined)

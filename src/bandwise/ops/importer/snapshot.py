@@ -196,32 +196,50 @@ def _copy_bytes(descriptor: int, path: Path, size: int) -> None:
 
 
 def take_snapshot(source: Path, directory: Path) -> Snapshot:
-    """Copy ``source`` into ``directory`` with the backup API, check it, describe its tables.
+    """Copy ``source`` into ``directory`` consistently, check its integrity, describe its tables.
 
     Raises InvalidInput naming the file for a missing, non-SQLite or corrupt source.
+    """
+    snapshot = copy_snapshot(source, directory)
+    check_integrity(snapshot)
+    return snapshot
+
+
+def copy_snapshot(source: Path, directory: Path) -> Snapshot:
+    """Copy ``source`` into ``directory`` consistently and describe its tables (not checked).
+
+    The copy is private, so :func:`check_integrity` may run on it while it is being read;
+    nothing read from it may be committed before that check passed.
+    Raises InvalidInput naming the file for a missing or non-SQLite source.
     """
     check_sqlite_file(source)
     path = directory / "snapshot.db"
     try:
         _copy_consistently(source, path)
+        with _closing(_connect(path)) as connection:
+            tables = [
+                row[0]
+                for row in connection.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+                )
+            ]
+            columns = {
+                table: tuple(row[1] for row in connection.execute(f'PRAGMA table_info("{table}")'))
+                for table in tables
+            }
     except sqlite3.DatabaseError as exc:
         raise InvalidInput(f"{source}: cannot read the SQLite file: {exc}", field="source") from exc
-    with _closing(_connect(path)) as connection:
+    return Snapshot(source=source, path=path, columns=columns)
+
+
+def check_integrity(snapshot: Snapshot) -> None:
+    """Run ``PRAGMA integrity_check`` on the snapshot; raise InvalidInput naming any problem."""
+    source = snapshot.source
+    with _closing(_connect(snapshot.path)) as connection:
         try:
             problems = [row[0] for row in connection.execute("PRAGMA integrity_check")]
         except sqlite3.DatabaseError as exc:
             raise InvalidInput(f"{source}: corrupt SQLite file: {exc}", field="source") from exc
-        if problems != ["ok"]:
-            listed = "; ".join(str(problem) for problem in problems[:5])
-            raise InvalidInput(f"{source}: integrity_check failed: {listed}", field="source")
-        tables = [
-            row[0]
-            for row in connection.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
-            )
-        ]
-        columns = {
-            table: tuple(row[1] for row in connection.execute(f'PRAGMA table_info("{table}")'))
-            for table in tables
-        }
-    return Snapshot(source=source, path=path, columns=columns)
+    if problems != ["ok"]:
+        listed = "; ".join(str(problem) for problem in problems[:5])
+        raise InvalidInput(f"{source}: integrity_check failed: {listed}", field="source")
