@@ -378,7 +378,7 @@ class Converter:
         fast = row_converter(
             spec, source_columns, self.orphans.get(spec.name, set()), parent_set_aside
         )
-        digest = row_digester(spec.kinds)
+        digest = row_digester(spec.kinds, spec.nullable)
         summing = self.checksums
         figures = self.report.figures(spec.name)
         for batch in batches:
@@ -428,7 +428,7 @@ class Converter:
         figures = self.report.figures(spec.name)
         figures.imported += len(rows)
         if self.checksums:
-            digest = self._digesters.setdefault(spec.name, row_digester(spec.kinds))
+            digest = self._digesters.setdefault(spec.name, row_digester(spec.kinds, spec.nullable))
             figures.expected_checksum += sum(digest(row) for row in rows)
         return rows
 

@@ -192,7 +192,9 @@ class ProcessProducer:
         # shares the Python work between the two cores more evenly.
         worker_converter = copy.copy(converter)
         worker_converter.checksums = False
-        self.digesters = {name: row_digester(spec.kinds) for name, spec in TABLES.items()}
+        self.digesters = {
+            name: row_digester(spec.kinds, spec.nullable) for name, spec in TABLES.items()
+        }
         self.checksums = dict.fromkeys(TABLES, 0)
         self.process = context.Process(
             target=_run_worker,
