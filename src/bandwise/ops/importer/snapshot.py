@@ -23,9 +23,10 @@ BATCH_ROWS = 2000
 COPY_CHUNK_BYTES = 8 * 1024 * 1024
 
 
-def _connect(path: Path) -> sqlite3.Connection:
+def _connect(path: Path, *, repair: bool = True) -> sqlite3.Connection:
     connection = sqlite3.connect(path, timeout=30.0, check_same_thread=False)
-    connection.text_factory = decode_text  # invalid UTF-8 is repaired and reported, not fatal
+    if repair:  # invalid UTF-8 is repaired and reported, not fatal
+        connection.text_factory = decode_text
     return connection
 
 
@@ -108,8 +109,23 @@ class Snapshot:
         if not self.has(table):
             return
         select = ", ".join(f'"{name}"' for name in columns)
+        query = f'SELECT {select} FROM "{table}" ORDER BY {order_by}'
+        read = 0
+        # SQLite's own UTF-8 decoding is several times cheaper than a Python text factory, but
+        # invalid UTF-8 stops it: then the rest of the table (from the first row not yet
+        # handed out; the order is total, ids being unique) is read with the repairing one.
+        with _closing(_connect(self.path, repair=False)) as connection:
+            try:
+                cursor = connection.execute(query)
+                while batch := cursor.fetchmany(batch_rows):
+                    yield batch
+                    read += len(batch)
+                return
+            except sqlite3.OperationalError as exc:
+                if "decode" not in str(exc):
+                    raise
         with _closing(_connect(self.path)) as connection:
-            cursor = connection.execute(f'SELECT {select} FROM "{table}" ORDER BY {order_by}')
+            cursor = connection.execute(f"{query} LIMIT -1 OFFSET {read}")
             while batch := cursor.fetchmany(batch_rows):
                 yield batch
 
