@@ -67,32 +67,33 @@ def _count(cluster: PgCluster, database: str, schema: str = "public") -> int:
     return total
 
 
-def run_bandwise(cluster: PgCluster, source: Path, report_path: Path) -> Run:
-    """Import with bandwise (one transaction, verified)."""
-    cluster.create_database("bench_bandwise")
+def run_bandwise(cluster: PgCluster, source: Path, report_path: Path, *, worker: bool) -> Run:
+    """Import with bandwise (one transaction, verified); ``worker``: with --worker-process."""
+    database = "bench_bandwise_worker" if worker else "bench_bandwise"
+    cluster.create_database(database)
     command = [
         str(ROOT / ".venv" / "bin" / "bandwise"),
         "db",
         "import-sqlite",
         str(source),
         "--target",
-        cluster.url("bench_bandwise"),
+        cluster.url(database),
         "--report",
         str(report_path),
+        *(["--worker-process"] if worker else []),
     ]
     env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
     seconds, rss, code, output = _timed(command, env)
     report = json.loads(report_path.read_text()) if report_path.exists() else {}
     rows = sum(t["source_rows"] for t in report.get("tables", {}).values())
     ok = code == 0 and report.get("verified") is True
-    return Run(
-        "bandwise import-sqlite",
-        seconds,
-        rows,
-        rss,
-        ok,
-        "verified" if ok else output[-300:].replace("\n", " "),
-    )
+    note = "verified" if ok else output[-300:].replace("\n", " ")
+    worker_rss = float(report.get("timings", {}).get("worker_peak_rss_mb", 0.0))
+    if worker:  # two processes: their peaks added (wait4 would show only the larger one)
+        note += f"; RSS = {rss:.0f} importer + {worker_rss:.0f} worker"
+        rss += worker_rss
+    name = "bandwise import-sqlite --worker-process" if worker else "bandwise import-sqlite"
+    return Run(name, seconds, rows, rss, ok, note)
 
 
 def run_pgloader(cluster: PgCluster, source: Path, rows: int, *, stock: bool) -> Run:
@@ -169,6 +170,9 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--pgloader-stock", action="store_true", help="also run stock pgloader")
     parser.add_argument("--skip-pgloader", action="store_true")
+    parser.add_argument(
+        "--worker-process", action="store_true", help="also run bandwise with --worker-process"
+    )
     args = parser.parse_args()
 
     scratch = Path(tempfile.mkdtemp(prefix="bandwise-bench-", dir=args.workdir))
@@ -185,8 +189,11 @@ def main() -> None:
             flush=True,
         )
         cluster.start()
-        runs = [run_bandwise(cluster, source, scratch / "report.json")]
+        runs = [run_bandwise(cluster, source, scratch / "report.json", worker=False)]
         print(f"  {runs[-1]}", flush=True)
+        if args.worker_process:
+            runs.append(run_bandwise(cluster, source, scratch / "report-worker.json", worker=True))
+            print(f"  {runs[-1]}", flush=True)
         if not args.skip_pgloader:
             runs.append(run_pgloader(cluster, source, rows, stock=False))
             print(f"  {runs[-1]}", flush=True)
@@ -205,11 +212,11 @@ def main() -> None:
                 f"| {megabytes / run.seconds:.1f} | {run.peak_rss_mb:.0f} | "
                 f"{'ok' if run.ok else 'FAILED'} {run.note} |"
             )
-        ours = runs[0]
-        for other in runs[1:]:
-            if other.ok:
-                ratio = (ours.rows / ours.seconds) / (other.rows / other.seconds)
-                print(f"bandwise rows/s ÷ {other.tool}: {ratio:.2f}×")
+        for ours in (run for run in runs if run.tool.startswith("bandwise")):
+            for other in (run for run in runs if not run.tool.startswith("bandwise")):
+                if other.ok:
+                    ratio = (ours.rows / ours.seconds) / (other.rows / other.seconds)
+                    print(f"{ours.tool} rows/s ÷ {other.tool}: {ratio:.2f}×")
         report = json.loads((scratch / "report.json").read_text())
         print("bandwise timings:", {k: round(v, 1) for k, v in report["timings"].items()})
     finally:

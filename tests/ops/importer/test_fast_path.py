@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from bandwise.ops.importer.canonical import row_digest, row_digester
-from bandwise.ops.importer.convert import Converter
+from bandwise.ops.importer.convert import Converter, ReplacedText
 from bandwise.ops.importer.fast import NeedsCareful, row_converter
 from bandwise.ops.importer.report import ImportReport
 from bandwise.ops.importer.snapshot import take_snapshot
 from bandwise.ops.importer.tables import TABLES
 from tests.support.legacy import (
     conversion_legacy_data,
+    set_raw_text,
     write_generated_legacy_file,
     write_legacy_file,
 )
@@ -25,6 +26,7 @@ def _compare(path: Path, tmp_path: Path) -> tuple[int, int]:
         columns = snapshot.source_columns(spec)
         fast = row_converter(spec, columns, set(), None)
         digest = row_digester(spec.kinds)
+        digest_not_null = row_digester(spec.kinds, spec.nullable)
         for batch in snapshot.batches(name, columns):
             for raw in batch:
                 careful = converter.convert_row(spec, columns, raw, account=False)
@@ -35,7 +37,7 @@ def _compare(path: Path, tmp_path: Path) -> tuple[int, int]:
                     continue
                 fast_rows += 1
                 assert row == careful, (name, raw)
-                assert digest(row) == row_digest(spec.kinds, row)
+                assert digest(row) == digest_not_null(row) == row_digest(spec.kinds, row)
     return fast_rows, careful_rows
 
 
@@ -50,3 +52,17 @@ def test_odd_spellings_take_the_careful_path(tmp_path: Path) -> None:
     source = write_legacy_file(tmp_path / "quirky.db", conversion_legacy_data())
     fast, careful = _compare(source, tmp_path)
     assert careful >= 10 and fast >= 1
+
+
+def test_invalid_utf8_mid_table_is_read_once_and_repaired(tmp_path: Path) -> None:
+    path = tmp_path / "legacy.db"
+    write_generated_legacy_file(path, 40, essay_words=(3, 5), feedback_chars=30)
+    set_raw_text(path, "users", 17, "first_name", b"Na\xffme")
+    snapshot = take_snapshot(path, tmp_path)
+    columns = snapshot.source_columns(TABLES["users"])
+
+    rows = [row for batch in snapshot.batches("users", columns, batch_rows=3) for row in batch]
+
+    assert [row[0] for row in rows] == list(range(1, 41))  # each row once, in order
+    repaired = rows[16][columns.index("first_name")]
+    assert type(repaired) is ReplacedText and repaired == "Na\ufffdme"

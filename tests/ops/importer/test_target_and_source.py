@@ -89,6 +89,28 @@ async def test_corrupted_pages_fail_the_integrity_check(
         await import_sqlite(legacy_path, target_url, import_settings, ImportOptions())
 
 
+async def test_a_failed_integrity_check_during_the_load_commits_nothing(
+    legacy_path: Path, target_url: str, import_settings: Settings
+) -> None:
+    # Every row reads fine, but an index disagrees with its table: only integrity_check,
+    # which runs alongside the load, can tell.
+    write_legacy_file(legacy_path, quirky_legacy_data())
+    connection = sqlite3.connect(legacy_path)
+    connection.execute("CREATE INDEX ix_probe ON users(username)")
+    connection.execute("PRAGMA writable_schema=ON")
+    connection.execute(
+        "UPDATE sqlite_master SET sql = 'CREATE INDEX ix_probe ON users(first_name)' "
+        "WHERE name = 'ix_probe'"
+    )
+    connection.commit()
+    connection.close()
+
+    with pytest.raises(InvalidInput, match=r"integrity_check failed"):
+        await import_sqlite(legacy_path, target_url, import_settings, ImportOptions())
+
+    assert set((await table_counts(target_url)).values()) == {0}
+
+
 async def test_older_schema_gets_defaults_and_unknown_tables_are_listed(
     legacy_path: Path, target_url: str, import_settings: Settings
 ) -> None:

@@ -10,6 +10,7 @@ not depend on row order and changes when any value changes.
 from __future__ import annotations
 
 import hashlib
+import operator
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -123,26 +124,36 @@ def _text_hash(value: str | None) -> str:
     return known
 
 
-def _fast_field(kind: Kind) -> Callable[[Any], str]:
+def _fast_field(kind: Kind, nullable: bool) -> Callable[[Any], str]:
     if kind in ("text", "json"):
         return _text_hash
-    if kind in ("band", "enum"):  # bands are quantized to 0.01: str() gives '6.50'
-        return lambda value: "-" if value is None else str(value)
+    if kind in ("band", "enum", "int"):  # bands are quantized to 0.01: str() gives '6.50'
+        return (lambda value: "-" if value is None else str(value)) if nullable else str
     if kind == "ts":
-        return lambda value: "-" if value is None else str((value - _EPOCH) // _MICROSECOND)
-    if kind == "int":
-        return lambda value: "-" if value is None else str(value)
+        if nullable:
+            return lambda value: "-" if value is None else str((value - _EPOCH) // _MICROSECOND)
+        return lambda value: str((value - _EPOCH) // _MICROSECOND)
     return lambda value: field_text(kind, value)
 
 
-def row_digester(kinds: tuple[Kind, ...]) -> Callable[[tuple[Any, ...]], int]:
-    """Return a function computing :func:`row_digest` for rows of these kinds, faster."""
-    formatters = tuple(_fast_field(kind) for kind in kinds)
+def row_digester(
+    kinds: tuple[Kind, ...], nullable: tuple[bool, ...] | None = None
+) -> Callable[[tuple[Any, ...]], int]:
+    """Return a function computing :func:`row_digest` for rows of these kinds, faster.
+
+    ``nullable``: per column, whether it may hold NULL (default: all may). Only for the
+    columns that cannot is the NULL test left out.
+    """
+    formatters = tuple(
+        _fast_field(kind, True if nullable is None else nullable[index])
+        for index, kind in enumerate(kinds)
+    )
+    md5 = hashlib.md5
 
     def digest(row: tuple[Any, ...]) -> int:
-        return _digest(
-            "|".join([format_(value) for format_, value in zip(formatters, row, strict=True)])
-        )
+        # The same text and the same 60 bits as row_digest, with C-level loops.
+        text = "|".join(map(operator.call, formatters, row))
+        return int.from_bytes(md5(text.encode(), usedforsecurity=False).digest()[:8], "big") >> 4
 
     return digest
 

@@ -81,14 +81,41 @@ class _RowState:
 class Converter:
     """Convert legacy rows table by table, tracking set-aside parents and the report."""
 
-    def __init__(self, report: ImportReport, *, policy: BadRowPolicy, strict: bool) -> None:
+    def __init__(
+        self, report: ImportReport, *, policy: BadRowPolicy, strict: bool, checksums: bool = True
+    ) -> None:
         self.report = report
         self.policy = policy
         self.strict = strict
+        # False: the consumer sums the expected checksums of the rows it receives instead
+        # (every row yielded is one imported row, so both sums are the same).
+        self.checksums = checksums
         self.strict_violations = 0
         self.set_aside: dict[str, set[int]] = {"users": set(), "submissions": set()}
         self.orphans: dict[str, set[int]] = {}
         self._digesters: dict[str, Callable[[tuple[Any, ...]], int]] = {}
+
+    def forget_caches(self) -> None:
+        """Drop cached helper functions (they cannot be pickled to another process)."""
+        self._digesters.clear()
+
+    def adopt(self, other: Converter) -> None:
+        """Take over what ``other``, a copy that converted in a worker process, recorded.
+
+        Per-table ``seconds`` stay this side's: here they time the COPY of each table.
+        """
+        mine, theirs = self.report, other.report
+        for name, figures in theirs.tables.items():
+            figures.seconds = mine.figures(name).seconds
+            mine.tables[name] = figures
+        mine.transformation_counts = theirs.transformation_counts
+        mine.transformations = theirs.transformations
+        mine.transformations_truncated = theirs.transformations_truncated
+        mine.quarantined = theirs.quarantined
+        mine.bad_value_totals = theirs.bad_value_totals
+        mine.bad_values = theirs.bad_values
+        self.strict_violations = other.strict_violations
+        self.set_aside = other.set_aside
 
     # --- values ------------------------------------------------------------------------------
     def note(self, state: _RowState, column: str, kind: str, detail: str = "") -> None:
@@ -277,7 +304,8 @@ class Converter:
         figures.transformed += state.changed
         if account:
             figures.imported += 1
-            figures.expected_checksum += row_digest(spec.kinds, row)
+            if self.checksums:
+                figures.expected_checksum += row_digest(spec.kinds, row)
         return row
 
     def _default(self, spec: TableSpec, column: ColumnSpec, record: dict[str, Any]) -> Any:
@@ -350,7 +378,8 @@ class Converter:
         fast = row_converter(
             spec, source_columns, self.orphans.get(spec.name, set()), parent_set_aside
         )
-        digest = row_digester(spec.kinds)
+        digest = row_digester(spec.kinds, spec.nullable)
+        summing = self.checksums
         figures = self.report.figures(spec.name)
         for batch in batches:
             out: list[tuple[Any, ...]] = []
@@ -368,7 +397,8 @@ class Converter:
                 figures.source_rows += 1
                 if account:
                     figures.imported += 1
-                    checksum += digest(row)
+                    if summing:
+                        checksum += digest(row)
                 out.append(row)
             figures.expected_checksum += checksum
             yield out
@@ -397,8 +427,9 @@ class Converter:
     def _account(self, spec: TableSpec, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         figures = self.report.figures(spec.name)
         figures.imported += len(rows)
-        digest = self._digesters.setdefault(spec.name, row_digester(spec.kinds))
-        figures.expected_checksum += sum(digest(row) for row in rows)
+        if self.checksums:
+            digest = self._digesters.setdefault(spec.name, row_digester(spec.kinds, spec.nullable))
+            figures.expected_checksum += sum(digest(row) for row in rows)
         return rows
 
 

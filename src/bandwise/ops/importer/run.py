@@ -1,7 +1,11 @@
 """The import procedure: snapshot → convert (a reader thread) → COPY → verify → commit.
 
-Reading and converting run in a thread that feeds bounded batches to the COPY on the event
-loop, so SQLite, Python and PostgreSQL work at the same time while memory stays bounded.
+The snapshot's integrity check runs in a thread alongside the load and must pass before the
+verification starts, so a corrupt source never reaches a commit.
+
+Reading and converting run in a thread (or, on request, a worker process) that feeds bounded
+batches to the COPY on the event loop, so SQLite, Python and PostgreSQL work at the same time
+while memory stays bounded.
 """
 
 from __future__ import annotations
@@ -9,12 +13,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import queue
 import sqlite3
 import tempfile
-import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,14 +35,25 @@ from bandwise.errors import (
 )
 from bandwise.ops.importer import copy, verify
 from bandwise.ops.importer.convert import BadRowPolicy, Converter
+from bandwise.ops.importer.produce import (
+    ProcessProducer,
+    Producer,
+    ThreadProducer,
+    converted_tables,
+)
 from bandwise.ops.importer.report import ImportReport
-from bandwise.ops.importer.snapshot import Snapshot, check_sqlite_file, take_snapshot
+from bandwise.ops.importer.snapshot import (
+    Snapshot,
+    check_integrity,
+    check_sqlite_file,
+    copy_snapshot,
+    take_snapshot,
+)
 from bandwise.ops.importer.tables import MISSING, TABLE_ORDER, TABLES
 
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[str, int, int], None]
-QUEUE_BATCHES = 8
 
 
 @dataclass(frozen=True)
@@ -53,90 +66,25 @@ class ImportOptions:
     dry_run: bool = False
     progress: ProgressCallback | None = None
     work_dir: Path | None = None  # where the snapshot copy lives (default: system temp)
-
-
-_END = object()
-
-
-class _Producer:
-    """Read and convert every table in a thread, handing batches over a bounded queue."""
-
-    def __init__(self, snapshot: Snapshot, converter: Converter) -> None:
-        self.snapshot = snapshot
-        self.converter = converter
-        self.queue: queue.Queue[Any] = queue.Queue(maxsize=QUEUE_BATCHES)
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="import-reader", daemon=True)
-
-    def _put(self, item: Any) -> None:
-        while not self.stop.is_set():
-            try:
-                self.queue.put(item, timeout=0.2)
-                return
-            except queue.Full:
-                continue
-        raise _Stopped
-
-    def tables(self) -> Iterator[tuple[str, Iterator[list[tuple[Any, ...]]]]]:
-        """Yield (table, converted batches) in load order."""
-        snapshot, converter = self.snapshot, self.converter
-        for name in TABLE_ORDER:
-            spec = TABLES[name]
-            columns = snapshot.source_columns(spec)
-            if name == "rate_limits":
-                yield (
-                    name,
-                    converter.convert_rate_limits(
-                        spec,
-                        columns,
-                        snapshot.batches(name, columns, order_by="user_id, id"),
-                        snapshot.user_counters(),
-                        next_id=snapshot.max_id(name) + 1,
-                    ),
-                )
-            else:
-                yield name, converter.convert_table(spec, columns, snapshot.batches(name, columns))
-
-    def _run(self) -> None:
-        try:
-            for name, batches in self.tables():
-                started = time.perf_counter()
-                for batch in batches:
-                    self._put((name, batch))
-                self.converter.report.figures(name).seconds += time.perf_counter() - started
-                self._put((name, _END))
-        except _Stopped:
-            return
-        except BaseException as exc:  # handed to the event loop, which re-raises it
-            try:
-                self._put(exc)
-            except _Stopped:
-                return
-
-    async def next_item(self) -> Any:
-        """Return the next (table, batch) the reader produced; re-raise its failure."""
-        item = await asyncio.get_running_loop().run_in_executor(None, self.queue.get)
-        if isinstance(item, BaseException):
-            raise item
-        return item
-
-
-class _Stopped(Exception):
-    """The consumer went away; the reader thread ends."""
+    # Convert in a worker process (converting there, COPY encoding and checksums here) instead
+    # of a thread of this process. Both give identical rows, figures and checksums. Off by
+    # default: it pays only when a core is idle, and costs CPU (pickling) and memory (a
+    # second interpreter); see docs/performance.md.
+    convert_in_worker: bool = False
 
 
 async def _records(
-    producer: _Producer, table: str, progress: ProgressCallback | None, total: int
+    producer: Producer, table: str, progress: ProgressCallback | None, total: int
 ) -> AsyncIterator[tuple[Any, ...]]:
     while True:
-        name, batch = await producer.next_item()
-        assert name == table, f"reader sent {name} while {table} was being copied"
-        if batch is _END:
+        item = await producer.next_item()
+        assert item[1] == table, f"reader sent {item[1]} while {table} was being copied"
+        if item[0] == "end":
             return
-        for row in batch:
+        for row in item[2]:
             yield row
         if progress is not None:
-            progress(table, producer.converter.report.figures(table).source_rows, total)
+            progress(table, item[3], total)
 
 
 def _describe_source(snapshot: Snapshot, report: ImportReport) -> None:
@@ -209,8 +157,12 @@ async def _load(
     await copy.prepare_target(connection, replace=options.replace)
     deferred = await copy.drop_constraints(connection)
     totals = {name: await asyncio.to_thread(snapshot.count, name) for name in TABLE_ORDER}
-    producer = _Producer(snapshot, converter)
-    producer.thread.start()
+    producer: Producer = (
+        ProcessProducer(snapshot, converter)
+        if options.convert_in_worker
+        else ThreadProducer(snapshot, converter)
+    )
+    producer.start()
     try:
         for name in TABLE_ORDER:
             table_started = time.perf_counter()
@@ -218,9 +170,11 @@ async def _load(
                 connection, TABLES[name], _records(producer, name, options.progress, totals[name])
             )
             report.figures(name).seconds = time.perf_counter() - table_started
+        await producer.finish()
     finally:
-        producer.stop.set()
-        producer.thread.join(timeout=5)
+        producer.close()
+    if isinstance(producer, ProcessProducer):
+        report.timings["worker_peak_rss_mb"] = producer.worker_peak_rss_mb
     timings["load_seconds"] = time.perf_counter() - started
     if converter.strict_violations:
         raise ImportFailed(
@@ -271,12 +225,29 @@ async def import_sqlite(
             prefix="bandwise-import-", dir=options.work_dir
         ) as scratch:
             step = time.perf_counter()
-            snapshot = await asyncio.to_thread(take_snapshot, source, Path(scratch))
+            snapshot = await asyncio.to_thread(copy_snapshot, source, Path(scratch))
             report.timings["snapshot_seconds"] = time.perf_counter() - step
-            step = time.perf_counter()
-            converter = await asyncio.to_thread(_prepare, snapshot, report, options)
-            report.timings["orphan_scan_seconds"] = time.perf_counter() - step
-            await _load_verify_commit(connection, snapshot, report, options, converter)
+            # The copy is private, so its integrity check runs while it is read and loaded
+            # (on the other core); it must pass before verification, so before any commit.
+            integrity = asyncio.ensure_future(asyncio.to_thread(_check_integrity, snapshot, report))
+            try:
+                step = time.perf_counter()
+                converter = await asyncio.to_thread(_prepare, snapshot, report, options)
+                report.timings["orphan_scan_seconds"] = time.perf_counter() - step
+                await _load_verify_commit(
+                    connection, snapshot, report, options, converter, integrity
+                )
+            except Exception as exc:
+                # Reading a corrupt file may fail before the check does: report the cause.
+                problem = await _integrity_problem(integrity)
+                if problem is None or problem is exc:
+                    raise
+                report.error = str(problem)
+                raise problem from exc
+            finally:
+                if not integrity.done():  # interrupted: let it end before its file goes
+                    with contextlib.suppress(BaseException):
+                        await asyncio.wait([integrity])
     finally:
         await _close(connection)
     report.timings["total_seconds"] = time.perf_counter() - started
@@ -289,18 +260,38 @@ async def import_sqlite(
     return report
 
 
+def _check_integrity(snapshot: Snapshot, report: ImportReport) -> None:
+    started = time.perf_counter()
+    check_integrity(snapshot)
+    report.timings["integrity_check_seconds"] = time.perf_counter() - started
+
+
+async def _integrity_problem(integrity: asyncio.Future[None]) -> InvalidInput | None:
+    """Wait for the integrity check; return its failure (None when it passed)."""
+    await asyncio.wait([integrity])
+    if integrity.cancelled():
+        return None
+    error = integrity.exception()
+    return error if isinstance(error, InvalidInput) else None
+
+
 async def _load_verify_commit(
     connection: asyncpg.Connection,
     snapshot: Snapshot,
     report: ImportReport,
     options: ImportOptions,
     converter: Converter,
+    integrity: Awaitable[None],
 ) -> None:
-    """Run the load and the verification in one transaction; commit only when verified."""
+    """Run the load and the verification in one transaction; commit only when verified.
+
+    ``integrity``: the source's integrity check, awaited (and so passed) before verifying.
+    """
     transaction = connection.transaction()
     await transaction.start()
     try:
         await _load(connection, snapshot, report, options, converter)
+        await integrity
         step = time.perf_counter()
         report.verified = await verify.verify_target(
             connection, report, expected_quarantined=len(report.quarantined)
@@ -361,8 +352,7 @@ async def verify_import(source: Path, target_url: str, settings: Settings) -> Im
 
 
 def _convert_all(snapshot: Snapshot, converter: Converter) -> None:
-    producer = _Producer(snapshot, converter)
-    for _, batches in producer.tables():
+    for _, batches in converted_tables(snapshot, converter):
         for _ in batches:
             pass
 

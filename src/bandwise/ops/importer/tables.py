@@ -48,6 +48,11 @@ class TableSpec:
         return tuple(column.kind for column in self.columns)
 
     @property
+    def nullable(self) -> tuple[bool, ...]:
+        """Return, per column in COPY order, whether it may hold NULL."""
+        return tuple(column.nullable for column in self.columns)
+
+    @property
     def checksum_columns(self) -> tuple[tuple[str, Kind], ...]:
         """Return (name, kind) pairs for the checksum query."""
         return tuple((column.name, column.kind) for column in self.columns)

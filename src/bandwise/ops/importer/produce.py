@@ -1,0 +1,254 @@
+"""Read and convert the snapshot table by table, handing batches to the COPY over a queue.
+
+Two producers share one protocol: :class:`ThreadProducer` converts in a thread of the
+importer's process; :class:`ProcessProducer` converts in a worker process, so reading and
+converting (Python-bound) and COPY encoding run on separate cores. Both run the same
+:class:`Converter` over the same snapshot and give identical rows, figures and checksums;
+the worker hands its converter (report figures, transformations, bad rows) back at the end.
+Memory stays bounded: a queue of a few batches of a few thousand rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import multiprocessing
+import pickle
+import queue
+import resource
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+from bandwise.ops.importer.canonical import row_digester
+from bandwise.ops.importer.convert import Converter
+from bandwise.ops.importer.snapshot import Snapshot
+from bandwise.ops.importer.tables import TABLE_ORDER, TABLES
+
+QUEUE_BATCHES = 8
+# One queued item: ("batch", table, rows, source rows read so far), ("end", table),
+# ("done", converter, peak RSS MB) or ("failed", exception).
+Item = tuple[Any, ...]
+
+
+def converted_tables(
+    snapshot: Snapshot, converter: Converter
+) -> Iterator[tuple[str, Iterator[list[tuple[Any, ...]]]]]:
+    """Yield (table, converted batches) in load order."""
+    for name in TABLE_ORDER:
+        spec = TABLES[name]
+        columns = snapshot.source_columns(spec)
+        if name == "rate_limits":
+            yield (
+                name,
+                converter.convert_rate_limits(
+                    spec,
+                    columns,
+                    snapshot.batches(name, columns, order_by="user_id, id"),
+                    snapshot.user_counters(),
+                    next_id=snapshot.max_id(name) + 1,
+                ),
+            )
+        else:
+            yield name, converter.convert_table(spec, columns, snapshot.batches(name, columns))
+
+
+class Stopped(Exception):
+    """The consumer went away; the producer ends."""
+
+
+def _produce(snapshot: Snapshot, converter: Converter, put: Any) -> None:
+    """Convert every table, handing each batch and each table's end to ``put``."""
+    for name, batches in converted_tables(snapshot, converter):
+        figures = converter.report.figures(name)
+        started = time.perf_counter()
+        for batch in batches:
+            put(("batch", name, batch, figures.source_rows))
+        figures.seconds += time.perf_counter() - started
+        put(("end", name))
+
+
+class Producer(Protocol):
+    """Where the COPY takes converted batches from."""
+
+    converter: Converter
+
+    def start(self) -> None:
+        """Start reading and converting."""
+
+    async def next_item(self) -> Item:
+        """Return the next ("batch", …) or ("end", table) item; re-raise a failure."""
+
+    async def finish(self) -> None:
+        """Wait for the end of the conversion; the converter then holds every figure."""
+
+    def close(self) -> None:
+        """Stop the conversion (on failure too) and release its resources."""
+
+
+class ThreadProducer:
+    """Convert in a thread of this process (used where one core is enough)."""
+
+    def __init__(self, snapshot: Snapshot, converter: Converter) -> None:
+        self.snapshot = snapshot
+        self.converter = converter
+        self.queue: queue.Queue[Any] = queue.Queue(maxsize=QUEUE_BATCHES)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="import-reader", daemon=True)
+
+    def _put(self, item: Any) -> None:
+        while not self.stop.is_set():
+            try:
+                self.queue.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+        raise Stopped
+
+    def _run(self) -> None:
+        try:
+            _produce(self.snapshot, self.converter, self._put)
+            self._put(("done",))
+        except Stopped:
+            return
+        except BaseException as exc:  # handed to the event loop, which re-raises it
+            try:
+                self._put(("failed", exc))
+            except Stopped:
+                return
+
+    def start(self) -> None:
+        """Start the reader thread."""
+        self.thread.start()
+
+    async def next_item(self) -> Item:
+        """Return the next item the reader produced; re-raise its failure."""
+        item: Item = await asyncio.get_running_loop().run_in_executor(None, self.queue.get)
+        if item[0] == "failed":
+            raise item[1]
+        return item
+
+    async def finish(self) -> None:
+        """Wait for the reader's last message (the converter is shared: nothing to merge)."""
+        item = await self.next_item()
+        assert item[0] == "done", f"reader sent {item[0]} after the last table"
+
+    def close(self) -> None:
+        """Stop the reader thread."""
+        self.stop.set()
+        if self.thread.is_alive():
+            self.thread.join(timeout=5)
+
+
+def _run_worker(
+    snapshot: Snapshot, converter: Converter, out: Any, stop: Any
+) -> None:  # pragma: no cover - runs in the worker process (its effects are tested)
+    """Worker process body: convert everything, then send the converter back."""
+    parent = multiprocessing.parent_process()
+
+    def put(item: Item) -> None:
+        # Give up when the importer stops us or dies (kill -9): never block forever.
+        while not stop.is_set() and (parent is None or parent.is_alive()):
+            try:
+                out.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+        raise Stopped
+
+    try:
+        _produce(snapshot, converter, put)
+        converter.forget_caches()
+        put(("done", converter, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+    except Stopped:
+        out.cancel_join_thread()  # nobody reads the queue any more: exit without flushing it
+    except BaseException as exc:
+        try:
+            put(("failed", _picklable(exc)))
+        except Stopped:
+            out.cancel_join_thread()
+
+
+def _picklable(exc: BaseException) -> BaseException:
+    """Return ``exc`` if it survives pickling, else a RuntimeError describing it."""
+    try:
+        pickle.loads(pickle.dumps(exc))  # noqa: S301 - our own bytes, just made
+    except Exception:
+        return RuntimeError(f"conversion worker failed: {type(exc).__name__}: {exc}")
+    return exc
+
+
+class ProcessProducer:
+    """Convert in a worker process; batches come back pickled over a bounded queue."""
+
+    def __init__(self, snapshot: Snapshot, converter: Converter) -> None:
+        context = multiprocessing.get_context("spawn")  # no fork of a process with threads
+        self.snapshot = snapshot
+        self.converter = converter
+        self.queue: Any = context.Queue(maxsize=QUEUE_BATCHES)
+        self.stop: Any = context.Event()
+        # The worker converts; this process sums the checksums of what it receives, which
+        # shares the Python work between the two cores more evenly.
+        worker_converter = copy.copy(converter)
+        worker_converter.checksums = False
+        self.digesters = {
+            name: row_digester(spec.kinds, spec.nullable) for name, spec in TABLES.items()
+        }
+        self.checksums = dict.fromkeys(TABLES, 0)
+        self.process = context.Process(
+            target=_run_worker,
+            args=(snapshot, worker_converter, self.queue, self.stop),
+            name="bandwise-import-convert",
+            daemon=True,
+        )
+        self.worker_peak_rss_mb = 0.0
+
+    def start(self) -> None:
+        """Start the worker process."""
+        self.process.start()
+
+    async def next_item(self) -> Item:
+        """Return the next item the worker produced; re-raise its failure."""
+        item: Item = await asyncio.get_running_loop().run_in_executor(None, self._get)
+        if item[0] == "failed":
+            raise item[1]
+        return item
+
+    def _get(self) -> Item:
+        while True:
+            try:
+                item: Item = self.queue.get(timeout=1.0)
+            except queue.Empty:
+                if not self.process.is_alive():
+                    raise RuntimeError(
+                        f"the conversion worker ended unexpectedly (exit code "
+                        f"{self.process.exitcode})"
+                    ) from None
+                continue
+            if item[0] == "batch":
+                digest = self.digesters[item[1]]
+                self.checksums[item[1]] += sum([digest(row) for row in item[2]])
+            return item
+
+    async def finish(self) -> None:
+        """Take the worker's converter and adopt its figures, transformations and bad rows."""
+        item = await self.next_item()
+        assert item[0] == "done", f"worker sent {item[0]} after the last table"
+        self.converter.adopt(item[1])
+        for name, checksum in self.checksums.items():
+            self.converter.report.figures(name).expected_checksum = checksum
+        self.worker_peak_rss_mb = float(item[2])
+        await asyncio.get_running_loop().run_in_executor(None, self.process.join, 10)
+
+    def close(self) -> None:
+        """Stop the worker process (terminate it if it does not stop within seconds)."""
+        self.stop.set()
+        if self.process.pid is None:  # never started
+            return
+        self.process.join(timeout=5)
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join(timeout=5)
+        self.queue.close()
+        self.queue.cancel_join_thread()
