@@ -192,3 +192,35 @@ async def test_abandoned_pending_submissions_are_failed_and_refunded(runtime: Ru
             ProcessingStatus.PENDING,
         ]
         assert await rate_limits.used(session, user.id, NOW.date()) == 1
+
+
+async def test_trend_covers_every_assessment_not_only_the_charted_ones(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bandwise.repositories import assessments as assessment_rows
+
+    charted = assessment_rows.band_series
+
+    async def short_series(session: object, user_id: int, limit: int = 2) -> object:
+        return await charted(session, user_id, limit=2)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(assessment_rows, "band_series", short_series)
+    policy = LimitPolicy(free_per_day=10, pro_per_day=None, timezone=runtime.policy.timezone)
+    outcomes = [
+        await submit_essay(
+            runtime.sessions,
+            runtime.assessor,
+            policy,
+            EssayRequest(telegram_id=12, text=text),
+            now=NOW + timedelta(minutes=i),
+        )
+        for i, text in enumerate([TASK1_ESSAY, TASK2_ESSAY, TASK2_ESSAY + "\n\nHowever, thus."])
+    ]
+    async with runtime.sessions() as session:
+        history = await get_history(session, 12)
+    bands = [outcome.result.overall for outcome in outcomes]
+    assert len(history.series) == 2  # the chart's window
+    assert history.trend.count == 3
+    assert history.trend.first == bands[0] and history.trend.latest == bands[-1]
+    assert history.trend.best == max(bands)
+    assert history.trend.average == (sum(bands, Decimal(0)) / 3).quantize(Decimal("0.01"))

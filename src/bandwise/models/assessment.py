@@ -36,11 +36,16 @@ class BandType(TypeDecorator[Decimal]):
     cache_ok = True
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
-        if value is None:
-            return None
-        band = Decimal(str(value)).quantize(Decimal("0.01"))
-        tenth = band.quantize(Decimal("0.1"))
-        return tenth if tenth == band else band
+        return normalise_band(value)
+
+
+def normalise_band(value: Any) -> Decimal | None:
+    """Return a stored band as Decimal with one decimal (6.5), or two for legacy quarters."""
+    if value is None:
+        return None
+    band = Decimal(str(value)).quantize(Decimal("0.01"))
+    tenth = band.quantize(Decimal("0.1"))
+    return tenth if tenth == band else band
 
 
 Band = BandType()

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bandwise.models import Assessment, Submission
+from bandwise.models.assessment import normalise_band
 
 
 async def create(session: AsyncSession, submission_id: int, **fields: Any) -> Assessment:
@@ -67,3 +68,47 @@ async def band_series(
 async def count(session: AsyncSession) -> int:
     """Return how many assessments there are."""
     return int(await session.scalar(select(func.count()).select_from(Assessment)) or 0)
+
+
+@dataclass(frozen=True)
+class BandSummary:
+    """Aggregates of a user's overall bands over every assessment."""
+
+    count: int
+    best: Decimal | None
+    average: Decimal | None
+    first: Decimal | None
+    latest: Decimal | None
+
+
+async def band_summary(session: AsyncSession, user_id: int) -> BandSummary:
+    """Return count, best, average, first and latest overall band of all the user's assessments."""
+    mine = (
+        select(Assessment.overall_band_score, Assessment.assessed_at, Assessment.id)
+        .join(Submission, Submission.id == Assessment.submission_id)
+        .where(Submission.user_id == user_id)
+    )
+    totals = (
+        await session.execute(
+            select(
+                func.count(),
+                func.max(Assessment.overall_band_score),
+                func.avg(Assessment.overall_band_score),
+            )
+            .join(Submission, Submission.id == Assessment.submission_id)
+            .where(Submission.user_id == user_id)
+        )
+    ).one()
+    oldest = mine.order_by(Assessment.assessed_at, Assessment.id).limit(1)
+    newest = mine.order_by(Assessment.assessed_at.desc(), Assessment.id.desc()).limit(1)
+    first = await session.scalar(select(oldest.subquery().c.overall_band_score))
+    latest = await session.scalar(select(newest.subquery().c.overall_band_score))
+    average = None if totals[2] is None else Decimal(str(totals[2]))
+    # Aggregates bypass the column type (SQLite returns floats): normalise like the column does.
+    return BandSummary(
+        int(totals[0]),
+        normalise_band(totals[1]),
+        average,
+        normalise_band(first),
+        normalise_band(latest),
+    )

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bandwise.errors import NotFound
 from bandwise.models import Assessment, Submission, User
 from bandwise.repositories import assessments, submissions, users
-from bandwise.repositories.assessments import BandSeriesPoint
+from bandwise.repositories.assessments import BandSeriesPoint, BandSummary
 
 
 @dataclass(frozen=True)
@@ -49,13 +49,10 @@ class History:
     series: list[BandSeriesPoint]
 
 
-def compute_trend(series: list[BandSeriesPoint]) -> Trend:
-    """Return the trend of a time-ordered band series."""
-    if not series:
-        return Trend(0, None, None, None, None)
-    overall = [point.overall for point in series]
-    average = (sum(overall, Decimal(0)) / len(overall)).quantize(Decimal("0.01"))
-    return Trend(len(series), max(overall), average, overall[0], overall[-1])
+def trend_of(summary: BandSummary) -> Trend:
+    """Return the trend of a user's band summary (average to two decimals)."""
+    average = None if summary.average is None else summary.average.quantize(Decimal("0.01"))
+    return Trend(summary.count, summary.best, average, summary.first, summary.latest)
 
 
 async def get_history(session: AsyncSession, telegram_id: int, limit: int = 10) -> History:
@@ -64,5 +61,6 @@ async def get_history(session: AsyncSession, telegram_id: int, limit: int = 10) 
     if user is None:
         raise NotFound(f"no candidate with telegram_id {telegram_id}")
     rows = await submissions.latest_with_assessments(session, user.id, limit)
-    series = await assessments.band_series(session, user.id)
-    return History(user, [HistoryItem(s, a) for s, a in rows], compute_trend(series), series)
+    series = await assessments.band_series(session, user.id)  # the newest ones, for the chart
+    trend = trend_of(await assessments.band_summary(session, user.id))  # over all of them
+    return History(user, [HistoryItem(s, a) for s, a in rows], trend, series)
