@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bandwise.ops.importer.canonical import row_digest, row_digester
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bandwise.ops.importer.canonical import jsonb_text, row_digest, row_digester
 from bandwise.ops.importer.convert import Converter, ReplacedText
-from bandwise.ops.importer.fast import NeedsCareful, row_converter
+from bandwise.ops.importer.fast import _ENCODE_STRINGS, NeedsCareful, row_converter
 from bandwise.ops.importer.report import ImportReport
 from bandwise.ops.importer.snapshot import take_snapshot
 from bandwise.ops.importer.tables import TABLES
@@ -66,3 +69,9 @@ def test_invalid_utf8_mid_table_is_read_once_and_repaired(tmp_path: Path) -> Non
     assert [row[0] for row in rows] == list(range(1, 41))  # each row once, in order
     repaired = rows[16][columns.index("first_name")]
     assert type(repaired) is ReplacedText and repaired == "Na\ufffdme"
+
+
+@given(st.lists(st.text()))
+def test_string_lists_are_written_as_jsonb_text_writes_them(items: list[str]) -> None:
+    # The fast path's C encoder must agree with jsonb_text (and so with PostgreSQL).
+    assert _ENCODE_STRINGS(items) == jsonb_text(items)

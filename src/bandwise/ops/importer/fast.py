@@ -113,10 +113,18 @@ def _band() -> Callable[[Any], Decimal]:
     return convert
 
 
+_DECODE_JSON = json.JSONDecoder(parse_float=Decimal, parse_constant=_reject).decode
+# For a list of strings, the C encoder writes exactly what jsonb_text does (and PostgreSQL's
+# jsonb output): ", " between items, the same escapes, non-ASCII characters kept as they are.
+_ENCODE_STRINGS = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
+
+
 def _suggestions(value: Any) -> str:
     if type(value) is str and "\x00" not in value and "\\u" not in value:
-        parsed = json.loads(value, parse_float=Decimal, parse_constant=_reject)
+        parsed = _DECODE_JSON(value)
         if type(parsed) is list:
+            if all(type(item) is str for item in parsed):
+                return _ENCODE_STRINGS(parsed)
             return jsonb_text(parsed)
     raise NeedsCareful
 

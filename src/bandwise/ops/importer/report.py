@@ -84,6 +84,7 @@ class ImportReport:
     source: str
     target: str
     mode: str  # "import", "dry-run" or "verify"
+    snapshot: str = "copied"  # "held" (read under held locks) or "copied" (a private copy)
     verified: bool = False
     committed: bool = False
     tables: dict[str, TableFigures] = field(default_factory=dict)

@@ -47,6 +47,7 @@ from bandwise.ops.importer.snapshot import (
     check_integrity,
     check_sqlite_file,
     copy_snapshot,
+    open_snapshot,
     take_snapshot,
 )
 from bandwise.ops.importer.tables import MISSING, TABLE_ORDER, TABLES
@@ -225,10 +226,13 @@ async def import_sqlite(
             prefix="bandwise-import-", dir=options.work_dir
         ) as scratch:
             step = time.perf_counter()
-            snapshot = await asyncio.to_thread(copy_snapshot, source, Path(scratch))
+            # The worker process cannot share this process's read locks: it reads a copy.
+            take = copy_snapshot if options.convert_in_worker else open_snapshot
+            snapshot = await asyncio.to_thread(take, source, Path(scratch))
             report.timings["snapshot_seconds"] = time.perf_counter() - step
-            # The copy is private, so its integrity check runs while it is read and loaded
-            # (on the other core); it must pass before verification, so before any commit.
+            report.snapshot = "held" if snapshot.is_held else "copied"
+            # Nobody writes the snapshot, so its integrity check runs while it is read and
+            # loaded (on the other core); it must pass before verification, so before commit.
             integrity = asyncio.ensure_future(asyncio.to_thread(_check_integrity, snapshot, report))
             try:
                 step = time.perf_counter()
@@ -248,6 +252,7 @@ async def import_sqlite(
                 if not integrity.done():  # interrupted: let it end before its file goes
                     with contextlib.suppress(BaseException):
                         await asyncio.wait([integrity])
+                snapshot.close()
     finally:
         await _close(connection)
     report.timings["total_seconds"] = time.perf_counter() - started

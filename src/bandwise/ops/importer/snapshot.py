@@ -1,14 +1,24 @@
-"""A consistent, private copy of the legacy SQLite file, read in bounded batches.
+"""A consistent snapshot of the legacy SQLite file, read in bounded batches.
 
-The file is copied under a read lock (byte for byte for a rollback-journal file, with the
-online backup API for a WAL file), so the copy is a consistent snapshot even while the old bot
-keeps writing; everything after that reads the copy.
+Two ways to hold one consistent state while the old bot may keep writing:
+
+- **held** (the import's default for a rollback-journal file): the source itself is read
+  inside read transactions opened together at the start and kept until :meth:`Snapshot.close`.
+  No writer can change a rollback-journal file while a reader holds its SHARED lock, so every
+  read sees the same state, and nothing is copied (a copy of a multi-gigabyte file costs as
+  much as a fifth of the whole import). The old bot's writes wait meanwhile.
+- **copied**: the file is copied into a private scratch file under a read lock (byte for byte
+  for a rollback-journal file, with the online backup API for a WAL file, whose newest pages
+  may live in its ``-wal`` file); everything after that reads the copy. Used for WAL files,
+  for the worker process (which cannot share this process's locks) and for verify-import.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +31,10 @@ from bandwise.ops.importer.tables import LEGACY_COUNTER_COLUMNS, TABLES, TableSp
 SQLITE_HEADER = b"SQLite format 3\x00"
 BATCH_ROWS = 2000
 COPY_CHUNK_BYTES = 8 * 1024 * 1024
+LOCK_TIMEOUT_SECONDS = 30.0
+# The purposes of the read transactions a held snapshot keeps open: reading tables, reading
+# the legacy user counters alongside rate_limits, and the integrity check (another thread).
+HELD_PURPOSES = ("main", "counters", "check")
 
 
 def _connect(path: Path, *, repair: bool = True) -> sqlite3.Connection:
@@ -32,11 +46,39 @@ def _connect(path: Path, *, repair: bool = True) -> sqlite3.Connection:
 
 @dataclass
 class Snapshot:
-    """The private snapshot file and what it contains."""
+    """One consistent state of the legacy file (held or copied) and what it contains."""
 
     source: Path
     path: Path
     columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Held read transactions on the source, by purpose (empty for a copied snapshot).
+    held: dict[str, sqlite3.Connection] = field(default_factory=dict, repr=False)
+
+    @property
+    def is_held(self) -> bool:
+        """Tell whether this snapshot reads the source under held read transactions."""
+        return bool(self.held)
+
+    @contextlib.contextmanager
+    def reading(
+        self, purpose: str = "main", *, repair: bool = True
+    ) -> Iterator[sqlite3.Connection]:
+        """Yield a connection reading this snapshot (``repair``: repair invalid UTF-8)."""
+        held = self.held.get(purpose)
+        if held is None:
+            with _closing(_connect(self.path, repair=repair)) as connection:
+                yield connection
+            return
+        held.text_factory = decode_text if repair else str
+        yield held
+
+    def close(self) -> None:
+        """End the held read transactions (the old bot may write again); idempotent."""
+        held, self.held = self.held, {}
+        for connection in held.values():
+            with contextlib.suppress(sqlite3.Error):
+                connection.execute("ROLLBACK")
+            connection.close()
 
     @property
     def skipped_tables(self) -> list[str]:
@@ -71,14 +113,14 @@ class Snapshot:
         """Return the number of rows of ``table`` (0 when absent)."""
         if not self.has(table):
             return 0
-        with _closing(_connect(self.path)) as connection:
+        with self.reading() as connection:
             return int(connection.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])
 
     def max_id(self, table: str) -> int:
         """Return the largest integer id of ``table`` (0 when empty or absent)."""
         if not self.has(table):
             return 0
-        with _closing(_connect(self.path)) as connection:
+        with self.reading() as connection:
             value = connection.execute(
                 f"SELECT max(id) FROM \"{table}\" WHERE typeof(id) = 'integer'"
             ).fetchone()[0]
@@ -88,7 +130,7 @@ class Snapshot:
         """Return ids of ``table`` rows whose ``column`` names no row of ``parent``."""
         if not self.has(table):
             return set()
-        with _closing(_connect(self.path)) as connection:
+        with self.reading() as connection:
             if not self.has(parent):
                 query = f'SELECT id FROM "{table}"'
             else:
@@ -104,6 +146,7 @@ class Snapshot:
         columns: tuple[str, ...],
         order_by: str = "id",
         batch_rows: int = BATCH_ROWS,
+        purpose: str = "main",
     ) -> Iterator[list[tuple[Any, ...]]]:
         """Yield the rows of ``table`` (``columns`` only) in batches, ordered by ``order_by``."""
         if not self.has(table):
@@ -114,7 +157,7 @@ class Snapshot:
         # SQLite's own UTF-8 decoding is several times cheaper than a Python text factory, but
         # invalid UTF-8 stops it: then the rest of the table (from the first row not yet
         # handed out; the order is total, ids being unique) is read with the repairing one.
-        with _closing(_connect(self.path, repair=False)) as connection:
+        with self.reading(purpose, repair=False) as connection:
             try:
                 cursor = connection.execute(query)
                 while batch := cursor.fetchmany(batch_rows):
@@ -124,7 +167,7 @@ class Snapshot:
             except sqlite3.OperationalError as exc:
                 if "decode" not in str(exc):
                     raise
-        with _closing(_connect(self.path)) as connection:
+        with self.reading(purpose) as connection:
             cursor = connection.execute(f"{query} LIMIT -1 OFFSET {read}")
             while batch := cursor.fetchmany(batch_rows):
                 yield batch
@@ -134,7 +177,7 @@ class Snapshot:
         present = self.columns.get("users", ())
         if not set(LEGACY_COUNTER_COLUMNS) <= set(present):
             return
-        for batch in self.batches("users", ("id", *LEGACY_COUNTER_COLUMNS)):
+        for batch in self.batches("users", ("id", *LEGACY_COUNTER_COLUMNS), purpose="counters"):
             yield from batch
 
 
@@ -232,26 +275,93 @@ def copy_snapshot(source: Path, directory: Path) -> Snapshot:
     path = directory / "snapshot.db"
     try:
         _copy_consistently(source, path)
-        with _closing(_connect(path)) as connection:
+    except sqlite3.DatabaseError as exc:
+        raise InvalidInput(f"{source}: cannot read the SQLite file: {exc}", field="source") from exc
+    return _described(Snapshot(source=source, path=path))
+
+
+def open_snapshot(source: Path, directory: Path) -> Snapshot:
+    """Return a snapshot of ``source``: held on the source itself when it can be, else copied.
+
+    A rollback-journal file is held (see the module docstring); a WAL file is copied into
+    ``directory``. The caller must :meth:`Snapshot.close` it. Not checked: see
+    :func:`copy_snapshot`. Raises InvalidInput naming the file for a missing or non-SQLite
+    source, or when its lock cannot be had within LOCK_TIMEOUT_SECONDS.
+    """
+    check_sqlite_file(source)
+    try:
+        with _closing(sqlite3.connect(source, timeout=LOCK_TIMEOUT_SECONDS)) as probe:
+            mode = str(probe.execute("PRAGMA journal_mode").fetchone()[0]).lower()
+        if mode == "wal":
+            return copy_snapshot(source, directory)
+        snapshot = Snapshot(source=source, path=source, held=_hold(source))
+    except sqlite3.DatabaseError as exc:
+        raise InvalidInput(f"{source}: cannot read the SQLite file: {exc}", field="source") from exc
+    try:
+        return _described(snapshot)
+    except BaseException:
+        snapshot.close()
+        raise
+
+
+def _hold(source: Path) -> dict[str, sqlite3.Connection]:
+    """Open one read transaction per purpose on ``source``, all holding its SHARED lock.
+
+    A writer waiting to commit holds PENDING, which refuses new SHARED locks while it waits
+    for ours to go: so the transactions are opened together, and if any of them is refused,
+    all are let go (the writer commits) and tried again, rather than both sides waiting.
+    """
+    deadline = time.monotonic() + LOCK_TIMEOUT_SECONDS
+    pause = 0.005
+    while True:
+        held: dict[str, sqlite3.Connection] = {}
+        try:
+            for purpose in HELD_PURPOSES:
+                connection = sqlite3.connect(
+                    source, timeout=0.05, isolation_level=None, check_same_thread=False
+                )
+                held[purpose] = connection
+                connection.execute("BEGIN")
+                # The first read takes SHARED (rolling back a crashed writer's hot journal).
+                connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.OperationalError as exc:
+            for connection in held.values():
+                connection.close()
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.5)
+            continue
+        for connection in held.values():
+            connection.execute(f"PRAGMA busy_timeout = {int(LOCK_TIMEOUT_SECONDS * 1000)}")
+        return held
+
+
+def _described(snapshot: Snapshot) -> Snapshot:
+    """Fill in ``snapshot``'s tables and their columns."""
+    try:
+        with snapshot.reading() as connection:
             tables = [
                 row[0]
                 for row in connection.execute(
                     "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
                 )
             ]
-            columns = {
+            snapshot.columns = {
                 table: tuple(row[1] for row in connection.execute(f'PRAGMA table_info("{table}")'))
                 for table in tables
             }
     except sqlite3.DatabaseError as exc:
-        raise InvalidInput(f"{source}: cannot read the SQLite file: {exc}", field="source") from exc
-    return Snapshot(source=source, path=path, columns=columns)
+        raise InvalidInput(
+            f"{snapshot.source}: cannot read the SQLite file: {exc}", field="source"
+        ) from exc
+    return snapshot
 
 
 def check_integrity(snapshot: Snapshot) -> None:
     """Run ``PRAGMA integrity_check`` on the snapshot; raise InvalidInput naming any problem."""
     source = snapshot.source
-    with _closing(_connect(snapshot.path)) as connection:
+    with snapshot.reading("check") as connection:
         try:
             problems = [row[0] for row in connection.execute("PRAGMA integrity_check")]
         except sqlite3.DatabaseError as exc:
