@@ -1,12 +1,17 @@
-"""One canonical text per row, computed the same way in Python and in PostgreSQL SQL.
+"""One canonical text per row, computed the same way in Python, in SQLite and in PostgreSQL.
 
-Verification hashes every row on both sides: Python over the converted source rows, PostgreSQL
-over the rows it stored. Both build the same text (``|``-separated fields; text and JSON as the
-hex SHA-256 of their UTF-8 text, so no separator is ambiguous and PostgreSQL reads each stored
-value once; NULL as ``-``), take its md5, and sum the first 60 bits of each digest per table.
-The sum does not depend on row order and changes when any value changes. SHA-256 rather than
-md5 for the long values: with the CPUs' SHA instructions (used by OpenSSL on both sides) it
-hashes about twice as fast, and the essays and feedback are most of the bytes imported.
+Verification hashes every row on both sides: the importer over the converted source rows
+(in Python, or built by SQLite's own SQL on the fast path, see ``sqlfast``), PostgreSQL over
+the rows it stored. All build the same text: first the UTF-8 byte lengths of the row's text
+and JSON values (``,``-separated, ``-`` for NULL), then every field, all separated by tabs
+(as in a COPY line). Fields are written as COPY's text format writes them before escaping
+(text and JSON as they are, timestamps as UTC ``YYYY-MM-DD HH:MM:SS.ffffff``, booleans ``t``/
+``f``, bands ``6.50``), except dates (epoch days); NULL is ``-``. The lengths make the text
+unambiguous whatever the values hold, and let SQLite's fast path hash the very text it sends
+to COPY. The row's digest is the first 60 bits of the SHA-256 of that text, summed per table:
+the sum does not depend on row order and changes when any value changes. SHA-256 rather than
+md5: with the CPUs' SHA instructions (which OpenSSL uses on both sides) it hashes about twice
+as fast, and the essays and feedback are most of the bytes imported.
 """
 
 from __future__ import annotations
@@ -21,7 +26,6 @@ from typing import Any, Literal
 
 Kind = Literal["int", "text", "ts", "date", "bool", "band", "enum", "json"]
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _JSON_ESCAPES = {
     '"': '\\"',
@@ -73,20 +77,24 @@ def _numeric_text(value: Decimal | float) -> str:
     return text.lstrip("-") if number.is_zero() else text
 
 
+SEPARATOR = "\t"
+TEXT_KINDS = ("text", "json")
+
+
 def field_text(kind: Kind, value: Any) -> str:
     """Return one field's canonical text (see the module docstring)."""
     if value is None:
         return "-"
-    if kind in ("text", "json"):  # json: the converted row already holds the jsonb text
-        return _text_hex(value)
+    if kind in TEXT_KINDS:  # json: the converted row already holds the jsonb text
+        return str(value)
     if kind == "int":
         return str(value)
     if kind == "ts":
-        return str((value - _EPOCH) // _MICROSECOND)
+        return _timestamp_text(value)
     if kind == "date":
         return str(value.toordinal() - _EPOCH_ORDINAL)
     if kind == "bool":
-        return "1" if value else "0"
+        return "t" if value else "f"
     if kind == "band":
         return f"{value:.2f}"
     if kind == "enum":
@@ -94,48 +102,57 @@ def field_text(kind: Kind, value: Any) -> str:
     raise ValueError(f"unknown column kind {kind!r}")
 
 
-def _text_hex(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+def _timestamp_text(value: datetime) -> str:
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+def octets(text: str | None) -> str:
+    """Return the UTF-8 byte length of ``text`` as canonical text (``-`` for NULL)."""
+    if text is None:
+        return "-"
+    # isascii() is a flag test on CPython's strings: no encoding for the usual ASCII text.
+    return str(len(text) if text.isascii() else len(text.encode("utf-8")))
+
+
+def canonical_text(kinds: tuple[Kind, ...], row: tuple[Any, ...]) -> str:
+    """Return the canonical text of one converted row (see the module docstring)."""
+    lengths = ",".join(
+        octets(value) for kind, value in zip(kinds, row, strict=True) if kind in TEXT_KINDS
+    )
+    fields = (field_text(kind, value) for kind, value in zip(kinds, row, strict=True))
+    return SEPARATOR.join((lengths, *fields))
 
 
 def row_digest(kinds: tuple[Kind, ...], row: tuple[Any, ...]) -> int:
     """Return the 60-bit digest of one converted row."""
-    text = "|".join(field_text(kind, value) for kind, value in zip(kinds, row, strict=True))
-    return _digest(text)
+    return text_digest(canonical_text(kinds, row))
 
 
-def _digest(text: str) -> int:
-    # The first 60 bits of the md5: PostgreSQL's substr(md5(...), 1, 15) as an integer.
-    digest = hashlib.md5(text.encode("utf-8"), usedforsecurity=False).digest()
-    return int.from_bytes(digest[:8], "big") >> 4
+def text_digest(text: str) -> int:
+    """Return the 60-bit digest of one row's canonical ``text``.
+
+    The first 60 bits of its SHA-256: PostgreSQL's substr(encode(sha256(…), 'hex'), 1, 15)
+    read as an integer.
+    """
+    return int.from_bytes(_sha256(text.encode()).digest()[:8], "big") >> 4
+
+
+def bytes_digest(text: bytes) -> int:
+    """Return :func:`text_digest` of the canonical text given as its UTF-8 bytes."""
+    return int.from_bytes(_sha256(text).digest()[:8], "big") >> 4
 
 
 _sha256 = hashlib.sha256
-_SHORT_TEXT_HASHES: dict[str, str] = {}  # '', 'legacy', '[]', …: hashed once
-
-
-def _text_hash(value: str | None) -> str:
-    if value is None:
-        return "-"
-    if len(value) > 64:
-        return _sha256(value.encode()).hexdigest()
-    known = _SHORT_TEXT_HASHES.get(value)
-    if known is None:
-        known = _text_hex(value)
-        if len(_SHORT_TEXT_HASHES) < 10_000:
-            _SHORT_TEXT_HASHES[value] = known
-    return known
 
 
 def _fast_field(kind: Kind, nullable: bool) -> Callable[[Any], str]:
-    if kind in ("text", "json"):
-        return _text_hash
-    if kind in ("band", "enum", "int"):  # bands are quantized to 0.01: str() gives '6.50'
+    if kind in ("band", "enum", "int") or kind in TEXT_KINDS:
+        # bands are quantized to 0.01: str() gives '6.50'
         return (lambda value: "-" if value is None else str(value)) if nullable else str
     if kind == "ts":
         if nullable:
-            return lambda value: "-" if value is None else str((value - _EPOCH) // _MICROSECOND)
-        return lambda value: str((value - _EPOCH) // _MICROSECOND)
+            return lambda value: "-" if value is None else _timestamp_text(value)
+        return _timestamp_text
     return lambda value: field_text(kind, value)
 
 
@@ -151,12 +168,20 @@ def row_digester(
         _fast_field(kind, True if nullable is None else nullable[index])
         for index, kind in enumerate(kinds)
     )
-    md5 = hashlib.md5
+    text_at = [index for index, kind in enumerate(kinds) if kind in TEXT_KINDS]
+    text_values = operator.itemgetter(*text_at) if len(text_at) > 1 else None
+    sha256 = hashlib.sha256
+    join = SEPARATOR.join
+
+    def lengths(row: tuple[Any, ...]) -> str:
+        if text_values is not None:
+            return ",".join(map(octets, text_values(row)))
+        return octets(row[text_at[0]]) if text_at else ""
 
     def digest(row: tuple[Any, ...]) -> int:
         # The same text and the same 60 bits as row_digest, with C-level loops.
-        text = "|".join(map(operator.call, formatters, row))
-        return int.from_bytes(md5(text.encode(), usedforsecurity=False).digest()[:8], "big") >> 4
+        text = lengths(row) + SEPARATOR + join(map(operator.call, formatters, row))
+        return int.from_bytes(sha256(text.encode()).digest()[:8], "big") >> 4
 
     return digest
 
@@ -165,26 +190,35 @@ def sql_field(kind: Kind, column: str) -> str:
     """Return the SQL expression giving one column's canonical text on PostgreSQL."""
     quoted = f'"{column}"'
     expressions: dict[Kind, str] = {
-        "text": f"encode(sha256(convert_to({quoted}, 'UTF8')), 'hex')",
+        "text": quoted,
         "int": f"{quoted}::text",
-        "ts": f"((extract(epoch FROM {quoted}) * 1000000)::bigint)::text",
+        "ts": f"to_char({quoted} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')",
         "date": f"({quoted} - DATE '1970-01-01')::text",
-        "bool": f"CASE WHEN {quoted} THEN '1' ELSE '0' END",
+        "bool": f"CASE WHEN {quoted} THEN 't' ELSE 'f' END",
         "band": f"{quoted}::text",
         "enum": f"{quoted}::text",
-        "json": f"encode(sha256(convert_to({quoted}::text, 'UTF8')), 'hex')",
+        "json": f"{quoted}::text",
     }
     return f"coalesce({expressions[kind]}, '-')"
 
 
+def sql_lengths(columns: tuple[tuple[str, Kind], ...]) -> str:
+    """Return the SQL expression giving a row's text lengths part on PostgreSQL."""
+    parts = [
+        f"coalesce(octet_length(\"{name}\"{'::text' if kind == 'json' else ''})::text, '-')"
+        for name, kind in columns
+        if kind in TEXT_KINDS
+    ]
+    return " || ',' || ".join(parts) if parts else "''"
+
+
 def sql_checksum(table: str, columns: tuple[tuple[str, Kind], ...]) -> str:
     """Return the query giving (row count, checksum sum) of ``table`` on PostgreSQL."""
-    row_text = " || '|' || ".join(sql_field(kind, name) for name, kind in columns)
+    parts = [sql_lengths(columns), *(sql_field(kind, name) for name, kind in columns)]
+    row_text = " || E'\\t' || ".join(parts)
     return (
         "SELECT count(*), coalesce(sum("
-        f"('x' || substr(md5({row_text}), 1, 15))::bit(60)::bigint), 0)"
+        f"('x' || substr(encode(sha256(convert_to({row_text}, 'UTF8')), 'hex'), 1, 15))"
+        "::bit(60)::bigint), 0)"
         f' FROM "{table}"'
     )
-
-
-_MICROSECOND = datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=UTC) - _EPOCH

@@ -61,6 +61,8 @@ async def prepare_target(connection: asyncpg.Connection, *, replace: bool) -> di
     """
     tables = ", ".join(f'"{name}"' for name in APP_TABLES)
     await connection.execute("SET LOCAL statement_timeout = 0")
+    # The SQL fast path sends timestamps as the legacy bot stored them: naive UTC.
+    await connection.execute("SET LOCAL TimeZone = 'UTC'")
     await _prefer_lz4(connection)
     await connection.execute(f"LOCK TABLE {tables} IN ACCESS EXCLUSIVE MODE")
     found: dict[str, int] = {}
@@ -140,6 +142,15 @@ async def copy_rows(
     """COPY ``records`` into ``spec``'s table (binary protocol, streamed)."""
     await connection.copy_records_to_table(
         spec.name, records=records, columns=list(spec.column_names)
+    )
+
+
+async def copy_text(
+    connection: asyncpg.Connection, spec: TableSpec, chunks: AsyncIterable[bytes]
+) -> None:
+    """COPY ``chunks`` of COPY text format into ``spec``'s table (streamed)."""
+    await connection.copy_to_table(
+        spec.name, source=chunks, columns=list(spec.column_names), format="text"
     )
 
 

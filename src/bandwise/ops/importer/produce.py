@@ -23,7 +23,8 @@ from typing import Any, Protocol
 
 from bandwise.ops.importer.canonical import row_digester
 from bandwise.ops.importer.convert import Converter
-from bandwise.ops.importer.snapshot import Snapshot
+from bandwise.ops.importer.snapshot import BATCH_ROWS, Snapshot
+from bandwise.ops.importer.sqlfast import text_batches, uses_sql_path
 from bandwise.ops.importer.tables import TABLE_ORDER, TABLES
 
 QUEUE_BATCHES = 8
@@ -33,13 +34,19 @@ Item = tuple[Any, ...]
 
 
 def converted_tables(
-    snapshot: Snapshot, converter: Converter
-) -> Iterator[tuple[str, Iterator[list[tuple[Any, ...]]]]]:
-    """Yield (table, converted batches) in load order."""
+    snapshot: Snapshot, converter: Converter, *, sql_path: bool = True
+) -> Iterator[tuple[str, Iterator[Any]]]:
+    """Yield (table, converted batches) in load order.
+
+    A batch is a list of converted rows, or, for a table on the SQL fast path (``sql_path``
+    and :func:`uses_sql_path`), one chunk of COPY text (bytes).
+    """
     for name in TABLE_ORDER:
         spec = TABLES[name]
         columns = snapshot.source_columns(spec)
-        if name == "rate_limits":
+        if sql_path and uses_sql_path(spec, columns):
+            yield name, text_batches(snapshot, converter, spec, columns, BATCH_ROWS)
+        elif name == "rate_limits":
             yield (
                 name,
                 converter.convert_rate_limits(
@@ -58,9 +65,9 @@ class Stopped(Exception):
     """The consumer went away; the producer ends."""
 
 
-def _produce(snapshot: Snapshot, converter: Converter, put: Any) -> None:
+def _produce(snapshot: Snapshot, converter: Converter, put: Any, *, sql_path: bool) -> None:
     """Convert every table, handing each batch and each table's end to ``put``."""
-    for name, batches in converted_tables(snapshot, converter):
+    for name, batches in converted_tables(snapshot, converter, sql_path=sql_path):
         figures = converter.report.figures(name)
         started = time.perf_counter()
         for batch in batches:
@@ -108,7 +115,7 @@ class ThreadProducer:
 
     def _run(self) -> None:
         try:
-            _produce(self.snapshot, self.converter, self._put)
+            _produce(self.snapshot, self.converter, self._put, sql_path=True)
             self._put(("done",))
         except Stopped:
             return
@@ -158,7 +165,8 @@ def _run_worker(
         raise Stopped
 
     try:
-        _produce(snapshot, converter, put)
+        # Rows, not COPY text: this process sums their checksums (see ProcessProducer).
+        _produce(snapshot, converter, put, sql_path=False)
         converter.forget_caches()
         put(("done", converter, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
     except Stopped:

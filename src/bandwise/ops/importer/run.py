@@ -50,6 +50,7 @@ from bandwise.ops.importer.snapshot import (
     open_snapshot,
     take_snapshot,
 )
+from bandwise.ops.importer.sqlfast import uses_sql_path
 from bandwise.ops.importer.tables import MISSING, TABLE_ORDER, TABLES
 
 log = logging.getLogger(__name__)
@@ -74,18 +75,24 @@ class ImportOptions:
     convert_in_worker: bool = False
 
 
-async def _records(
+async def _items(
     producer: Producer, table: str, progress: ProgressCallback | None, total: int
-) -> AsyncIterator[tuple[Any, ...]]:
+) -> AsyncIterator[Any]:
+    """Yield ``table``'s batches from the producer (row lists, or COPY text chunks)."""
     while True:
         item = await producer.next_item()
         assert item[1] == table, f"reader sent {item[1]} while {table} was being copied"
         if item[0] == "end":
             return
-        for row in item[2]:
-            yield row
+        yield item[2]
         if progress is not None:
             progress(table, item[3], total)
+
+
+async def _rows(batches: AsyncIterator[list[tuple[Any, ...]]]) -> AsyncIterator[tuple[Any, ...]]:
+    async for batch in batches:
+        for row in batch:
+            yield row
 
 
 def _describe_source(snapshot: Snapshot, report: ImportReport) -> None:
@@ -167,9 +174,12 @@ async def _load(
     try:
         for name in TABLE_ORDER:
             table_started = time.perf_counter()
-            await copy.copy_rows(
-                connection, TABLES[name], _records(producer, name, options.progress, totals[name])
-            )
+            spec = TABLES[name]
+            items = _items(producer, name, options.progress, totals[name])
+            if not options.convert_in_worker and uses_sql_path(spec, snapshot.source_columns(spec)):
+                await copy.copy_text(connection, spec, items)
+            else:
+                await copy.copy_rows(connection, spec, _rows(items))
             report.figures(name).seconds = time.perf_counter() - table_started
         await producer.finish()
     finally:

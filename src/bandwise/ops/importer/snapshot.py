@@ -33,8 +33,9 @@ BATCH_ROWS = 2000
 COPY_CHUNK_BYTES = 8 * 1024 * 1024
 LOCK_TIMEOUT_SECONDS = 30.0
 # The purposes of the read transactions a held snapshot keeps open: reading tables, reading
-# the legacy user counters alongside rate_limits, and the integrity check (another thread).
-HELD_PURPOSES = ("main", "counters", "check")
+# the legacy user counters alongside rate_limits, reading single rows by id alongside a table
+# (the SQL fast path's careful rows), and the integrity check (another thread).
+HELD_PURPOSES = ("main", "counters", "rows", "check")
 
 
 def _connect(path: Path, *, repair: bool = True) -> sqlite3.Connection:
@@ -147,12 +148,17 @@ class Snapshot:
         order_by: str = "id",
         batch_rows: int = BATCH_ROWS,
         purpose: str = "main",
+        after_id: int | None = None,
     ) -> Iterator[list[tuple[Any, ...]]]:
-        """Yield the rows of ``table`` (``columns`` only) in batches, ordered by ``order_by``."""
+        """Yield the rows of ``table`` (``columns`` only) in batches, ordered by ``order_by``.
+
+        ``after_id``: only the rows with a larger id.
+        """
         if not self.has(table):
             return
         select = ", ".join(f'"{name}"' for name in columns)
-        query = f'SELECT {select} FROM "{table}" ORDER BY {order_by}'
+        where = "" if after_id is None else f" WHERE id > {int(after_id)}"
+        query = f'SELECT {select} FROM "{table}"{where} ORDER BY {order_by}'
         read = 0
         # SQLite's own UTF-8 decoding is several times cheaper than a Python text factory, but
         # invalid UTF-8 stops it: then the rest of the table (from the first row not yet

@@ -1,0 +1,340 @@
+"""The SQL fast path: SQLite itself writes the COPY fields of canonical rows.
+
+Essays and feedback are most of what an import moves. For the tables holding them, one SQLite
+query per table tests each row for the legacy bot's own spellings (the same conditions as the
+Python fast path in ``fast``) and, for a row that passes, writes in C its canonical checksum
+text (``canonical``), whose fields are exactly the row's COPY fields before escaping. Python
+then hashes that text, cuts off its lengths part, and escapes a whole batch for COPY's text
+format with a few ``str.replace`` calls; it never unpacks a value. Every row that does not
+pass (an odd spelling, a NUL byte, a separator character in a value, an orphan, a set-aside
+parent) is read again by id and takes the converter's careful path, which records what it
+changed; its converted values are written as a COPY line by :func:`copy_line`. Invalid UTF-8
+stops SQLite's decoding: the rest of the table then goes through the converter (with the
+repairing decoder).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from decimal import Decimal
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+from bandwise.models.enums import ProcessingStatus, TaskType
+from bandwise.ops.importer.canonical import (
+    SEPARATOR,
+    TEXT_KINDS,
+    Kind,
+    bytes_digest,
+    field_text,
+    octets,
+)
+from bandwise.ops.importer.fast import INT32_MAX
+from bandwise.ops.importer.readahead import ReadAhead
+from bandwise.ops.importer.tables import MISSING, ColumnSpec, TableSpec
+
+if TYPE_CHECKING:
+    from bandwise.ops.importer.convert import Converter
+    from bandwise.ops.importer.snapshot import Snapshot
+
+# Tables whose rows are long enough for the SQL path to pay (users and rate_limits are short
+# and carry the legacy counters' merging: they stay on the Python path).
+SQL_TABLES = ("submissions", "assessments")
+_INT32_COLUMNS = ("word_count", "submission_count")
+_ENUM_NAMES: dict[str, dict[str, str]] = {
+    "task_type": {member.name: member.value for member in TaskType},
+    "processing_status": {member.name: member.value for member in ProcessingStatus},
+}
+_TEXT_ESCAPES = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"))
+# Tabs are not among them: a value holding one takes the careful path (see _clean).
+_BYTE_ESCAPES = ((b"\\", b"\\\\"), (b"\n", b"\\n"), (b"\r", b"\\r"))
+
+
+def uses_sql_path(spec: TableSpec, source_columns: tuple[str, ...]) -> bool:
+    """Tell whether ``spec``'s table is read through the SQL fast path (then COPY'd as text)."""
+    if spec.name not in SQL_TABLES or not source_columns:
+        return False
+    return all(
+        not column.nullable and (column.name in source_columns or column.default is not MISSING)
+        for column in spec.columns
+    )
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _column_sql(column: ColumnSpec) -> tuple[str, str, str]:
+    """Return (condition, printf format, printf argument) giving one column's canonical text."""
+    q = f'"{column.name}"'
+    kind = column.kind
+    if kind == "int":
+        condition = f"typeof({q}) = 'integer'"
+        if column.name in _INT32_COLUMNS:
+            condition += f" AND {q} BETWEEN {-INT32_MAX - 1} AND {INT32_MAX}"
+        return condition, "%d", q
+    if kind == "text":
+        # printf's %s would stop at a NUL byte: such a value takes the careful path.
+        condition = f"typeof({q}) = 'text' AND instr(CAST({q} AS BLOB), x'00') = 0"
+        if column.max_length is not None:
+            condition += f" AND length({q}) <= {column.max_length}"
+        return condition, "%s", q
+    if kind == "ts":
+        condition = (
+            f"typeof({q}) = 'text' AND length({q}) = 26 AND substr({q}, 11, 1) = ' ' "
+            f"AND substr({q}, 20, 1) = '.' AND {q} >= '0001' "
+            f"AND datetime(substr({q}, 1, 19)) = substr({q}, 1, 19) "
+            f"AND substr({q}, 21) GLOB '[0-9][0-9][0-9][0-9][0-9][0-9]'"
+        )
+        return condition, "%s", q  # naive UTC: the COPY runs with TimeZone = UTC
+    if kind == "bool":
+        condition = f"typeof({q}) = 'integer' AND {q} IN (0, 1)"
+        return condition, "%s", f"CASE {q} WHEN 1 THEN 't' ELSE 'f' END"
+    if kind == "enum":
+        names = _ENUM_NAMES[column.name]
+        mapped = (
+            f"CASE {q} "
+            + " ".join(f"WHEN {_literal(n)} THEN {_literal(v)}" for n, v in names.items())
+            + " END"
+        )
+        return f"{q} IN ({', '.join(_literal(name) for name in names)})", "%s", mapped
+    if kind == "band":
+        # Quarter steps are exact in binary, so %.2f gives the exact NUMERIC(4, 2) text.
+        condition = (
+            f"typeof({q}) IN ('real', 'integer') AND {q} BETWEEN 0 AND 9 "
+            f"AND {q} * 4 = CAST({q} * 4 AS INTEGER)"
+        )
+        return condition, "%.2f", q
+    if kind == "json":
+        # Only a flat list of strings without escapes, written exactly as jsonb prints it
+        # (and as the legacy bot's json.dumps wrote it): then the text is the jsonb text.
+        condition = (
+            f"CASE WHEN typeof({q}) = 'text' AND instr({q}, '\\') = 0 "
+            f"AND instr(CAST({q} AS BLOB), x'00') = 0 AND json_valid({q}) "
+            f"THEN json_type({q}) = 'array' AND replace(json({q}), '\",\"', '\", \"') = {q} "
+            f"AND NOT EXISTS (SELECT 1 FROM json_each({q}) WHERE type <> 'text') ELSE 0 END"
+        )
+        return condition, "%s", q
+    raise ValueError(f"no SQL fast path for {column.name} ({kind})")
+
+
+def fast_query(spec: TableSpec, source_columns: tuple[str, ...]) -> str:
+    """Return the query yielding (id, parent id, canonical?, canonical text) in id order.
+
+    The text is built for every row but means something only where ``canonical?`` is 1 (each
+    expression is evaluated once per row). One printf builds it: concatenating with ``||``
+    would copy each long value once per later field. Parameter: the id after which to start.
+    """
+    conditions: list[str] = []
+    lengths: list[str] = []
+    formats: list[str] = []
+    arguments: list[str] = []
+    for column in spec.columns:
+        if column.name in source_columns:
+            condition, format_, argument = _column_sql(column)
+            conditions.append(f"({condition})")
+            formats.append(format_)
+            arguments.append(argument)
+            if column.kind in TEXT_KINDS:
+                lengths.append(f'length(CAST("{column.name}" AS BLOB))')
+        else:  # a constant default: its texts are known here
+            formats.append(field_text(column.kind, column.default).replace("%", "%%"))
+            if column.kind in TEXT_KINDS:
+                lengths.append(_literal(octets(column.default)))
+    length_formats = ",".join("%s" for _ in lengths)
+    template = SEPARATOR.join([length_formats, *formats])
+    parent = f'"{spec.parent[0]}"' if spec.parent else "NULL"
+    return (
+        f"SELECT id, {parent}, {' AND '.join(conditions)}, "
+        f"CAST(printf({', '.join([_literal(template), *lengths, *arguments])}) AS BLOB) "
+        f'FROM "{spec.name}" WHERE id > ? ORDER BY id'
+    )
+
+
+def copy_field(kind: Kind, value: Any) -> str:
+    """Return one converted value in PostgreSQL's COPY text format."""
+    if value is None:
+        return "\\N"
+    if kind in TEXT_KINDS:
+        text = str(value)
+        for plain, escaped in _TEXT_ESCAPES:
+            text = text.replace(plain, escaped)
+        return text
+    if kind == "ts":
+        assert isinstance(value, datetime)
+        return value.isoformat(sep=" ")
+    if kind == "bool":
+        return "t" if value else "f"
+    if kind == "band":
+        return f"{Decimal(value):.2f}"
+    if kind == "enum":
+        return str(value.value if isinstance(value, Enum) else value)
+    if kind == "date":
+        return value.isoformat()  # type: ignore[no-any-return]
+    return str(value)
+
+
+def copy_line(kinds: tuple[Kind, ...], row: tuple[Any, ...]) -> str:
+    """Return one converted row as a line of COPY text (without its newline)."""
+    return "\t".join(copy_field(kind, value) for kind, value in zip(kinds, row, strict=True))
+
+
+class DecodingStopped(Exception):
+    """SQLite met invalid UTF-8: the rest of the table (after ``last_id``) needs repairing."""
+
+    def __init__(self, last_id: int | None) -> None:
+        super().__init__(last_id)
+        self.last_id = last_id
+
+
+FastRow = tuple[int, Any, Any, bytes | None]
+
+
+def fast_rows(
+    connection: sqlite3.Connection, query: str, batch_rows: int
+) -> Iterator[list[FastRow]]:
+    """Yield the fast query's rows in batches; raise DecodingStopped at invalid UTF-8."""
+    last_id: int | None = None
+    try:
+        cursor = connection.execute(query, (-(2**63),))
+        while batch := cursor.fetchmany(batch_rows):
+            yield batch
+            last_id = batch[-1][0]
+    except sqlite3.OperationalError as exc:
+        if "decode" not in str(exc):
+            raise
+        raise DecodingStopped(last_id) from exc
+
+
+def _is_utf8(data: bytes) -> bool:
+    if data.isascii():  # word-at-a-time in C: the usual case costs almost nothing
+        return True
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _clean(texts: list[bytes], columns: int) -> bool:
+    """Tell whether these canonical texts are valid UTF-8 cut into fields by their tabs alone.
+
+    ``columns`` tabs per text (after the lengths part and between fields) means no value
+    holds a tab; no NUL byte (PostgreSQL text cannot hold one) and no U+001E (used as the row
+    separator while escaping) either.
+    """
+    data = b"".join(texts)
+    return (
+        b"\x00" not in data
+        and b"\x1e" not in data
+        and data.count(b"\t") == columns * len(texts)
+        and _is_utf8(data)
+    )
+
+
+def lines_of_batch(
+    batch: list[FastRow],
+    columns: int,
+    orphans: set[Any],
+    set_aside: set[int] | None,
+    careful: Callable[[int], str | None],
+) -> tuple[bytes, int, int]:
+    """Return (COPY text, checksum sum, rows taken fast) of one batch of the fast query.
+
+    ``columns``: the table's column count. ``careful(id)`` converts a row on the careful
+    path, returning its escaped COPY line (None when set aside); it does its own accounting.
+    """
+    taken: list[tuple[int, bytes]] = []
+    careful_lines: list[str] = []
+    for row_id, parent, canonical, text in batch:
+        if (
+            canonical
+            and text is not None
+            and not (orphans and row_id in orphans)
+            and not (set_aside and parent in set_aside)
+        ):
+            taken.append((row_id, text))
+        elif (line := careful(row_id)) is not None:
+            careful_lines.append(line)
+    texts = [text for _, text in taken]
+    # One look over the whole batch; only when it finds something is each row looked at.
+    if not _clean(texts, columns):
+        texts = []
+        for row_id, text in taken:
+            if _clean([text], columns):
+                texts.append(text)
+            elif (line := careful(row_id)) is not None:
+                careful_lines.append(line)
+    checksum = sum(map(bytes_digest, texts))
+    body = _copy_body([text[text.index(b"\t") + 1 :] for text in texts])
+    tail = "".join(line + "\n" for line in careful_lines).encode()
+    return body + tail, checksum, len(texts)
+
+
+def _copy_body(lines: list[bytes]) -> bytes:
+    """Join tab-separated lines of raw values into COPY text, escaping the values."""
+    if not lines:
+        return b""
+    body = b"\x1e".join(lines)  # rows apart while newlines in values are escaped
+    for plain, escaped in _BYTE_ESCAPES:
+        if plain in body:  # memchr: a value needing no escape costs almost nothing
+            body = body.replace(plain, escaped)
+    return body.replace(b"\x1e", b"\n") + b"\n"
+
+
+def text_batches(
+    snapshot: Snapshot,
+    converter: Converter,
+    spec: TableSpec,
+    source_columns: tuple[str, ...],
+    batch_rows: int,
+) -> Iterator[bytes]:
+    """Yield ``spec``'s table as chunks of COPY text, converting on the SQL path where it can.
+
+    The converter's figures, checksums, transformations and bad rows come out exactly as on
+    the Python path.
+    """
+    figures = converter.report.figures(spec.name)
+    orphans = converter.orphans.get(spec.name, set())
+    set_aside = converter.set_aside.get(spec.parent[1]) if spec.parent else None
+    select = ", ".join(f'"{name}"' for name in source_columns)
+    by_id = f'SELECT {select} FROM "{spec.name}" WHERE id = ?'
+    last_id: int | None = None
+    with snapshot.reading("rows") as lookup:
+
+        def careful(row_id: int) -> str | None:
+            raw = lookup.execute(by_id, (row_id,)).fetchone()
+            row = converter.convert_row(spec, source_columns, raw)
+            return None if row is None else copy_line(spec.kinds, row)
+
+        try:
+            with snapshot.reading("main", repair=False) as connection:
+                query = fast_query(spec, source_columns)
+                columns = len(spec.columns)
+                # SQLite builds the next batches (without the GIL) while this one is hashed.
+                with ReadAhead(fast_rows(connection, query, batch_rows)) as batches:
+                    for batch in batches:
+                        text, checksum, fast = lines_of_batch(
+                            batch, columns, orphans, set_aside, careful
+                        )
+                        figures.source_rows += fast
+                        figures.imported += fast
+                        if converter.checksums:
+                            figures.expected_checksum += checksum
+                        if text:
+                            yield text
+            return
+        except DecodingStopped as stopped:
+            last_id = stopped.last_id
+    # Invalid UTF-8 from here on: the converter's path, which repairs and reports it.
+    rest = snapshot.batches(spec.name, source_columns, after_id=last_id, batch_rows=batch_rows)
+    for rows in converter.convert_table(spec, source_columns, rest):
+        if rows:
+            yield _chunk([copy_line(spec.kinds, row) for row in rows])
+
+
+def _chunk(lines: list[str]) -> bytes:
+    lines.append("")  # a newline after the last line too
+    return "\n".join(lines).encode()

@@ -1,0 +1,77 @@
+"""The SQL fast path: canonical rows never reach Python's converter; COPY text is exact."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bandwise.ops.importer.convert import Converter
+from bandwise.ops.importer.report import ImportReport
+from bandwise.ops.importer.snapshot import open_snapshot
+from bandwise.ops.importer.sqlfast import (
+    _copy_body,
+    copy_line,
+    lines_of_batch,
+    text_batches,
+    uses_sql_path,
+)
+from bandwise.ops.importer.tables import TABLES
+from tests.support.legacy import write_generated_legacy_file
+
+
+def test_the_bots_own_rows_all_take_the_sql_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "legacy.db"
+    write_generated_legacy_file(source, 40)
+    snapshot = open_snapshot(source, tmp_path)
+    converter = Converter(ImportReport("s", "t", "import"), policy="abort", strict=False)
+    careful: list[Any] = []
+    monkeypatch.setattr(converter, "convert_row", lambda *args, **kwargs: careful.append(args))
+    try:
+        for name in ("submissions", "assessments"):
+            spec = TABLES[name]
+            columns = snapshot.source_columns(spec)
+            assert uses_sql_path(spec, columns)
+            data = b"".join(text_batches(snapshot, converter, spec, columns, 100))
+            figures = converter.report.figures(name)
+            assert data.count(b"\n") == figures.imported == snapshot.count(name) > 100
+    finally:
+        snapshot.close()
+    assert careful == []
+
+
+def test_tables_without_the_sql_path() -> None:
+    submissions = TABLES["submissions"]
+    without_word_count = tuple(c for c in submissions.column_names if c != "word_count")
+    assert not uses_sql_path(submissions, without_word_count)  # computed from the text
+    assert not uses_sql_path(TABLES["users"], TABLES["users"].column_names)
+
+
+def test_values_are_escaped_for_copy_text() -> None:
+    body = _copy_body([b"1\tline one\nline two\\ end\r", b"2\tplain"])
+    assert body == b"1\tline one\\nline two\\\\ end\\r\n2\tplain\n"
+    assert copy_line(("text", "text"), ("a\tb", None)) == "a\\tb\t\\N"
+
+
+def test_rows_with_tabs_nul_or_invalid_utf8_go_to_the_careful_path() -> None:
+    taken: list[int] = []
+
+    def careful(row_id: int) -> str | None:
+        taken.append(row_id)
+        return f"{row_id}\tcareful"
+
+    batch: list[Any] = [
+        (1, None, 1, b"0\t1\tfine"),
+        (2, None, 1, b"0\t2\tvalue\twith a tab"),
+        (3, None, 1, b"0\t3\tnul\x00byte"),
+        (4, None, 1, b"0\t4\t\xff invalid"),
+        (5, None, 0, b"0\t5\tnot canonical"),
+        (6, 7, 1, b"0\t6\tparent set aside"),
+        (8, None, 1, b"0\t8\torphan"),
+    ]
+    text, _, fast = lines_of_batch(batch, 2, {8}, {7}, careful)
+    assert fast == 1 and sorted(taken) == [2, 3, 4, 5, 6, 8]
+    assert text.startswith(b"1\tfine\n")
