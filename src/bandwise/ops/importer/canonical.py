@@ -92,7 +92,7 @@ def field_text(kind: Kind, value: Any) -> str:
     if kind == "ts":
         return _timestamp_text(value)
     if kind == "date":
-        return str(value.toordinal() - _EPOCH_ORDINAL)
+        return _date_text(value)
     if kind == "bool":
         return "t" if value else "f"
     if kind == "band":
@@ -103,7 +103,14 @@ def field_text(kind: Kind, value: Any) -> str:
 
 
 def _timestamp_text(value: datetime) -> str:
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    # 'YYYY-MM-DD HH:MM:SS.ffffff' without the '+00:00' that follows.
+    return value.isoformat(" ", "microseconds")[:26]
+
+
+def _date_text(value: date) -> str:
+    return str(value.toordinal() - _EPOCH_ORDINAL)
 
 
 def octets(text: str | None) -> str:
@@ -153,6 +160,8 @@ def _fast_field(kind: Kind, nullable: bool) -> Callable[[Any], str]:
         if nullable:
             return lambda value: "-" if value is None else _timestamp_text(value)
         return _timestamp_text
+    if kind == "date" and not nullable:
+        return _date_text
     return lambda value: field_text(kind, value)
 
 

@@ -23,8 +23,8 @@ from typing import Any, Protocol
 
 from bandwise.ops.importer.canonical import row_digester
 from bandwise.ops.importer.convert import Converter
-from bandwise.ops.importer.snapshot import BATCH_ROWS, Snapshot
-from bandwise.ops.importer.sqlfast import text_batches, uses_sql_path
+from bandwise.ops.importer.snapshot import Snapshot
+from bandwise.ops.importer.sqlfast import TEXT_BATCH_ROWS, text_batches, uses_sql_path
 from bandwise.ops.importer.tables import TABLE_ORDER, TABLES
 
 QUEUE_BATCHES = 8
@@ -45,7 +45,7 @@ def converted_tables(
         spec = TABLES[name]
         columns = snapshot.source_columns(spec)
         if sql_path and uses_sql_path(spec, columns):
-            yield name, text_batches(snapshot, converter, spec, columns, BATCH_ROWS)
+            yield name, text_batches(snapshot, converter, spec, columns, TEXT_BATCH_ROWS)
         elif name == "rate_limits":
             yield (
                 name,

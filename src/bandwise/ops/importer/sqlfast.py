@@ -43,6 +43,9 @@ if TYPE_CHECKING:
 # and carry the legacy counters' merging: they stay on the Python path).
 SQL_TABLES = ("submissions", "assessments")
 _INT32_COLUMNS = ("word_count", "submission_count")
+# Rows per batch: about 1 MB of essays or feedback. A batch is copied a few times on its way
+# (joined, escaped), and a few batches wait in queues: small batches keep memory low.
+TEXT_BATCH_ROWS = 500
 _ENUM_NAMES: dict[str, dict[str, str]] = {
     "task_type": {member.name: member.value for member in TaskType},
     "processing_status": {member.name: member.value for member in ProcessingStatus},
@@ -314,7 +317,7 @@ def text_batches(
                 query = fast_query(spec, source_columns)
                 columns = len(spec.columns)
                 # SQLite builds the next batches (without the GIL) while this one is hashed.
-                with ReadAhead(fast_rows(connection, query, batch_rows)) as batches:
+                with ReadAhead(fast_rows(connection, query, batch_rows), depth=2) as batches:
                     for batch in batches:
                         text, checksum, fast = lines_of_batch(
                             batch, columns, orphans, set_aside, careful
