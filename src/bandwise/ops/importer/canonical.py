@@ -5,8 +5,8 @@ Verification hashes every row on both sides: the importer over the converted sou
 the rows it stored. All build the same text: first the UTF-8 byte lengths of the row's text
 and JSON values (``,``-separated, ``-`` for NULL), then every field, all separated by tabs
 (as in a COPY line). Fields are written as COPY's text format writes them before escaping
-(text and JSON as they are, timestamps as UTC ``YYYY-MM-DD HH:MM:SS.ffffff``, booleans ``t``/
-``f``, bands ``6.50``), except dates (epoch days); NULL is ``-``. The lengths make the text
+(text and JSON as they are, timestamps as UTC ``YYYY-MM-DD HH:MM:SS.ffffff``, dates as
+``YYYY-MM-DD``, booleans ``t``/``f``, bands ``6.50``); NULL is ``-``. The lengths make the text
 unambiguous whatever the values hold, and let SQLite's fast path hash the very text it sends
 to COPY. The row's digest is the first 60 bits of the SHA-256 of that text, summed per table:
 the sum does not depend on row order and changes when any value changes. SHA-256 rather than
@@ -26,7 +26,6 @@ from typing import Any, Literal
 
 Kind = Literal["int", "text", "ts", "date", "bool", "band", "enum", "json"]
 
-_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _JSON_ESCAPES = {
     '"': '\\"',
     "\\": "\\\\",
@@ -110,7 +109,7 @@ def _timestamp_text(value: datetime) -> str:
 
 
 def _date_text(value: date) -> str:
-    return str(value.toordinal() - _EPOCH_ORDINAL)
+    return value.isoformat()
 
 
 def octets(text: str | None) -> str:
@@ -202,7 +201,7 @@ def sql_field(kind: Kind, column: str) -> str:
         "text": quoted,
         "int": f"{quoted}::text",
         "ts": f"to_char({quoted} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')",
-        "date": f"({quoted} - DATE '1970-01-01')::text",
+        "date": f"to_char({quoted}, 'YYYY-MM-DD')",
         "bool": f"CASE WHEN {quoted} THEN 't' ELSE 'f' END",
         "band": f"{quoted}::text",
         "enum": f"{quoted}::text",

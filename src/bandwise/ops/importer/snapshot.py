@@ -148,17 +148,12 @@ class Snapshot:
         order_by: str = "id",
         batch_rows: int = BATCH_ROWS,
         purpose: str = "main",
-        after_id: int | None = None,
     ) -> Iterator[list[tuple[Any, ...]]]:
-        """Yield the rows of ``table`` (``columns`` only) in batches, ordered by ``order_by``.
-
-        ``after_id``: only the rows with a larger id.
-        """
+        """Yield the rows of ``table`` (``columns`` only) in batches, ordered by ``order_by``."""
         if not self.has(table):
             return
         select = ", ".join(f'"{name}"' for name in columns)
-        where = "" if after_id is None else f" WHERE id > {int(after_id)}"
-        query = f'SELECT {select} FROM "{table}"{where} ORDER BY {order_by}'
+        query = f'SELECT {select} FROM "{table}" ORDER BY {order_by}'
         read = 0
         # SQLite's own UTF-8 decoding is several times cheaper than a Python text factory, but
         # invalid UTF-8 stops it: then the rest of the table (from the first row not yet

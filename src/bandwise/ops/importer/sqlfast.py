@@ -3,14 +3,13 @@
 Essays and feedback are most of what an import moves. For the tables holding them, one SQLite
 query per table tests each row for the legacy bot's own spellings (the same conditions as the
 Python fast path in ``fast``) and, for a row that passes, writes in C its canonical checksum
-text (``canonical``), whose fields are exactly the row's COPY fields before escaping. Python
-then hashes that text, cuts off its lengths part, and escapes a whole batch for COPY's text
-format with a few ``str.replace`` calls; it never unpacks a value. Every row that does not
-pass (an odd spelling, a NUL byte, a separator character in a value, an orphan, a set-aside
-parent) is read again by id and takes the converter's careful path, which records what it
-changed; its converted values are written as a COPY line by :func:`copy_line`. Invalid UTF-8
-stops SQLite's decoding: the rest of the table then goes through the converter (with the
-repairing decoder).
+text (``canonical``) as bytes, whose fields are exactly the row's COPY fields before
+escaping. Python then hashes that text, cuts off its lengths part, and escapes a whole batch
+for COPY's text format with a few ``bytes.replace`` calls; it never unpacks a value. Every row
+that does not pass (an odd spelling, a NUL byte, a tab in a value, invalid UTF-8, an orphan, a
+set-aside parent) is read again by id and takes the converter's careful path, which repairs
+and records what it changed; its converted values are written as a COPY line by
+:func:`copy_line`.
 """
 
 from __future__ import annotations
@@ -39,8 +38,9 @@ if TYPE_CHECKING:
     from bandwise.ops.importer.convert import Converter
     from bandwise.ops.importer.snapshot import Snapshot
 
-# Tables whose rows are long enough for the SQL path to pay (users and rate_limits are short
-# and carry the legacy counters' merging: they stay on the Python path).
+# Tables read through the SQL path: the long rows. users and rate_limits stay on the Python
+# path: their short rows cost less in Python than the SQL tests would (measured for
+# rate_limits, whose duplicate and counter checks need a lookup per row: 30 % slower).
 SQL_TABLES = ("submissions", "assessments")
 _INT32_COLUMNS = ("word_count", "submission_count")
 # Rows per batch: about 1 MB of essays or feedback. A batch is copied a few times on its way
@@ -92,6 +92,11 @@ def _column_sql(column: ColumnSpec) -> tuple[str, str, str]:
             f"AND substr({q}, 21) GLOB '[0-9][0-9][0-9][0-9][0-9][0-9]'"
         )
         return condition, "%s", q  # naive UTC: the COPY runs with TimeZone = UTC
+    if kind == "date":
+        condition = (
+            f"typeof({q}) = 'text' AND length({q}) = 10 AND {q} >= '0001' AND date({q}) = {q}"
+        )
+        return condition, "%s", q
     if kind == "bool":
         condition = f"typeof({q}) = 'integer' AND {q} IN (0, 1)"
         return condition, "%s", f"CASE {q} WHEN 1 THEN 't' ELSE 'f' END"
@@ -124,11 +129,12 @@ def _column_sql(column: ColumnSpec) -> tuple[str, str, str]:
 
 
 def fast_query(spec: TableSpec, source_columns: tuple[str, ...]) -> str:
-    """Return the query yielding (id, parent id, canonical?, canonical text) in id order.
+    """Return the query yielding (id, parent id, canonical?, canonical text as bytes).
 
     The text is built for every row but means something only where ``canonical?`` is 1 (each
     expression is evaluated once per row). One printf builds it: concatenating with ``||``
-    would copy each long value once per later field. Parameter: the id after which to start.
+    would copy each long value once per later field. No column comes back as text, so
+    SQLite never decodes (invalid UTF-8 is found in Python, and such a row goes careful).
     """
     conditions: list[str] = []
     lengths: list[str] = []
@@ -148,11 +154,14 @@ def fast_query(spec: TableSpec, source_columns: tuple[str, ...]) -> str:
                 lengths.append(_literal(octets(column.default)))
     length_formats = ",".join("%s" for _ in lengths)
     template = SEPARATOR.join([length_formats, *formats])
-    parent = f'"{spec.parent[0]}"' if spec.parent else "NULL"
+    parent = "NULL"
+    if spec.parent:
+        key = f'"{spec.parent[0]}"'
+        parent = f"CASE WHEN typeof({key}) = 'integer' THEN {key} END"
     return (
         f"SELECT id, {parent}, {' AND '.join(conditions)}, "
         f"CAST(printf({', '.join([_literal(template), *lengths, *arguments])}) AS BLOB) "
-        f'FROM "{spec.name}" WHERE id > ? ORDER BY id'
+        f'FROM "{spec.name}"'
     )
 
 
@@ -184,31 +193,16 @@ def copy_line(kinds: tuple[Kind, ...], row: tuple[Any, ...]) -> str:
     return "\t".join(copy_field(kind, value) for kind, value in zip(kinds, row, strict=True))
 
 
-class DecodingStopped(Exception):
-    """SQLite met invalid UTF-8: the rest of the table (after ``last_id``) needs repairing."""
-
-    def __init__(self, last_id: int | None) -> None:
-        super().__init__(last_id)
-        self.last_id = last_id
-
-
 FastRow = tuple[int, Any, Any, bytes | None]
 
 
 def fast_rows(
-    connection: sqlite3.Connection, query: str, batch_rows: int
+    connection: sqlite3.Connection, query: str, batch_rows: int, parameters: tuple[Any, ...] = ()
 ) -> Iterator[list[FastRow]]:
-    """Yield the fast query's rows in batches; raise DecodingStopped at invalid UTF-8."""
-    last_id: int | None = None
-    try:
-        cursor = connection.execute(query, (-(2**63),))
-        while batch := cursor.fetchmany(batch_rows):
-            yield batch
-            last_id = batch[-1][0]
-    except sqlite3.OperationalError as exc:
-        if "decode" not in str(exc):
-            raise
-        raise DecodingStopped(last_id) from exc
+    """Yield the fast query's rows in batches."""
+    cursor = connection.execute(query, parameters)
+    while batch := cursor.fetchmany(batch_rows):
+        yield batch
 
 
 def _is_utf8(data: bytes) -> bool:
@@ -299,12 +293,10 @@ def text_batches(
     The converter's figures, checksums, transformations and bad rows come out exactly as on
     the Python path.
     """
-    figures = converter.report.figures(spec.name)
     orphans = converter.orphans.get(spec.name, set())
     set_aside = converter.set_aside.get(spec.parent[1]) if spec.parent else None
     select = ", ".join(f'"{name}"' for name in source_columns)
     by_id = f'SELECT {select} FROM "{spec.name}" WHERE id = ?'
-    last_id: int | None = None
     with snapshot.reading("rows") as lookup:
 
         def careful(row_id: int) -> str | None:
@@ -312,32 +304,35 @@ def text_batches(
             row = converter.convert_row(spec, source_columns, raw)
             return None if row is None else copy_line(spec.kinds, row)
 
-        try:
-            with snapshot.reading("main", repair=False) as connection:
-                query = fast_query(spec, source_columns)
-                columns = len(spec.columns)
-                # SQLite builds the next batches (without the GIL) while this one is hashed.
-                with ReadAhead(fast_rows(connection, query, batch_rows), depth=2) as batches:
-                    for batch in batches:
-                        text, checksum, fast = lines_of_batch(
-                            batch, columns, orphans, set_aside, careful
-                        )
-                        figures.source_rows += fast
-                        figures.imported += fast
-                        if converter.checksums:
-                            figures.expected_checksum += checksum
-                        if text:
-                            yield text
-            return
-        except DecodingStopped as stopped:
-            last_id = stopped.last_id
-    # Invalid UTF-8 from here on: the converter's path, which repairs and reports it.
-    rest = snapshot.batches(spec.name, source_columns, after_id=last_id, batch_rows=batch_rows)
-    for rows in converter.convert_table(spec, source_columns, rest):
-        if rows:
-            yield _chunk([copy_line(spec.kinds, row) for row in rows])
+        query = f"{fast_query(spec, source_columns)} ORDER BY id"
+        yield from _fast_chunks(
+            snapshot, converter, spec, query, batch_rows, orphans, set_aside, careful
+        )
 
 
-def _chunk(lines: list[str]) -> bytes:
-    lines.append("")  # a newline after the last line too
-    return "\n".join(lines).encode()
+def _fast_chunks(
+    snapshot: Snapshot,
+    converter: Converter,
+    spec: TableSpec,
+    query: str,
+    batch_rows: int,
+    orphans: set[Any],
+    set_aside: set[int] | None,
+    careful: Callable[[int], str | None],
+) -> Iterator[bytes]:
+    """Run the fast ``query`` and yield its rows' COPY text, accounting for the fast ones."""
+    figures = converter.report.figures(spec.name)
+    columns = len(spec.columns)
+    # SQLite builds the next batches (without the GIL) while this one is hashed.
+    with (
+        snapshot.reading("main", repair=False) as connection,
+        ReadAhead(fast_rows(connection, query, batch_rows), depth=2) as batches,
+    ):
+        for batch in batches:
+            text, checksum, fast = lines_of_batch(batch, columns, orphans, set_aside, careful)
+            figures.source_rows += fast
+            figures.imported += fast
+            if converter.checksums:
+                figures.expected_checksum += checksum
+            if text:
+                yield text
