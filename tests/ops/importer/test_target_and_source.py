@@ -60,6 +60,36 @@ async def test_verify_import_catches_a_changed_value(
     assert failed == ["submissions: content checksum"]
 
 
+async def test_verify_import_catches_an_orphan_and_a_band_out_of_range(
+    legacy_path: Path, target_url: str, import_settings: Settings
+) -> None:
+    write_legacy_file(legacy_path, quirky_legacy_data())
+    report = await import_sqlite(legacy_path, target_url, import_settings, ImportOptions())
+    validated = [check for check in report.checks if check.name.startswith("foreign key")]
+    assert len(validated) == 3 and all("re-created" in check.detail for check in validated)
+
+    # Someone dropped the foreign key and the band range check, then wrote bad values.
+    for (constraint,) in await fetch(
+        target_url,
+        "SELECT conname FROM pg_constraint WHERE conrelid = 'assessments'::regclass "
+        "AND (contype = 'f' OR conname LIKE '%overall_band_score%')",
+    ):
+        await fetch(target_url, f'ALTER TABLE assessments DROP CONSTRAINT "{constraint}"')
+    await fetch(
+        target_url,
+        "UPDATE assessments SET submission_id = 999999, overall_band_score = 9.5 "
+        "WHERE id = (SELECT min(id) FROM assessments)",
+    )
+
+    report = await verify_import(legacy_path, target_url, import_settings)
+    failed = {check.name for check in report.checks if not check.ok}
+    assert failed == {
+        "assessments: content checksum",
+        "foreign key assessments.submission_id → submissions",
+        "band scores within 0–9",
+    }
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [

@@ -220,13 +220,18 @@ def sql_lengths(columns: tuple[tuple[str, Kind], ...]) -> str:
     return " || ',' || ".join(parts) if parts else "''"
 
 
-def sql_checksum(table: str, columns: tuple[tuple[str, Kind], ...]) -> str:
-    """Return the query giving (row count, checksum sum) of ``table`` on PostgreSQL."""
+def sql_checksum(
+    table: str, columns: tuple[tuple[str, Kind], ...], extra: tuple[str, ...] = ()
+) -> str:
+    """Return the query giving (row count, checksum sum, ``extra`` aggregates) of ``table``.
+
+    ``extra``: further aggregates computed in the same scan of the table.
+    """
     parts = [sql_lengths(columns), *(sql_field(kind, name) for name, kind in columns)]
     row_text = " || E'\\t' || ".join(parts)
     return (
         "SELECT count(*), coalesce(sum("
         f"('x' || substr(encode(sha256(convert_to({row_text}, 'UTF8')), 'hex'), 1, 15))"
-        "::bit(60)::bigint), 0)"
+        f"::bit(60)::bigint), 0){''.join(f', {aggregate}' for aggregate in extra)}"
         f' FROM "{table}"'
     )

@@ -309,7 +309,10 @@ async def _load_verify_commit(
         await integrity
         step = time.perf_counter()
         report.verified = await verify.verify_target(
-            connection, report, expected_quarantined=len(report.quarantined)
+            connection,
+            report,
+            expected_quarantined=len(report.quarantined),
+            foreign_keys_validated=True,  # re-created by _load, so checked against every row
         )
         report.timings["verify_seconds"] = time.perf_counter() - step
         if not report.verified:
