@@ -202,6 +202,9 @@ async def _load(
         )
     started = time.perf_counter()
     await copy.write_quarantine(connection, report.quarantined)
+    # Index builds and the foreign keys' validation scans may use parallel workers too.
+    for setting in verify.PARALLEL_SETTINGS:
+        await connection.execute(f"SET LOCAL {setting}")
     await copy.restore_constraints(connection, deferred)
     await copy.advance_sequences(connection)
     timings["constraints_seconds"] = time.perf_counter() - started

@@ -11,7 +11,7 @@ from bandwise.ops.importer.canonical import sql_checksum
 from bandwise.ops.importer.report import Check, ImportReport
 from bandwise.ops.importer.tables import SCORES, TABLE_ORDER, TABLES
 
-_PARALLEL_SETTINGS = (
+PARALLEL_SETTINGS = (
     "max_parallel_workers_per_gather = 2",
     "parallel_setup_cost = 0",
     "parallel_tuple_cost = 0",
@@ -43,7 +43,7 @@ async def verify_target(
     checks: list[Check] = []
     # Hashing every stored row is the costly part: let PostgreSQL spread it over its workers
     # (the importer's own process is idle meanwhile).
-    for setting in _PARALLEL_SETTINGS:
+    for setting in PARALLEL_SETTINGS:
         await connection.execute(f"SET LOCAL {setting}")
     # Enum and band checks ride on the checksum scans of their tables (one read of each).
     extra = {
