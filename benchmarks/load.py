@@ -45,7 +45,11 @@ from bandwise.devtools.load import (
     Sampler,
     SpreadDriver,
     SubmissionDriver,
+    process_cpu_seconds,
+    process_tree_cpu_seconds,
     run_load,
+    self_cpu_seconds,
+    tree_cpu_delta,
 )
 from bandwise.devtools.pg_cluster import PgCluster
 from bandwise.devtools.service import ServiceProcess
@@ -74,6 +78,11 @@ class Target:
         return float(
             self.cluster.psql(f"SELECT count(*) FROM pg_stat_activity WHERE datname = '{DATABASE}'")
         )
+
+    def server_cpu(self) -> dict[int, float]:
+        """Return CPU seconds of the server's processes so far (PostgreSQL only)."""
+        pid = self.cluster.pid() if self.cluster is not None else None
+        return process_tree_cpu_seconds(pid) if pid is not None else {}
 
     def reset_statement_stats(self) -> None:
         """Forget statement statistics gathered so far (start-up, migrations)."""
@@ -177,6 +186,42 @@ async def stored_assessments(url: str) -> int:
 
 
 @dataclass
+class CpuUse:
+    """CPU seconds used during a run by the service, the database server and this process.
+
+    For the bot driver the service runs in this process, so ``service`` is NaN and
+    ``generator`` holds both. SQLite runs inside the service process.
+    """
+
+    service: float = math.nan
+    server: float = math.nan
+    generator: float = math.nan
+
+
+class CpuMeter:
+    """Measure CPU seconds of service processes, a server's process tree and this process."""
+
+    def __init__(self, target: Target, service_pids: list[int]) -> None:
+        self.target = target
+        self.service_pids = service_pids
+        self.use = CpuUse()
+
+    def __enter__(self) -> CpuMeter:
+        self._service = [process_cpu_seconds(pid) for pid in self.service_pids]
+        self._server = self.target.server_cpu()
+        self._generator = self_cpu_seconds()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self.service_pids:
+            after = [process_cpu_seconds(pid) for pid in self.service_pids]
+            self.use.service = sum(a - b for a, b in zip(after, self._service, strict=True))
+        if self.target.cluster is not None:
+            self.use.server = tree_cpu_delta(self._server, self.target.server_cpu())
+        self.use.generator = self_cpu_seconds() - self._generator
+
+
+@dataclass
 class EngineResult:
     """One engine's load report through one driver and its server-side statement statistics."""
 
@@ -185,6 +230,7 @@ class EngineResult:
     statements: tuple[int, float, float]
     driver: str = "http"
     stored: int = -1
+    cpu: CpuUse = field(default_factory=CpuUse)
 
 
 async def measure(
@@ -198,14 +244,18 @@ async def measure(
                 await stack.enter_async_context(HttpDriver(service.base_url, timeout=60))
                 for service in services
             ]
-            report = await run_load(
-                SpreadDriver(drivers),
-                users=users,
-                duration=seconds,
-                samplers=samplers_for(services[0], target),
-                sample_every=1.0,
-            )
-        return EngineResult(target.engine, report, target.statement_stats(), "http")
+            pids = [service.pid for service in services if service.pid is not None]
+            with CpuMeter(target, pids) as meter:
+                report = await run_load(
+                    SpreadDriver(drivers),
+                    users=users,
+                    duration=seconds,
+                    samplers=samplers_for(services[0], target),
+                    sample_every=1.0,
+                )
+        return EngineResult(
+            target.engine, report, target.statement_stats(), "http", cpu=meter.use
+        )
 
 
 def bot_samplers(runtime: Runtime, target: Target) -> list[Sampler]:
@@ -242,17 +292,18 @@ async def measure_bot(
     )
     try:
         target.reset_statement_stats()
-        report = await run_load(
-            BotDriver(runtime),
-            users=users,
-            duration=seconds,
-            samplers=bot_samplers(runtime, target),
-            sample_every=1.0,
-        )
+        with CpuMeter(target, []) as meter:
+            report = await run_load(
+                BotDriver(runtime),
+                users=users,
+                duration=seconds,
+                samplers=bot_samplers(runtime, target),
+                sample_every=1.0,
+            )
     finally:
         await runtime.close()
         shutil.rmtree(flag.parent, ignore_errors=True)
-    return EngineResult(target.engine, report, target.statement_stats(), "bot")
+    return EngineResult(target.engine, report, target.statement_stats(), "bot", cpu=meter.use)
 
 
 def _fmt(value: float, digits: int = 1) -> str:
@@ -288,6 +339,8 @@ def print_table(results: list[EngineResult]) -> None:
             f"{_fmt(report.sample_max('server_connections'), 0):>9}"
             f"{_fmt(report.sample_max('rss_mb'), 0):>8}{statement:>18}"
         )
+    print()
+    print_cpu_table(results)
     for result in results:
         if result.report.errors:
             print(f"errors on {result.engine} via {result.driver}: {dict(result.report.errors)}")
@@ -298,6 +351,34 @@ def print_table(results: list[EngineResult]) -> None:
                 f"ratio postgresql/sqlite successful submissions/s via {driver}: "
                 f"{by_engine['postgresql'] / by_engine['sqlite']:.2f}x"
             )
+
+
+def print_cpu_table(results: list[EngineResult]) -> None:
+    """Print where the CPU went: per successful submission and as cores busy on average.
+
+    ``service`` is the `bandwise serve` processes (SQLite's work included), ``server`` the
+    PostgreSQL processes, ``generator`` this process (the simulated candidates; for the bot
+    driver also the bot itself). ``cores`` is CPU seconds divided by the run's wall time.
+    """
+    header = (
+        f"{'engine':<11}{'driver':<7}{'cpu ms/ok: service':>19}{'server':>8}{'generator':>10}"
+        f"{'total':>7}{'cores: service':>16}{'server':>8}{'generator':>10}{'total':>7}"
+    )
+    print(header)
+    print("-" * len(header))
+    for result in results:
+        cpu = result.cpu
+        parts = [cpu.service, cpu.server, cpu.generator]
+        total = sum(part for part in parts if not math.isnan(part))
+        ok = max(result.report.succeeded, 1)
+        wall = max(result.report.seconds, 1e-9)
+        per_ok = [part * 1000 / ok for part in [*parts, total]]
+        cores = [part / wall for part in [*parts, total]]
+        print(
+            f"{result.engine:<11}{result.driver:<7}{_fmt(per_ok[0]):>19}{_fmt(per_ok[1]):>8}"
+            f"{_fmt(per_ok[2]):>10}{_fmt(per_ok[3]):>7}{_fmt(cores[0], 2):>16}"
+            f"{_fmt(cores[1], 2):>8}{_fmt(cores[2], 2):>10}{_fmt(cores[3], 2):>7}"
+        )
 
 
 async def soak(
@@ -381,6 +462,7 @@ async def main() -> None:
         await soak(engine, args.soak_users, args.soak_minutes, args.soak_think, settings)
         return
     setup_logging("CRITICAL")  # the in-process bot logs every refusal; the table counts them
+    print(f"start; {machine_load()}", flush=True)
     drivers = ["http", "bot"] if args.driver == "both" else [args.driver]
     results = []
     for engine in [name.strip() for name in args.engines.split(",") if name.strip()]:
