@@ -116,10 +116,21 @@ def sqlite_target() -> Iterator[Target]:
 
 
 @contextlib.contextmanager
-def postgres_target() -> Iterator[Target]:
-    """Yield a database on a throwaway cluster of the benchmark's own (pg_stat_statements on)."""
+def postgres_target(fsync: bool = True) -> Iterator[Target]:
+    """Yield a database on a throwaway cluster of the benchmark's own (pg_stat_statements on).
+
+    ``fsync`` True is a production server: every commit flushed to disk (``fsync``,
+    ``full_page_writes``, ``synchronous_commit`` on). False is the test suites' cluster, which
+    never waits for the disk (the setting of the benchmark's first two rounds).
+    """
+    durable = "on" if fsync else "off"
     cluster = PgCluster(
-        settings={"shared_preload_libraries": "'pg_stat_statements'", "synchronous_commit": "on"}
+        settings={
+            "shared_preload_libraries": "'pg_stat_statements'",
+            "synchronous_commit": "on",
+            "fsync": durable,
+            "full_page_writes": durable,
+        }
     )
     cluster.start()
     try:
@@ -253,9 +264,7 @@ async def measure(
                     samplers=samplers_for(services[0], target),
                     sample_every=1.0,
                 )
-        return EngineResult(
-            target.engine, report, target.statement_stats(), "http", cpu=meter.use
-        )
+        return EngineResult(target.engine, report, target.statement_stats(), "http", cpu=meter.use)
 
 
 def bot_samplers(runtime: Runtime, target: Target) -> list[Sampler]:
@@ -382,12 +391,21 @@ def print_cpu_table(results: list[EngineResult]) -> None:
 
 
 async def soak(
-    engine: str, users: int, minutes: float, think: float, settings: dict[str, str]
+    engine: str,
+    users: int,
+    minutes: float,
+    think: float,
+    settings: dict[str, str],
+    fsync: bool = True,
 ) -> None:
     """Run moderate load for ``minutes``; print memory, pool and server connections every 30 s."""
-    with postgres_target() if engine == "postgresql" else sqlite_target() as target:
+    with postgres_target(fsync) if engine == "postgresql" else sqlite_target() as target:
         async with running_services(target, settings) as (service,):
-            print(f"soak on {engine}: {users} users, think {think} s, {minutes:g} min")
+            print(
+                f"soak on {engine}: {users} users, think {think} s, {minutes:g} min; "
+                f"{machine_load()}",
+                flush=True,
+            )
             print(f"{'t s':>6}{'rss MB':>9}{'pool':>6}{'srv conn':>9}")
 
             def show(moment: float, sample: dict[str, float]) -> None:
@@ -444,6 +462,19 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--max-overflow", type=int, default=20, help="DB_MAX_OVERFLOW of the service"
     )
+    parser.add_argument(
+        "--sqlite-synchronous",
+        choices=["FULL", "NORMAL"],
+        default="FULL",
+        help="DB_SQLITE_SYNCHRONOUS of the service (default FULL: every commit durable)",
+    )
+    parser.add_argument(
+        "--pg-fsync",
+        choices=["on", "off"],
+        default="on",
+        help="PostgreSQL fsync and full_page_writes (default on: every commit durable; "
+        "off: the test suites' cluster, as in the first measurements)",
+    )
     parser.add_argument("--soak", action="store_true", help="10-minute soak instead (PostgreSQL)")
     parser.add_argument("--soak-minutes", type=float, default=10.0)
     parser.add_argument("--soak-users", type=int, default=20)
@@ -456,17 +487,26 @@ def parse_args() -> argparse.Namespace:
 async def main() -> None:
     """Run the benchmark the command line asks for."""
     args = parse_args()
-    settings = {"DB_POOL_SIZE": str(args.pool_size), "DB_MAX_OVERFLOW": str(args.max_overflow)}
+    settings = {
+        "DB_POOL_SIZE": str(args.pool_size),
+        "DB_MAX_OVERFLOW": str(args.max_overflow),
+        "DB_SQLITE_SYNCHRONOUS": args.sqlite_synchronous,
+    }
+    fsync = args.pg_fsync == "on"
     if args.soak:
         engine = args.engines.split(",")[-1]
-        await soak(engine, args.soak_users, args.soak_minutes, args.soak_think, settings)
+        await soak(engine, args.soak_users, args.soak_minutes, args.soak_think, settings, fsync)
         return
     setup_logging("CRITICAL")  # the in-process bot logs every refusal; the table counts them
-    print(f"start; {machine_load()}", flush=True)
+    print(
+        f"start; {machine_load()}; SQLite synchronous={args.sqlite_synchronous}, "
+        f"PostgreSQL fsync={args.pg_fsync} (synchronous_commit=on)",
+        flush=True,
+    )
     drivers = ["http", "bot"] if args.driver == "both" else [args.driver]
     results = []
     for engine in [name.strip() for name in args.engines.split(",") if name.strip()]:
-        factory = {"sqlite": sqlite_target, "postgresql": postgres_target}[engine]
+        factory = {"sqlite": sqlite_target, "postgresql": lambda: postgres_target(fsync)}[engine]
         for driver in drivers:
             # A fresh database per run, so the second driver does not inherit the first's rows.
             with factory() as target:
