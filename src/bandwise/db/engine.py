@@ -128,6 +128,9 @@ def create_engine(
     target = make_url(normalise_database_url(url) if url else settings.resolved_database_url)
     options = _pool_options(settings, null_pool=null_pool)
     if target.get_backend_name() == "sqlite":
+        # A connection to a local file cannot go stale the way a network connection does, so
+        # the checkout ping (a query on the connection's thread per checkout) buys nothing.
+        options["pool_pre_ping"] = False
         engine = create_sqlite_engine(
             target,
             settings.db_sqlite_busy_timeout,
