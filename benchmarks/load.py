@@ -28,6 +28,7 @@ import math
 import os
 import re
 import shutil
+import subprocess
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -115,13 +116,50 @@ def sqlite_target() -> Iterator[Target]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+def slow_disk_environment(delay_ms: float) -> dict[str, str]:
+    """Return the environment that makes a process's fsync/fdatasync take ``delay_ms`` longer.
+
+    Builds ``benchmarks/slow_fsync.c`` (needs a C compiler) into a temporary directory the
+    ``postgres`` user can read; the library is preloaded into the service and the server.
+    """
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        raise SystemExit("--fsync-delay-ms needs a C compiler (cc or gcc)")
+    folder = Path(tempfile.mkdtemp(prefix="bandwise-slow-fsync-"))
+    folder.chmod(0o755)
+    library = folder / "slow_fsync.so"
+    source = Path(__file__).with_name("slow_fsync.c")
+    subprocess.run(
+        [compiler, "-O2", "-shared", "-fPIC", "-o", str(library), str(source), "-ldl"],
+        check=True,
+    )
+    library.chmod(0o755)
+    return {"LD_PRELOAD": str(library), "SLOW_FSYNC_US": str(int(delay_ms * 1000))}
+
+
 @contextlib.contextmanager
-def postgres_target(fsync: bool = True) -> Iterator[Target]:
+def environment(variables: dict[str, str]) -> Iterator[None]:
+    """Set ``variables`` in this process's environment for the block (children inherit them)."""
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@contextlib.contextmanager
+def postgres_target(fsync: bool = True, disk: dict[str, str] | None = None) -> Iterator[Target]:
     """Yield a database on a throwaway cluster of the benchmark's own (pg_stat_statements on).
 
     ``fsync`` True is a production server: every commit flushed to disk (``fsync``,
     ``full_page_writes``, ``synchronous_commit`` on). False is the test suites' cluster, which
-    never waits for the disk (the setting of the benchmark's first two rounds).
+    never waits for the disk (the setting of the benchmark's first two rounds). ``disk`` is
+    the environment of a slower disk (``slow_disk_environment``) for the server's processes.
     """
     durable = "on" if fsync else "off"
     cluster = PgCluster(
@@ -132,7 +170,8 @@ def postgres_target(fsync: bool = True) -> Iterator[Target]:
             "full_page_writes": durable,
         }
     )
-    cluster.start()
+    with environment(disk or {}):
+        cluster.start()
     try:
         cluster.create_database(DATABASE)
         cluster.psql("CREATE EXTENSION pg_stat_statements", DATABASE)
@@ -353,6 +392,9 @@ def print_table(results: list[EngineResult]) -> None:
     for result in results:
         if result.report.errors:
             print(f"errors on {result.engine} via {result.driver}: {dict(result.report.errors)}")
+            examples = {o.kind: o.detail for o in result.report.outcomes if not o.ok}
+            for kind, detail in examples.items():
+                print(f"  e.g. {kind}: {detail[:200]}")
     for driver in dict.fromkeys(result.driver for result in results):
         by_engine = {r.engine: r.report.throughput for r in results if r.driver == driver}
         if by_engine.get("sqlite") and "postgresql" in by_engine:
@@ -397,10 +439,11 @@ async def soak(
     think: float,
     settings: dict[str, str],
     fsync: bool = True,
+    disk: dict[str, str] | None = None,
 ) -> None:
     """Run moderate load for ``minutes``; print memory, pool and server connections every 30 s."""
-    with postgres_target(fsync) if engine == "postgresql" else sqlite_target() as target:
-        async with running_services(target, settings) as (service,):
+    with postgres_target(fsync, disk) if engine == "postgresql" else sqlite_target() as target:
+        async with running_services(target, {**settings, **(disk or {})}) as (service,):
             print(
                 f"soak on {engine}: {users} users, think {think} s, {minutes:g} min; "
                 f"{machine_load()}",
@@ -475,6 +518,13 @@ def parse_args() -> argparse.Namespace:
         help="PostgreSQL fsync and full_page_writes (default on: every commit durable; "
         "off: the test suites' cluster, as in the first measurements)",
     )
+    parser.add_argument(
+        "--fsync-delay-ms",
+        type=float,
+        default=0.0,
+        help="make every fsync/fdatasync of the service and the server this much slower, "
+        "like a network or cloud volume (benchmarks/slow_fsync.c, preloaded; needs cc)",
+    )
     parser.add_argument("--soak", action="store_true", help="10-minute soak instead (PostgreSQL)")
     parser.add_argument("--soak-minutes", type=float, default=10.0)
     parser.add_argument("--soak-users", type=int, default=20)
@@ -493,20 +543,28 @@ async def main() -> None:
         "DB_SQLITE_SYNCHRONOUS": args.sqlite_synchronous,
     }
     fsync = args.pg_fsync == "on"
+    disk = slow_disk_environment(args.fsync_delay_ms) if args.fsync_delay_ms > 0 else {}
     if args.soak:
         engine = args.engines.split(",")[-1]
-        await soak(engine, args.soak_users, args.soak_minutes, args.soak_think, settings, fsync)
+        await soak(
+            engine, args.soak_users, args.soak_minutes, args.soak_think, settings, fsync, disk
+        )
         return
     setup_logging("CRITICAL")  # the in-process bot logs every refusal; the table counts them
     print(
         f"start; {machine_load()}; SQLite synchronous={args.sqlite_synchronous}, "
-        f"PostgreSQL fsync={args.pg_fsync} (synchronous_commit=on)",
+        f"PostgreSQL fsync={args.pg_fsync} (synchronous_commit=on); "
+        f"extra fsync delay {args.fsync_delay_ms:g} ms"
+        + (" (not for the in-process bot's SQLite)" if disk and args.driver != "http" else ""),
         flush=True,
     )
     drivers = ["http", "bot"] if args.driver == "both" else [args.driver]
     results = []
     for engine in [name.strip() for name in args.engines.split(",") if name.strip()]:
-        factory = {"sqlite": sqlite_target, "postgresql": lambda: postgres_target(fsync)}[engine]
+        factory = {
+            "sqlite": sqlite_target,
+            "postgresql": lambda: postgres_target(fsync, disk),
+        }[engine]
         for driver in drivers:
             # A fresh database per run, so the second driver does not inherit the first's rows.
             with factory() as target:
@@ -519,7 +577,7 @@ async def main() -> None:
                 )
                 if driver == "http":
                     result = await measure(
-                        target, args.users, args.seconds, settings, args.instances
+                        target, args.users, args.seconds, {**settings, **disk}, args.instances
                     )
                 else:
                     result = await measure_bot(target, args.users, args.seconds, settings)
