@@ -61,6 +61,7 @@ from bandwise.runtime import Runtime, start_runtime
 
 DATABASE = "bandwise"
 POOL_DETAIL = re.compile(r"(\d+)/(\d+) in use")
+RETRIED = "transient database failure"  # db.retry's warning before each retry
 
 
 @dataclass
@@ -281,6 +282,7 @@ class EngineResult:
     driver: str = "http"
     stored: int = -1
     cpu: CpuUse = field(default_factory=CpuUse)
+    retried: int = -1  # transient failures the service retried (its log; HTTP driver only)
 
 
 async def measure(
@@ -303,7 +305,11 @@ async def measure(
                     samplers=samplers_for(services[0], target),
                     sample_every=1.0,
                 )
-        return EngineResult(target.engine, report, target.statement_stats(), "http", cpu=meter.use)
+        # Failures retried inside the service never reach the client; its log counts them.
+        retried = sum(service.log_text().count(RETRIED) for service in services)
+        return EngineResult(
+            target.engine, report, target.statement_stats(), "http", cpu=meter.use, retried=retried
+        )
 
 
 def bot_samplers(runtime: Runtime, target: Target) -> list[Sampler]:
@@ -363,10 +369,13 @@ def print_table(results: list[EngineResult]) -> None:
 
     ``ok`` counts successes as the client saw them, ``stored`` the assessments the database
     holds afterwards; they match when nothing acknowledged was lost.
+    ``retried`` counts the transient database failures (e.g. "database is locked" after the
+    busy timeout) that the service retried and the client never saw.
     """
     header = (
         f"{'engine':<11}{'driver':<7}{'users':>6}{'ok/s':>9}{'ok':>8}{'stored':>8}"
-        f"{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'locked':>8}{'errors':>8}{'pool max':>9}"
+        f"{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'locked':>8}{'errors':>8}{'retried':>8}"
+        f"{'pool max':>9}"
         f"{'srv conn':>9}{'rss MB':>8}{'stmt mean/max ms':>18}"
     )
     print(header)
@@ -383,6 +392,7 @@ def print_table(results: list[EngineResult]) -> None:
             f"{report.succeeded:>8}{result.stored:>8}{_fmt(report.latency(0.50)):>9}"
             f"{_fmt(report.latency(0.95)):>9}{_fmt(report.latency(0.99)):>9}"
             f"{locked:>8}{sum(errors.values()):>8}"
+            f"{result.retried if result.retried >= 0 else '-':>8}"
             f"{_fmt(report.sample_max('pool_in_use'), 0):>9}"
             f"{_fmt(report.sample_max('server_connections'), 0):>9}"
             f"{_fmt(report.sample_max('rss_mb'), 0):>8}{statement:>18}"
