@@ -28,6 +28,7 @@ import math
 import os
 import re
 import shutil
+import subprocess
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -45,7 +46,11 @@ from bandwise.devtools.load import (
     Sampler,
     SpreadDriver,
     SubmissionDriver,
+    process_cpu_seconds,
+    process_tree_cpu_seconds,
     run_load,
+    self_cpu_seconds,
+    tree_cpu_delta,
 )
 from bandwise.devtools.pg_cluster import PgCluster
 from bandwise.devtools.service import ServiceProcess
@@ -56,6 +61,7 @@ from bandwise.runtime import Runtime, start_runtime
 
 DATABASE = "bandwise"
 POOL_DETAIL = re.compile(r"(\d+)/(\d+) in use")
+RETRIED = "transient database failure"  # db.retry's warning before each retry
 
 
 @dataclass
@@ -74,6 +80,11 @@ class Target:
         return float(
             self.cluster.psql(f"SELECT count(*) FROM pg_stat_activity WHERE datname = '{DATABASE}'")
         )
+
+    def server_cpu(self) -> dict[int, float]:
+        """Return CPU seconds of the server's processes so far (PostgreSQL only)."""
+        pid = self.cluster.pid() if self.cluster is not None else None
+        return process_tree_cpu_seconds(pid) if pid is not None else {}
 
     def reset_statement_stats(self) -> None:
         """Forget statement statistics gathered so far (start-up, migrations)."""
@@ -106,13 +117,62 @@ def sqlite_target() -> Iterator[Target]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-@contextlib.contextmanager
-def postgres_target() -> Iterator[Target]:
-    """Yield a database on a throwaway cluster of the benchmark's own (pg_stat_statements on)."""
-    cluster = PgCluster(
-        settings={"shared_preload_libraries": "'pg_stat_statements'", "synchronous_commit": "on"}
+def slow_disk_environment(delay_ms: float) -> dict[str, str]:
+    """Return the environment that makes a process's fsync/fdatasync take ``delay_ms`` longer.
+
+    Builds ``benchmarks/slow_fsync.c`` (needs a C compiler) into a temporary directory the
+    ``postgres`` user can read; the library is preloaded into the service and the server.
+    """
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        raise SystemExit("--fsync-delay-ms needs a C compiler (cc or gcc)")
+    folder = Path(tempfile.mkdtemp(prefix="bandwise-slow-fsync-"))
+    folder.chmod(0o755)
+    library = folder / "slow_fsync.so"
+    source = Path(__file__).with_name("slow_fsync.c")
+    subprocess.run(
+        [compiler, "-O2", "-shared", "-fPIC", "-o", str(library), str(source), "-ldl"],
+        check=True,
     )
-    cluster.start()
+    library.chmod(0o755)
+    return {"LD_PRELOAD": str(library), "SLOW_FSYNC_US": str(int(delay_ms * 1000))}
+
+
+@contextlib.contextmanager
+def environment(variables: dict[str, str]) -> Iterator[None]:
+    """Set ``variables`` in this process's environment for the block (children inherit them)."""
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@contextlib.contextmanager
+def postgres_target(fsync: bool = True, disk: dict[str, str] | None = None) -> Iterator[Target]:
+    """Yield a database on a throwaway cluster of the benchmark's own (pg_stat_statements on).
+
+    ``fsync`` True is a production server: every commit flushed to disk (``fsync``,
+    ``full_page_writes``, ``synchronous_commit`` on). False is the test suites' cluster, which
+    never waits for the disk (the setting of the benchmark's first two rounds). ``disk`` is
+    the environment of a slower disk (``slow_disk_environment``) for the server's processes.
+    """
+    durable = "on" if fsync else "off"
+    cluster = PgCluster(
+        settings={
+            "shared_preload_libraries": "'pg_stat_statements'",
+            "synchronous_commit": "on",
+            "fsync": durable,
+            "full_page_writes": durable,
+        }
+    )
+    with environment(disk or {}):
+        cluster.start()
     try:
         cluster.create_database(DATABASE)
         cluster.psql("CREATE EXTENSION pg_stat_statements", DATABASE)
@@ -177,6 +237,42 @@ async def stored_assessments(url: str) -> int:
 
 
 @dataclass
+class CpuUse:
+    """CPU seconds used during a run by the service, the database server and this process.
+
+    For the bot driver the service runs in this process, so ``service`` is NaN and
+    ``generator`` holds both. SQLite runs inside the service process.
+    """
+
+    service: float = math.nan
+    server: float = math.nan
+    generator: float = math.nan
+
+
+class CpuMeter:
+    """Measure CPU seconds of service processes, a server's process tree and this process."""
+
+    def __init__(self, target: Target, service_pids: list[int]) -> None:
+        self.target = target
+        self.service_pids = service_pids
+        self.use = CpuUse()
+
+    def __enter__(self) -> CpuMeter:
+        self._service = [process_cpu_seconds(pid) for pid in self.service_pids]
+        self._server = self.target.server_cpu()
+        self._generator = self_cpu_seconds()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self.service_pids:
+            after = [process_cpu_seconds(pid) for pid in self.service_pids]
+            self.use.service = sum(a - b for a, b in zip(after, self._service, strict=True))
+        if self.target.cluster is not None:
+            self.use.server = tree_cpu_delta(self._server, self.target.server_cpu())
+        self.use.generator = self_cpu_seconds() - self._generator
+
+
+@dataclass
 class EngineResult:
     """One engine's load report through one driver and its server-side statement statistics."""
 
@@ -185,6 +281,8 @@ class EngineResult:
     statements: tuple[int, float, float]
     driver: str = "http"
     stored: int = -1
+    cpu: CpuUse = field(default_factory=CpuUse)
+    retried: int = -1  # transient failures the service retried (its log; HTTP driver only)
 
 
 async def measure(
@@ -198,14 +296,20 @@ async def measure(
                 await stack.enter_async_context(HttpDriver(service.base_url, timeout=60))
                 for service in services
             ]
-            report = await run_load(
-                SpreadDriver(drivers),
-                users=users,
-                duration=seconds,
-                samplers=samplers_for(services[0], target),
-                sample_every=1.0,
-            )
-        return EngineResult(target.engine, report, target.statement_stats(), "http")
+            pids = [service.pid for service in services if service.pid is not None]
+            with CpuMeter(target, pids) as meter:
+                report = await run_load(
+                    SpreadDriver(drivers),
+                    users=users,
+                    duration=seconds,
+                    samplers=samplers_for(services[0], target),
+                    sample_every=1.0,
+                )
+        # Failures retried inside the service never reach the client; its log counts them.
+        retried = sum(service.log_text().count(RETRIED) for service in services)
+        return EngineResult(
+            target.engine, report, target.statement_stats(), "http", cpu=meter.use, retried=retried
+        )
 
 
 def bot_samplers(runtime: Runtime, target: Target) -> list[Sampler]:
@@ -242,17 +346,18 @@ async def measure_bot(
     )
     try:
         target.reset_statement_stats()
-        report = await run_load(
-            BotDriver(runtime),
-            users=users,
-            duration=seconds,
-            samplers=bot_samplers(runtime, target),
-            sample_every=1.0,
-        )
+        with CpuMeter(target, []) as meter:
+            report = await run_load(
+                BotDriver(runtime),
+                users=users,
+                duration=seconds,
+                samplers=bot_samplers(runtime, target),
+                sample_every=1.0,
+            )
     finally:
         await runtime.close()
         shutil.rmtree(flag.parent, ignore_errors=True)
-    return EngineResult(target.engine, report, target.statement_stats(), "bot")
+    return EngineResult(target.engine, report, target.statement_stats(), "bot", cpu=meter.use)
 
 
 def _fmt(value: float, digits: int = 1) -> str:
@@ -264,10 +369,13 @@ def print_table(results: list[EngineResult]) -> None:
 
     ``ok`` counts successes as the client saw them, ``stored`` the assessments the database
     holds afterwards; they match when nothing acknowledged was lost.
+    ``retried`` counts the transient database failures (e.g. "database is locked" after the
+    busy timeout) that the service retried and the client never saw.
     """
     header = (
         f"{'engine':<11}{'driver':<7}{'users':>6}{'ok/s':>9}{'ok':>8}{'stored':>8}"
-        f"{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'locked':>8}{'errors':>8}{'pool max':>9}"
+        f"{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'locked':>8}{'errors':>8}{'retried':>8}"
+        f"{'pool max':>9}"
         f"{'srv conn':>9}{'rss MB':>8}{'stmt mean/max ms':>18}"
     )
     print(header)
@@ -284,13 +392,19 @@ def print_table(results: list[EngineResult]) -> None:
             f"{report.succeeded:>8}{result.stored:>8}{_fmt(report.latency(0.50)):>9}"
             f"{_fmt(report.latency(0.95)):>9}{_fmt(report.latency(0.99)):>9}"
             f"{locked:>8}{sum(errors.values()):>8}"
+            f"{result.retried if result.retried >= 0 else '-':>8}"
             f"{_fmt(report.sample_max('pool_in_use'), 0):>9}"
             f"{_fmt(report.sample_max('server_connections'), 0):>9}"
             f"{_fmt(report.sample_max('rss_mb'), 0):>8}{statement:>18}"
         )
+    print()
+    print_cpu_table(results)
     for result in results:
         if result.report.errors:
             print(f"errors on {result.engine} via {result.driver}: {dict(result.report.errors)}")
+            examples = {o.kind: o.detail for o in result.report.outcomes if not o.ok}
+            for kind, detail in examples.items():
+                print(f"  e.g. {kind}: {detail[:200]}")
     for driver in dict.fromkeys(result.driver for result in results):
         by_engine = {r.engine: r.report.throughput for r in results if r.driver == driver}
         if by_engine.get("sqlite") and "postgresql" in by_engine:
@@ -300,13 +414,51 @@ def print_table(results: list[EngineResult]) -> None:
             )
 
 
+def print_cpu_table(results: list[EngineResult]) -> None:
+    """Print where the CPU went: per successful submission and as cores busy on average.
+
+    ``service`` is the `bandwise serve` processes (SQLite's work included), ``server`` the
+    PostgreSQL processes, ``generator`` this process (the simulated candidates; for the bot
+    driver also the bot itself). ``cores`` is CPU seconds divided by the run's wall time.
+    """
+    header = (
+        f"{'engine':<11}{'driver':<7}{'cpu ms/ok: service':>19}{'server':>8}{'generator':>10}"
+        f"{'total':>7}{'cores: service':>16}{'server':>8}{'generator':>10}{'total':>7}"
+    )
+    print(header)
+    print("-" * len(header))
+    for result in results:
+        cpu = result.cpu
+        parts = [cpu.service, cpu.server, cpu.generator]
+        total = sum(part for part in parts if not math.isnan(part))
+        ok = max(result.report.succeeded, 1)
+        wall = max(result.report.seconds, 1e-9)
+        per_ok = [part * 1000 / ok for part in [*parts, total]]
+        cores = [part / wall for part in [*parts, total]]
+        print(
+            f"{result.engine:<11}{result.driver:<7}{_fmt(per_ok[0]):>19}{_fmt(per_ok[1]):>8}"
+            f"{_fmt(per_ok[2]):>10}{_fmt(per_ok[3]):>7}{_fmt(cores[0], 2):>16}"
+            f"{_fmt(cores[1], 2):>8}{_fmt(cores[2], 2):>10}{_fmt(cores[3], 2):>7}"
+        )
+
+
 async def soak(
-    engine: str, users: int, minutes: float, think: float, settings: dict[str, str]
+    engine: str,
+    users: int,
+    minutes: float,
+    think: float,
+    settings: dict[str, str],
+    fsync: bool = True,
+    disk: dict[str, str] | None = None,
 ) -> None:
     """Run moderate load for ``minutes``; print memory, pool and server connections every 30 s."""
-    with postgres_target() if engine == "postgresql" else sqlite_target() as target:
-        async with running_services(target, settings) as (service,):
-            print(f"soak on {engine}: {users} users, think {think} s, {minutes:g} min")
+    with postgres_target(fsync, disk) if engine == "postgresql" else sqlite_target() as target:
+        async with running_services(target, {**settings, **(disk or {})}) as (service,):
+            print(
+                f"soak on {engine}: {users} users, think {think} s, {minutes:g} min; "
+                f"{machine_load()}",
+                flush=True,
+            )
             print(f"{'t s':>6}{'rss MB':>9}{'pool':>6}{'srv conn':>9}")
 
             def show(moment: float, sample: dict[str, float]) -> None:
@@ -363,6 +515,26 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--max-overflow", type=int, default=20, help="DB_MAX_OVERFLOW of the service"
     )
+    parser.add_argument(
+        "--sqlite-synchronous",
+        choices=["FULL", "NORMAL"],
+        default="FULL",
+        help="DB_SQLITE_SYNCHRONOUS of the service (default FULL: every commit durable)",
+    )
+    parser.add_argument(
+        "--pg-fsync",
+        choices=["on", "off"],
+        default="on",
+        help="PostgreSQL fsync and full_page_writes (default on: every commit durable; "
+        "off: the test suites' cluster, as in the first measurements)",
+    )
+    parser.add_argument(
+        "--fsync-delay-ms",
+        type=float,
+        default=0.0,
+        help="make every fsync/fdatasync of the service and the server this much slower, "
+        "like a network or cloud volume (benchmarks/slow_fsync.c, preloaded; needs cc)",
+    )
     parser.add_argument("--soak", action="store_true", help="10-minute soak instead (PostgreSQL)")
     parser.add_argument("--soak-minutes", type=float, default=10.0)
     parser.add_argument("--soak-users", type=int, default=20)
@@ -375,16 +547,34 @@ def parse_args() -> argparse.Namespace:
 async def main() -> None:
     """Run the benchmark the command line asks for."""
     args = parse_args()
-    settings = {"DB_POOL_SIZE": str(args.pool_size), "DB_MAX_OVERFLOW": str(args.max_overflow)}
+    settings = {
+        "DB_POOL_SIZE": str(args.pool_size),
+        "DB_MAX_OVERFLOW": str(args.max_overflow),
+        "DB_SQLITE_SYNCHRONOUS": args.sqlite_synchronous,
+    }
+    fsync = args.pg_fsync == "on"
+    disk = slow_disk_environment(args.fsync_delay_ms) if args.fsync_delay_ms > 0 else {}
     if args.soak:
         engine = args.engines.split(",")[-1]
-        await soak(engine, args.soak_users, args.soak_minutes, args.soak_think, settings)
+        await soak(
+            engine, args.soak_users, args.soak_minutes, args.soak_think, settings, fsync, disk
+        )
         return
     setup_logging("CRITICAL")  # the in-process bot logs every refusal; the table counts them
+    print(
+        f"start; {machine_load()}; SQLite synchronous={args.sqlite_synchronous}, "
+        f"PostgreSQL fsync={args.pg_fsync} (synchronous_commit=on); "
+        f"extra fsync delay {args.fsync_delay_ms:g} ms"
+        + (" (not for the in-process bot's SQLite)" if disk and args.driver != "http" else ""),
+        flush=True,
+    )
     drivers = ["http", "bot"] if args.driver == "both" else [args.driver]
     results = []
     for engine in [name.strip() for name in args.engines.split(",") if name.strip()]:
-        factory = {"sqlite": sqlite_target, "postgresql": postgres_target}[engine]
+        factory = {
+            "sqlite": sqlite_target,
+            "postgresql": lambda: postgres_target(fsync, disk),
+        }[engine]
         for driver in drivers:
             # A fresh database per run, so the second driver does not inherit the first's rows.
             with factory() as target:
@@ -397,7 +587,7 @@ async def main() -> None:
                 )
                 if driver == "http":
                     result = await measure(
-                        target, args.users, args.seconds, settings, args.instances
+                        target, args.users, args.seconds, {**settings, **disk}, args.instances
                     )
                 else:
                     result = await measure_bot(target, args.users, args.seconds, settings)

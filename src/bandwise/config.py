@@ -122,6 +122,12 @@ class Settings(BaseSettings):
         ge=0,
         description="Seconds SQLite waits for a lock before 'database is locked'.",
     )
+    db_sqlite_synchronous: Literal["FULL", "NORMAL"] = Field(
+        default="FULL",
+        description="SQLite's PRAGMA synchronous (WAL): FULL syncs every commit to disk, no "
+        "acknowledged write is lost on power loss; NORMAL is faster but may lose the last "
+        "commits.",
+    )
     db_retry_attempts: int = Field(
         default=3,
         ge=1,
@@ -247,6 +253,11 @@ class Settings(BaseSettings):
             return None
         raw = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
         return normalise_database_url(raw)
+
+    @field_validator("db_sqlite_synchronous", mode="before")
+    @classmethod
+    def _upper_synchronous(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
 
     @field_validator("admin_ids", mode="before")
     @classmethod

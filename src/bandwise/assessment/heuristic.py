@@ -51,6 +51,21 @@ LINKERS = (
     "additionally",
 )
 SUBORDINATORS = ("which", "that", "who", "when", "if", "because", "although", "while", "whereas")
+# Compiled once, and one scan instead of a search per phrase: scoring runs per essay on the
+# request path. The lookahead finds every linker at every word start; no linker is a prefix of
+# another, so at most one can match at a given start and none is missed.
+LINKER_PATTERN = re.compile(rf"\b(?=({'|'.join(LINKERS)})\b)")
+SUBORDINATOR_PATTERN = re.compile(rf"\b(?:{'|'.join(SUBORDINATORS)})\b")
+
+
+def linkers_in(lowered: str) -> list[str]:
+    """Return the linking devices that occur in ``lowered`` (lower-case text), sorted."""
+    return sorted(set(LINKER_PATTERN.findall(lowered)))
+
+
+def has_subordinate_clause(sentence: str) -> bool:
+    """Tell whether ``sentence`` contains a subordinating word."""
+    return SUBORDINATOR_PATTERN.search(sentence.lower()) is not None
 
 
 @lru_cache(maxsize=1)
@@ -66,7 +81,8 @@ def _band(value: float) -> Decimal:
 
 
 def _quote(text: str, limit: int = 80) -> str:
-    first = sentences(text)[0] if sentences(text) else text
+    found = sentences(text)
+    first = found[0] if found else text
     first = first.strip()
     return first if len(first) <= limit else first[: limit - 1].rstrip() + "…"
 
@@ -88,24 +104,20 @@ class HeuristicAssessor:
         alpha = [token for token in tokens if token.isalpha()]
         unique_ratio = len(set(alpha)) / max(1, len(alpha))
         speller = _speller()
-        known = speller.known(alpha)  # type: ignore[attr-defined]
+        known = speller.known(set(alpha))  # type: ignore[attr-defined]
         misspelled = sorted({token for token in alpha if token not in known and len(token) > 2})
         spelling_rate = len(misspelled) / max(1, len(alpha))
         frequency = speller.word_frequency  # type: ignore[attr-defined]
         rare = [token for token in set(alpha) if token in known and frequency[token] < 5000]
         rare_share = len(rare) / max(1, len(set(alpha)))
         lowered = text.lower()
-        linkers_used = sorted(
-            {linker for linker in LINKERS if re.search(rf"\b{linker}\b", lowered)}
-        )
+        linkers_used = linkers_in(lowered)
         sentence_list = sentences(text)
         lengths = [len(words(sentence)) for sentence in sentence_list] or [0]
         mean_length = sum(lengths) / len(lengths)
         spread = (sum((n - mean_length) ** 2 for n in lengths) / len(lengths)) ** 0.5
         complex_share = sum(
-            1
-            for sentence in sentence_list
-            if any(re.search(rf"\b{word}\b", sentence.lower()) for word in SUBORDINATORS)
+            1 for sentence in sentence_list if has_subordinate_clause(sentence)
         ) / max(1, len(sentence_list))
         paragraph_count = len(paragraphs(text))
         expected_paragraphs = 4 if task_type is TaskType.TASK_2 else 3

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
@@ -21,6 +21,8 @@ from bandwise.config import Settings, mask_url, normalise_database_url
 
 log = logging.getLogger(__name__)
 
+SqliteSynchronous = Literal["FULL", "NORMAL"]
+
 # Seconds the client waits beyond DB_STATEMENT_TIMEOUT: long enough for the server's own
 # cancellation to arrive first, short enough that a blackholed connection (whose pre-ping
 # also waits this long) does not hold a request for many seconds.
@@ -33,12 +35,21 @@ def is_sqlite(engine: AsyncEngine) -> bool:
 
 
 def install_sqlite_hooks(
-    engine: AsyncEngine, busy_timeout: float, *, foreign_keys: bool = True
+    engine: AsyncEngine,
+    busy_timeout: float,
+    *,
+    foreign_keys: bool = True,
+    synchronous: SqliteSynchronous = "FULL",
 ) -> None:
     """Configure every SQLite connection of ``engine``: WAL, foreign keys, busy timeout, BEGIN.
 
     ``foreign_keys=False`` is for migrations only: rebuilding a table must not cascade.
+    ``synchronous`` FULL makes every commit durable (the WAL is synced before COMMIT returns),
+    like PostgreSQL's ``synchronous_commit = on``; NORMAL syncs only at checkpoints, so a power
+    loss can roll back the last acknowledged commits (the file stays consistent).
     """
+    if synchronous not in ("FULL", "NORMAL"):
+        raise ValueError(f"unsupported SQLite synchronous mode {synchronous!r}")
     busy_ms = int(busy_timeout * 1000)
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -50,7 +61,7 @@ def install_sqlite_hooks(
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
         cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -61,13 +72,18 @@ def install_sqlite_hooks(
 
 
 def create_sqlite_engine(
-    url: URL | str, busy_timeout: float, *, foreign_keys: bool = True, **options: Any
+    url: URL | str,
+    busy_timeout: float,
+    *,
+    foreign_keys: bool = True,
+    synchronous: SqliteSynchronous = "FULL",
+    **options: Any,
 ) -> AsyncEngine:
     """Create a SQLite engine with bandwise's connection settings (parent folder created)."""
     target = make_url(url)
     Path(target.database or "").parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(target, connect_args={"timeout": busy_timeout}, **options)
-    install_sqlite_hooks(engine, busy_timeout, foreign_keys=foreign_keys)
+    install_sqlite_hooks(engine, busy_timeout, foreign_keys=foreign_keys, synchronous=synchronous)
     return engine
 
 
@@ -112,7 +128,15 @@ def create_engine(
     target = make_url(normalise_database_url(url) if url else settings.resolved_database_url)
     options = _pool_options(settings, null_pool=null_pool)
     if target.get_backend_name() == "sqlite":
-        engine = create_sqlite_engine(target, settings.db_sqlite_busy_timeout, **options)
+        # A connection to a local file cannot go stale the way a network connection does, so
+        # the checkout ping (a query on the connection's thread per checkout) buys nothing.
+        options["pool_pre_ping"] = False
+        engine = create_sqlite_engine(
+            target,
+            settings.db_sqlite_busy_timeout,
+            synchronous=settings.db_sqlite_synchronous,
+            **options,
+        )
     else:
         engine = create_async_engine(
             target, connect_args=_postgres_connect_args(settings), **options

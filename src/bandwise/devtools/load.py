@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
+import resource
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
@@ -161,6 +164,65 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 Sampler = Callable[[], Awaitable[dict[str, float]]]
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def process_cpu_seconds(pid: int, *, reaped_children: bool = False) -> float:
+    """Return the user + system CPU seconds process ``pid`` used so far (Linux ``/proc``).
+
+    ``reaped_children`` adds what its exited and waited-for children used (a postmaster's
+    backends that ended). NaN when the process is gone or ``/proc`` is unavailable.
+    """
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return math.nan
+    # Fields after the command name, which is in parentheses and may contain spaces.
+    fields = raw[raw.rindex(")") + 2 :].split()
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime
+    if reaped_children:
+        ticks += int(fields[13]) + int(fields[14])  # cutime, cstime
+    return ticks / CLOCK_TICKS
+
+
+def child_pids(pid: int) -> list[int]:
+    """Return the pids of the live children of ``pid`` (Linux ``/proc``)."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            raw = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if int(raw[raw.rindex(")") + 2 :].split()[1]) == pid:
+            children.append(int(entry.name))
+    return children
+
+
+def process_tree_cpu_seconds(pid: int) -> dict[int, float]:
+    """Return CPU seconds of ``pid`` (with its reaped children) and of each live child."""
+    usage = {pid: process_cpu_seconds(pid, reaped_children=True)}
+    for child in child_pids(pid):
+        usage[child] = process_cpu_seconds(child)
+    return {key: value for key, value in usage.items() if not math.isnan(value)}
+
+
+def tree_cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
+    """Return the CPU seconds a process tree used between two ``process_tree_cpu_seconds``.
+
+    A child that exited in between is counted in its parent's reaped-children total, so the
+    sum of the ``after`` values minus those of ``before`` still present (or reaped) is exact
+    up to children that exited unreaped.
+    """
+    return sum(after.values()) - sum(before.values())
+
+
+def self_cpu_seconds() -> float:
+    """Return the CPU seconds (user + system) this process used so far, all threads."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 @dataclass
