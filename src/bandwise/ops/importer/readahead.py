@@ -20,7 +20,7 @@ class ReadAhead(Generic[T]):
     the thread (and closes ``source`` in it).
     """
 
-    def __init__(self, source: Iterator[T], depth: int = 4, name: str = "read-ahead") -> None:
+    def __init__(self, source: Iterator[T], depth: int = 2, name: str = "read-ahead") -> None:
         self._queue: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(source,), name=name, daemon=True)

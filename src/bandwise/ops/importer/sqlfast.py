@@ -129,7 +129,7 @@ def _column_sql(column: ColumnSpec) -> tuple[str, str, str]:
 
 
 def fast_query(spec: TableSpec, source_columns: tuple[str, ...]) -> str:
-    """Return the query yielding (id, parent id, canonical?, canonical text as bytes).
+    """Return the query yielding (id, parent id, canonical?, canonical text as bytes) by id.
 
     The text is built for every row but means something only where ``canonical?`` is 1 (each
     expression is evaluated once per row). One printf builds it: concatenating with ``||``
@@ -161,7 +161,7 @@ def fast_query(spec: TableSpec, source_columns: tuple[str, ...]) -> str:
     return (
         f"SELECT id, {parent}, {' AND '.join(conditions)}, "
         f"CAST(printf({', '.join([_literal(template), *lengths, *arguments])}) AS BLOB) "
-        f'FROM "{spec.name}"'
+        f'FROM "{spec.name}" ORDER BY id'
     )
 
 
@@ -197,10 +197,10 @@ FastRow = tuple[int, Any, Any, bytes | None]
 
 
 def fast_rows(
-    connection: sqlite3.Connection, query: str, batch_rows: int, parameters: tuple[Any, ...] = ()
+    connection: sqlite3.Connection, query: str, batch_rows: int
 ) -> Iterator[list[FastRow]]:
     """Yield the fast query's rows in batches."""
-    cursor = connection.execute(query, parameters)
+    cursor = connection.execute(query)
     while batch := cursor.fetchmany(batch_rows):
         yield batch
 
@@ -293,41 +293,24 @@ def text_batches(
     The converter's figures, checksums, transformations and bad rows come out exactly as on
     the Python path.
     """
+    figures = converter.report.figures(spec.name)
     orphans = converter.orphans.get(spec.name, set())
     set_aside = converter.set_aside.get(spec.parent[1]) if spec.parent else None
+    columns = len(spec.columns)
     select = ", ".join(f'"{name}"' for name in source_columns)
     by_id = f'SELECT {select} FROM "{spec.name}" WHERE id = ?'
-    with snapshot.reading("rows") as lookup:
+    # SQLite builds the next batches (without the GIL) while this one is hashed.
+    with (
+        snapshot.reading("rows") as lookup,
+        snapshot.reading("main", repair=False) as connection,
+        ReadAhead(fast_rows(connection, fast_query(spec, source_columns), batch_rows)) as batches,
+    ):
 
         def careful(row_id: int) -> str | None:
             raw = lookup.execute(by_id, (row_id,)).fetchone()
             row = converter.convert_row(spec, source_columns, raw)
             return None if row is None else copy_line(spec.kinds, row)
 
-        query = f"{fast_query(spec, source_columns)} ORDER BY id"
-        yield from _fast_chunks(
-            snapshot, converter, spec, query, batch_rows, orphans, set_aside, careful
-        )
-
-
-def _fast_chunks(
-    snapshot: Snapshot,
-    converter: Converter,
-    spec: TableSpec,
-    query: str,
-    batch_rows: int,
-    orphans: set[Any],
-    set_aside: set[int] | None,
-    careful: Callable[[int], str | None],
-) -> Iterator[bytes]:
-    """Run the fast ``query`` and yield its rows' COPY text, accounting for the fast ones."""
-    figures = converter.report.figures(spec.name)
-    columns = len(spec.columns)
-    # SQLite builds the next batches (without the GIL) while this one is hashed.
-    with (
-        snapshot.reading("main", repair=False) as connection,
-        ReadAhead(fast_rows(connection, query, batch_rows), depth=2) as batches,
-    ):
         for batch in batches:
             text, checksum, fast = lines_of_batch(batch, columns, orphans, set_aside, careful)
             figures.source_rows += fast
