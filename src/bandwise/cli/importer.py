@@ -69,6 +69,14 @@ def import_sqlite_command(
             help="Convert in a second process (faster only with an idle core; ~120 MB more)",
         ),
     ] = False,
+    copy_source: Annotated[
+        bool,
+        typer.Option(
+            "--copy-source",
+            help="Read a private copy of SOURCE, so a still-running old bot waits only for the "
+            "copy, not the whole import (slower; needs the file's size in temporary space)",
+        ),
+    ] = False,
 ) -> None:
     """Import a legacy SQLite database into PostgreSQL: one transaction, verified, reported."""
     if on_bad_rows not in ("abort", "quarantine"):
@@ -95,6 +103,7 @@ def import_sqlite_command(
             replace=replace,
             dry_run=dry_run,
             convert_in_worker=worker_process,
+            copy_source=copy_source,
             progress=on_progress if progress is not None else _PlainProgress(),
         )
 

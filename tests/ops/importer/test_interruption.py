@@ -104,6 +104,7 @@ async def test_kill_9_mid_copy_leaves_target_unchanged_and_rerun_succeeds(
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["verified"] is True and report["committed"] is True
+    assert report["snapshot"] == "held"  # read in place: a rollback-journal file
     counts = await table_counts(target_url)
     assert counts["submissions"] == report["tables"]["submissions"]["imported"] > 1000
     assert "checksum_match=true" in rerun.stdout
@@ -202,3 +203,30 @@ async def test_server_restart_mid_copy_rolls_back_and_rerun_succeeds(
 
     report = await import_sqlite(source, target_url, import_settings, ImportOptions())
     assert report.verified and report.committed
+
+
+def test_cli_copy_source_reads_a_private_copy(
+    tmp_path: Path, target_url: str, bandwise_executable: str
+) -> None:
+    source = write_legacy_file(tmp_path / "legacy.db", quirky_legacy_data())
+    result = subprocess.run(
+        [
+            bandwise_executable,
+            "db",
+            "import-sqlite",
+            str(source),
+            "--target",
+            target_url,
+            "--copy-source",
+            "--report",
+            str(tmp_path / "r.json"),
+        ],
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["verified"] is True and report["snapshot"] == "copied"

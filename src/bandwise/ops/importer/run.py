@@ -73,6 +73,10 @@ class ImportOptions:
     # default: it pays only when a core is idle, and costs CPU (pickling) and memory (a
     # second interpreter); see docs/performance.md.
     convert_in_worker: bool = False
+    # Copy the source into ``work_dir`` (under its read lock) and read the copy, instead of
+    # holding the read lock on the source for the whole import: the old bot, if it still
+    # runs, is kept waiting only for the copy. Slower (the copy) and needs the disk space.
+    copy_source: bool = False
 
 
 async def _items(
@@ -240,7 +244,8 @@ async def import_sqlite(
         ) as scratch:
             step = time.perf_counter()
             # The worker process cannot share this process's read locks: it reads a copy.
-            take = copy_snapshot if options.convert_in_worker else open_snapshot
+            copied = options.convert_in_worker or options.copy_source
+            take = copy_snapshot if copied else open_snapshot
             snapshot = await asyncio.to_thread(take, source, Path(scratch))
             report.timings["snapshot_seconds"] = time.perf_counter() - step
             report.snapshot = "held" if snapshot.is_held else "copied"
