@@ -116,23 +116,7 @@ def test_cli_exit_code_and_report_when_bad_rows_abort(
     data = quirky_legacy_data()
     data.submissions[0]["word_count"] = "n/a"
     source = write_legacy_file(tmp_path / "bad.db", data)
-    result = subprocess.run(
-        [
-            bandwise_executable,
-            "db",
-            "import-sqlite",
-            str(source),
-            "--target",
-            target_url,
-            "--report",
-            str(tmp_path / "r.json"),
-        ],
-        env=subprocess_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = _import_cli(bandwise_executable, source, target_url, tmp_path / "r.json")
     assert result.returncode == 1
     assert "submissions id=10 word_count='n/a'" in result.stderr
     report = json.loads((tmp_path / "r.json").read_text())
@@ -209,24 +193,24 @@ def test_cli_copy_source_reads_a_private_copy(
     tmp_path: Path, target_url: str, bandwise_executable: str
 ) -> None:
     source = write_legacy_file(tmp_path / "legacy.db", quirky_legacy_data())
-    result = subprocess.run(
-        [
-            bandwise_executable,
-            "db",
-            "import-sqlite",
-            str(source),
-            "--target",
-            target_url,
-            "--copy-source",
-            "--report",
-            str(tmp_path / "r.json"),
-        ],
+    result = _import_cli(
+        bandwise_executable, source, target_url, tmp_path / "r.json", "--copy-source"
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["verified"] is True and report["snapshot"] == "copied"
+
+
+def _import_cli(
+    executable: str, source: Path, target_url: str, report: Path, *options: str
+) -> subprocess.CompletedProcess[str]:
+    """Run `bandwise db import-sqlite` on ``source`` with a JSON report and ``options``."""
+    command = [executable, "db", "import-sqlite", str(source), "--target", target_url]
+    return subprocess.run(
+        [*command, "--report", str(report), *options],
         env=subprocess_env(),
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
-    assert result.returncode == 0, result.stderr
-    report = json.loads((tmp_path / "r.json").read_text())
-    assert report["verified"] is True and report["snapshot"] == "copied"
