@@ -12,8 +12,8 @@ from bandwise.config import Settings
 from bandwise.ops.monitoring.rules import DEFAULT_RULES
 from bandwise.ops.monitoring.service import Monitoring
 from bandwise.runtime import Runtime
-from tests.ops.monitoring.test_alert_delivery import write_manifest
-from tests.support.tools import require_tool
+from testkit.backup import write_manifest
+from testkit.tools import require_tool
 
 SUFFIXES = ("_bucket", "_count", "_sum")
 
