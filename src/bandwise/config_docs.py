@@ -16,7 +16,13 @@ from pydantic import SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from bandwise.config import Settings, load_settings, mask_url
+from bandwise.config import (
+    Settings,
+    check_serve_settings,
+    configured_env_file,
+    load_settings,
+    mask_url,
+)
 
 CONFIGURATION_DOC = Path("docs/configuration.md")
 UNSET = "(unset)"
@@ -207,12 +213,16 @@ def _masked(settings: Settings, name: str, field: FieldInfo) -> str:
 def check_configuration(
     env_file: Path | None = None, environ: Mapping[str, str] | None = None
 ) -> ConfigCheckReport:
-    """Validate the configuration (environment plus ``env_file``) and resolve every setting.
+    """Validate the configuration exactly as `bandwise serve` does and resolve every setting.
 
-    ``environ`` (default ``os.environ``) only tells which values came from the environment.
+    ``env_file`` defaults to the one ``BANDWISE_ENV_FILE`` names, like every other command.
+    ``environ`` (default ``os.environ``) tells which values came from the environment.
     Raises ConfigurationError naming the variable when a value is invalid.
     """
+    if env_file is None:
+        env_file = configured_env_file(environ)
     settings = load_settings(env_file)
+    check_serve_settings(settings)
     environment = {key.lower() for key in (os.environ if environ is None else environ)}
     file_values = (
         {key.lower() for key, value in dotenv_values(env_file).items() if value is not None}
