@@ -9,7 +9,7 @@ import pytest
 
 from bandwise.ops.monitoring.backups import BackupRecord
 from bandwise.ops.monitoring.pg_stats import DatabaseStats, SessionInfo, TableStats
-from bandwise.ops.monitoring.rules import DEFAULT_RULES, Observation
+from bandwise.ops.monitoring.rules import DEFAULT_RULES, Observation, duration_words
 
 NOW = 1_800_000_000.0
 SESSION = SessionInfo(4242, "psql", "idle in transaction", NOW - 301, NOW - 300)
@@ -107,3 +107,30 @@ def test_small_samples_do_not_fire_ratio_rules() -> None:
     few = Observation(pg(commits=1005, rollbacks=5), earlier(), backups=[backup(1)], now=NOW)
     cold = Observation(pg(blocks_hit=50, blocks_read=50), backups=[backup(1)])
     assert firing(few) == set() and firing(cold) == set()
+
+
+def test_a_deadlock_keeps_its_alert_for_the_five_minute_window() -> None:
+    """The built-in twin of `increase(bandwise_pg_deadlocks_total[5m]) > 0`."""
+    snapshots = [replace(pg(deadlocks=0), collected_at=NOW)]
+    snapshots += [replace(pg(deadlocks=1), collected_at=NOW + 30 * step) for step in range(1, 16)]
+    holding = []
+    for index in range(1, len(snapshots)):
+        observation = Observation(
+            snapshots[index],
+            snapshots[:index],
+            backups=[backup(1)],
+            now=snapshots[index].collected_at,
+        )
+        history = [s for s in snapshots[:index] if s.collected_at >= observation.now - 300]
+        observation.history = history
+        holding.append("BandwiseDeadlocks" in firing(observation))
+    # The deadlock happened between 0 s and 30 s: the alert holds while that is inside the window.
+    seconds = [30 * step for step, held in enumerate(holding, start=1) if held]
+    assert seconds == [30, 60, 90, 120, 150, 180, 210, 240, 270, 300]
+
+
+def test_duration_words() -> None:
+    assert duration_words(60) == "1 minute"
+    assert duration_words(300) == "5 minutes"
+    assert duration_words(26 * 3600) == "26 hours"
+    assert duration_words(90) == "90 seconds"
