@@ -238,7 +238,10 @@ class Settings(BaseSettings):
         default=None, description="URL receiving alert JSON posts."
     )
     alert_cooldown_seconds: float = Field(
-        default=900.0, ge=0, description="Minimum gap between repeats."
+        default=900.0,
+        ge=0,
+        description="Seconds between reminders while an alert keeps firing (0: no reminders); "
+        "a new episode and its resolution are always announced at once.",
     )
 
     # Monitoring ---------------------------------------------------------------------------------
