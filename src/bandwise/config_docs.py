@@ -37,7 +37,9 @@ DOC_HEADER = """\
 
 Every setting is read from an environment variable of the same name (case-insensitive) or
 from the env file named by `BANDWISE_ENV_FILE`; the environment wins over the file. Check a
-file before starting the service with `bandwise config check --env-file .env`. Secrets are
+file before starting the service with `bandwise config check --env-file .env` (without
+`--env-file` it reads the file `BANDWISE_ENV_FILE` names); it refuses exactly what `bandwise
+serve` refuses (for instance `WEBHOOK_URL` without `WEBHOOK_SECRET`). Secrets are
 never printed: `config check` shows them as `***`. Placeholders such as `changeme` are refused
 for `POSTGRES_PASSWORD`, `API_TOKEN`, `ADMIN_TOKEN`, `WEBHOOK_SECRET` and the password inside
 `DATABASE_URL`.
