@@ -15,8 +15,14 @@ from pydantic import SecretStr
 from bandwise.api.app import create_app
 from bandwise.bot import texts
 from bandwise.bot.dispatcher import build_dispatcher, build_storage
+<<<<<<< HEAD
 from bandwise.bot.service import BotMode, check_bot_settings, start_bot_service
 from bandwise.config import load_settings
+=======
+from bandwise.bot.service import BotMode, start_bot_service
+from bandwise.config import check_webhook_settings, load_settings
+from bandwise.devtools.telegram import Candidate, recording_bot
+>>>>>>> feature/alerts
 from bandwise.errors import ConfigurationError
 from bandwise.models import TaskType
 from bandwise.runtime import Runtime
@@ -82,9 +88,9 @@ async def test_polling_handles_updates_and_stops_gracefully(runtime: Runtime) ->
 
 def test_webhook_mode_needs_a_secret_and_https() -> None:
     with pytest.raises(ConfigurationError, match="WEBHOOK_SECRET"):
-        check_bot_settings(load_settings(webhook_url="https://x.example/hook"))
+        check_webhook_settings(load_settings(webhook_url="https://x.example/hook"))
     with pytest.raises(ConfigurationError, match="https"):
-        check_bot_settings(
+        check_webhook_settings(
             load_settings(webhook_url="http://x.example/hook", webhook_secret="another-secret")
         )
 
