@@ -248,5 +248,5 @@ async def test_unexpected_errors_get_a_generic_reply(conversation: Conversation)
         statuses = list(await session.scalars(select(Submission.processing_status)))
         used = await session.scalar(select(RateLimit.submission_count))
     assert [status.value for status in statuses] == ["failed"] and used == 0  # check given back
-    counters = conversation.runtime.extras["bot_update_counters"]
+    counters = conversation.dispatcher["counters"]
     assert counters.failed == {"message": 1}
