@@ -12,6 +12,7 @@ import httpx
 import pytest
 from aiogram.methods import DeleteWebhook, GetMe, SendMessage, SetWebhook
 from pydantic import SecretStr
+from sqlalchemy import select
 
 from bandwise.api.app import create_app
 from bandwise.bot import texts
@@ -21,7 +22,7 @@ from bandwise.bot.service import BotMode, BotService, check_bot_settings, start_
 from bandwise.config import load_settings
 from bandwise.devtools.telegram import Candidate, recording_bot
 from bandwise.errors import ConfigurationError
-from bandwise.models import TaskType
+from bandwise.models import RateLimit, Submission, TaskType
 from bandwise.runtime import Runtime
 from tests.conftest import subprocess_env
 from tests.support.essays import TASK2_ESSAY
@@ -180,3 +181,34 @@ async def test_unreachable_telegram_is_retried_and_stop_is_clean(
     assert service.link.state() is LinkState.STOPPED
     assert "connecting to the Telegram Bot API failed (attempt 1)" in caplog.text
     assert "connecting to the Telegram Bot API failed (attempt 2)" in caplog.text
+
+
+async def test_an_update_past_the_grace_period_gives_its_check_back(runtime: Runtime) -> None:
+    """Scoring that cannot finish before the stop is cancelled: check refunded, candidate told."""
+    scoring = asyncio.Event()
+
+    class StuckAssessor:
+        name = "stuck"
+
+        async def assess(self, text: str, task_type: TaskType) -> Any:
+            scoring.set()
+            await asyncio.Event().wait()  # never answers
+
+    runtime.assessor = StuckAssessor()
+    runtime.settings.webhook_url = "https://bot.example.org/telegram/webhook"
+    runtime.settings.webhook_secret = SecretStr(SECRET)
+    bot, session = recording_bot()
+    service = await start_bot_service(runtime, bot)
+    await service.wait_connected(timeout=10)
+    service.accept_webhook_update(
+        Candidate(telegram_id=5151).text(TASK2_ESSAY).model_dump(mode="json", exclude_none=True)
+    )
+    await asyncio.wait_for(scoring.wait(), 30)
+    await service.drain(timeout=0)
+    await service.stop()
+    replies = [m.text for m in session.take() if isinstance(m, SendMessage)]
+    assert replies[-1] == texts.INTERRUPTED
+    async with runtime.sessions() as db:
+        statuses = list(await db.scalars(select(Submission.processing_status)))
+        used = await db.scalar(select(RateLimit.submission_count))
+    assert [status.value for status in statuses] == ["failed"] and used == 0

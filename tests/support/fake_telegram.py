@@ -42,7 +42,9 @@ def _parse_body(content_type: str, body: bytes) -> dict[str, Any]:
     if content_type.startswith("multipart/form-data"):
         message = BytesParser().parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + body)
         params: dict[str, Any] = {}
-        for part in message.iter_parts():
+        for part in message.walk():
+            if part.is_multipart():
+                continue
             name = part.get_param("name", header="content-disposition")
             if part.get_filename() is None and isinstance(name, str):
                 payload = part.get_payload(decode=True)
