@@ -52,7 +52,10 @@ def converted_tables(
                 converter.convert_rate_limits(
                     spec,
                     columns,
-                    snapshot.batches(name, columns, order_by="user_id, id"),
+                    # By user as repaired: a re-attached row merges with that user's rows.
+                    snapshot.batches(
+                        name, columns, order_by=snapshot.repaired_user_order(name, "user_id")
+                    ),
                     snapshot.user_counters(),
                     next_id=snapshot.max_id(name) + 1,
                 ),
