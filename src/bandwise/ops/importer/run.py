@@ -47,6 +47,7 @@ from bandwise.ops.importer.snapshot import (
     check_integrity,
     check_sqlite_file,
     copy_snapshot,
+    describe_file,
     open_snapshot,
     take_snapshot,
 )
@@ -134,6 +135,13 @@ def _account_for_tables(
             field="source",
         )
     report.skipped_tables = {name: snapshot.count(name) for name in skip_tables}
+
+
+def check_source_tables(source: Path, skip_tables: tuple[str, ...] = ()) -> None:
+    """Raise InvalidInput naming any table of ``source`` an import would neither move nor skip."""
+    check_sqlite_file(source)
+    snapshot = describe_file(source)
+    _account_for_tables(snapshot, ImportReport(str(source), "", "check"), skip_tables)
 
 
 def _describe_source(

@@ -409,6 +409,11 @@ def _described(snapshot: Snapshot) -> Snapshot:
     return snapshot
 
 
+def describe_file(source: Path) -> Snapshot:
+    """Return a description of ``source``'s tables, read in place (for checks before an import)."""
+    return _described(Snapshot(source=source, path=source))
+
+
 def check_integrity(snapshot: Snapshot) -> None:
     """Run ``PRAGMA integrity_check`` on the snapshot; raise InvalidInput naming any problem."""
     source = snapshot.source
