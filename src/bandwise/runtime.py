@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -19,7 +22,11 @@ from bandwise.db.readiness import wait_for_database
 from bandwise.errors import DatabaseError, MaintenanceMode
 from bandwise.ops.maintenance import maintenance_state
 from bandwise.services.limits import LimitPolicy
-from bandwise.services.submissions import recover_abandoned
+from bandwise.services.submissions import (
+    recover_abandoned,
+    scoring_deadline,
+    sweep_abandoned_periodically,
+)
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +43,8 @@ class Runtime:
     extras: dict[str, Any] = field(default_factory=dict)
     # Requests (HTTP or bot updates) being handled now; a cutover waits for this to reach 0.
     in_flight: int = 0
+    # Work running as long as the runtime does (the sweep of abandoned submissions).
+    background: list[asyncio.Task[None]] = field(default_factory=list)
 
     @asynccontextmanager
     async def write_guard(self) -> AsyncIterator[None]:
@@ -49,9 +58,33 @@ class Runtime:
         finally:
             self.in_flight -= 1
 
+    def start_background(self) -> None:
+        """Start the periodic sweep that gives back the checks of abandoned submissions."""
+        settings = self.settings
+        sweep = sweep_abandoned_periodically(
+            self.sessions,
+            self.policy,
+            older_than=abandoned_after(settings),
+            interval=settings.pending_sweep_interval_seconds,
+        )
+        self.background.append(asyncio.create_task(sweep, name="bandwise-pending-sweep"))
+
     async def close(self) -> None:
-        """Release the engine's connections."""
+        """Stop the background work and release the engine's connections."""
+        for task in self.background:
+            task.cancel()
+        for task in self.background:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.background.clear()
         await self.engine.dispose()
+
+
+def abandoned_after(settings: Settings) -> timedelta:
+    """Return the age past which a pending submission is abandoned (the scoring deadline)."""
+    return scoring_deadline(
+        settings.ai_timeout, settings.ai_max_retries, settings.pending_sweep_margin_seconds
+    )
 
 
 async def start_runtime(settings: Settings, *, migrate_schema: bool | None = None) -> Runtime:
@@ -69,16 +102,18 @@ async def start_runtime(settings: Settings, *, migrate_schema: bool | None = Non
         sessions = create_sessionmaker(engine)
         if await migrate.is_at_head(engine):
             try:
-                await recover_abandoned(sessions, policy)
+                await recover_abandoned(sessions, policy, older_than=abandoned_after(settings))
             except DatabaseError as error:  # never a reason not to start
                 log.warning("could not sweep abandoned submissions: %s", error)
     except BaseException:
         await engine.dispose()
         raise
-    return Runtime(
+    runtime = Runtime(
         settings=settings,
         engine=engine,
         sessions=sessions,
         assessor=build_assessor(settings),
         policy=policy,
     )
+    runtime.start_background()
+    return runtime
