@@ -451,7 +451,7 @@ def bot_written_legacy_data() -> LegacyData:
         (7, 8_888_888_888, False),  # a Telegram id nobody has: an orphan
     ]
     for submission_id, user_id, assessed in submissions:
-        text = essay + ("\x00 signed" if submission_id == 3 else "")
+        text = essay + ("\x00 signed" if submission_id in (3, 7) else "")
         data.submissions.append(
             {
                 "id": submission_id,
