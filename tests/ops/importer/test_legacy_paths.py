@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from bandwise.errors import ImportFailed, MigrationError
 from bandwise.models import Base
 from bandwise.ops.cutover import CutoverOptions, run_cutover
 from bandwise.ops.importer import ImportOptions, import_sqlite, verify_import
+from tests.conftest import subprocess_env
 from tests.ops.importer.conftest import fetch, table_counts
 from tests.support.legacy import (
     BOT_TELEGRAM_IDS,
@@ -88,7 +90,15 @@ async def test_import_repairs_telegram_ids_and_refuses_orphans_by_default(
     message = str(caught.value)
     assert "submissions id=6 user_id=4: no users row with id 4 (orphan)" in message
     assert "rate_limits id=6" in message
-    assert set((await table_counts(target_url)).values()) == {0}  # an empty target stays empty
+    # An empty target stays empty: no rows, no tables, no types left by the failed import.
+    assert set((await table_counts(target_url)).values()) == {0}
+    assert not await fetch(
+        target_url,
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = current_schema() UNION ALL SELECT t.typname FROM pg_type t "
+        "JOIN pg_namespace n ON n.oid = t.typnamespace "
+        "WHERE n.nspname = current_schema() AND t.typtype = 'e'",
+    )
 
     report = await import_sqlite(
         legacy_path, target_url, import_settings, ImportOptions(on_bad_rows="quarantine")
@@ -245,3 +255,38 @@ async def test_every_number_of_the_report_is_what_landed(
         assert report.transformation_counts[key] == len(repaired) + len(merged_away)
     listed = {(t.table, t.source_id) for t in report.transformations if t.kind == "nul_removed"}
     assert ("submissions", 7) not in listed
+
+
+def test_cli_upgrade_names_orphans_then_quarantines_them_on_request(
+    bandwise_executable: str, legacy_path: Path
+) -> None:
+    write_legacy_file(legacy_path, bot_written_legacy_data())
+    before = _digest(legacy_path)
+
+    def bandwise(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [bandwise_executable, "db", "upgrade", *args],
+            env=subprocess_env(DATABASE_URL=f"sqlite:///{legacy_path}"),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    refused = bandwise()
+    assert refused.returncode != 0
+    assert "rate_limits id=6: user_id=4: no users row with id 4 (orphan)" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert _digest(legacy_path) == before
+
+    adopted = bandwise("--quarantine-orphans")
+    assert adopted.returncode == 0, adopted.stderr
+    with sqlite3.connect(legacy_path) as connection:
+        rows = connection.execute(
+            "SELECT source_table, source_id FROM import_quarantine ORDER BY id"
+        ).fetchall()
+    assert sorted(rows) == [
+        ("assessments", 106),
+        ("rate_limits", 6),
+        ("submissions", 6),
+        ("submissions", 7),
+    ]

@@ -54,7 +54,11 @@ def converted_tables(
                     columns,
                     # By user as repaired: a re-attached row merges with that user's rows.
                     snapshot.batches(
-                        name, columns, order_by=snapshot.repaired_user_order(name, "user_id")
+                        name,
+                        columns,
+                        order_by=snapshot.repaired_user_order(name, "user_id")
+                        if converter.repairs.get(name)
+                        else "user_id, id",
                     ),
                     snapshot.user_counters(),
                     next_id=snapshot.max_id(name) + 1,
