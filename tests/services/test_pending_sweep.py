@@ -15,7 +15,7 @@ from bandwise.repositories import users
 from bandwise.runtime import Runtime, abandoned_after, start_runtime
 from bandwise.services.limits import consume_check
 from bandwise.services.submissions import EssayRequest, submit_essay
-from tests.support.essays import TASK2_ESSAY
+from testkit.essays import TASK2_ESSAY
 
 CANDIDATES = range(6_000_000_001, 6_000_000_011)
 

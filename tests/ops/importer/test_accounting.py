@@ -33,7 +33,7 @@ from bandwise.models import (
 from bandwise.ops.cutover import CutoverOptions, run_cutover
 from bandwise.ops.importer import ImportOptions, import_sqlite, verify_import
 from bandwise.ops.importer.tables import TABLE_ORDER, TABLES
-from tests.ops.importer.conftest import fetch, table_counts
+from testkit.importer import fetch, table_counts
 
 PAID = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
 

@@ -24,13 +24,13 @@ from bandwise.errors import ImportFailed, MigrationError
 from bandwise.models import Base
 from bandwise.ops.cutover import CutoverOptions, run_cutover
 from bandwise.ops.importer import ImportOptions, import_sqlite, verify_import
-from tests.conftest import subprocess_env
-from tests.ops.importer.conftest import fetch, table_counts
-from tests.support.legacy import (
+from testkit.importer import fetch, table_counts
+from testkit.legacy import (
     BOT_TELEGRAM_IDS,
     bot_written_legacy_data,
     write_legacy_file,
 )
+from testkit.service import subprocess_env
 
 MODEL_TABLES = ("users", "submissions", "rate_limits", "assessments", "import_quarantine")
 
