@@ -7,9 +7,9 @@ import subprocess
 from pathlib import Path
 
 from bandwise.db import migrate
-from bandwise.devtools.pg_cluster import free_port
-from tests.conftest import subprocess_env
-from tests.ops.monitoring.test_alert_delivery import write_manifest
+from testkit.backup import write_manifest
+from testkit.pg_cluster import free_port
+from testkit.service import subprocess_env
 
 
 def _status(

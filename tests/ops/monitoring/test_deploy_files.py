@@ -13,8 +13,8 @@ from bandwise.ops.monitoring.prometheus_rules import prometheus_duration, render
 from bandwise.ops.monitoring.rules import DEFAULT_RULES
 from bandwise.ops.monitoring.service import Monitoring
 from bandwise.runtime import Runtime
-from tests.ops.monitoring.test_alert_delivery import write_manifest
-from tests.support.tools import require_tool
+from testkit.backup import write_manifest
+from testkit.tools import require_tool
 
 SUFFIXES = ("_bucket", "_count", "_sum")
 

@@ -15,9 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bandwise.config import load_settings
 from bandwise.db.engine import create_engine
-from bandwise.devtools.pg_cluster import PgCluster, free_port
 from bandwise.ops.monitoring.pg_stats import StatsExporter, collect_database_stats
 from bandwise.ops.monitoring.rules import LONG_TRANSACTION_SECONDS, Observation, long_transaction
+from testkit.pg_cluster import PgCluster, free_port
 
 
 async def test_collects_a_snapshot(engine: AsyncEngine, engine_name: str) -> None:
