@@ -15,14 +15,8 @@ from pydantic import SecretStr
 from bandwise.api.app import create_app
 from bandwise.bot import texts
 from bandwise.bot.dispatcher import build_dispatcher, build_storage
-<<<<<<< HEAD
-from bandwise.bot.service import BotMode, check_bot_settings, start_bot_service
-from bandwise.config import load_settings
-=======
 from bandwise.bot.service import BotMode, start_bot_service
 from bandwise.config import check_webhook_settings, load_settings
-from bandwise.devtools.telegram import Candidate, recording_bot
->>>>>>> feature/alerts
 from bandwise.errors import ConfigurationError
 from bandwise.models import TaskType
 from bandwise.runtime import Runtime

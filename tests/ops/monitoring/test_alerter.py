@@ -26,10 +26,10 @@ from bandwise.ops.monitoring.pg_stats import DatabaseStats
 from bandwise.ops.monitoring.rules import DEFAULT_RULES, Observation
 from bandwise.ops.monitoring.service import MONITORING_KEY, Monitoring
 from bandwise.runtime import Runtime
+from testkit.backup import write_manifest
+from testkit.http_receiver import Receiver, http_receiver
 from tests.ops.monitoring.test_admin_page import ADMIN_TOKEN, _client
-from tests.ops.monitoring.test_alert_delivery import write_manifest
 from tests.ops.monitoring.test_rules import NOW, backup, pg
-from tests.support.http_receiver import Receiver, http_receiver
 
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 TARGET = "postgresql+asyncpg://bandwise:***@db.internal:5432/bandwise"
