@@ -12,7 +12,9 @@ from rich.table import Table
 
 from bandwise.cli.context import command_settings, open_engine
 from bandwise.cli.errors import run
+from bandwise.db.readiness import ping
 from bandwise.ops.monitoring.status import DatabaseStatus, collect_status
+from bandwise.wording import plural
 
 UrlOption = Annotated[str | None, typer.Option("--url", help="Database URL (default: configured)")]
 
@@ -42,7 +44,7 @@ def render_table(status: DatabaseStatus) -> Table:
         table.add_row("connections", f"{total} of {status.max_connections} ({states})")
     table.add_row("size", f"{status.size_bytes / 1_048_576:.1f} MiB")
     for name, amount, unit in status.biggest_tables:
-        shown = f"{amount / 1_048_576:.2f} MiB" if unit == "bytes" else f"{amount} rows"
+        shown = f"{amount / 1_048_576:.2f} MiB" if unit == "bytes" else plural(amount, "row")
         table.add_row(f"table {name}", shown)
     backup = status.last_backup
     table.add_row(
@@ -72,6 +74,8 @@ def register(db_app: typer.Typer) -> None:
 
         async def main() -> DatabaseStatus:
             async with open_engine(settings, url) as engine:
+                if not as_json:  # a database that is down: its cause in three lines, no table
+                    await ping(engine, settings.db_connect_timeout)
                 return await collect_status(engine, settings)
 
         result = run(main)

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import sqlite3
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
+import asyncpg
+from sqlalchemy.exc import SQLAlchemyError
+
 from bandwise import errors
+from bandwise.config import mask_url
+from bandwise.db.errors import to_domain_error
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 EXIT_CODES: list[tuple[type[errors.BandwiseError], int]] = [
     (errors.ConfigurationError, 2),
@@ -22,6 +30,10 @@ EXIT_CODES: list[tuple[type[errors.BandwiseError], int]] = [
     (errors.NotFound, 6),
     (errors.OperationFailed, 1),
 ]
+
+# Failures of the database drivers that reach a command untranslated (a refused connection,
+# a wrong password): they become domain errors here, never a traceback.
+DRIVER_ERRORS = (SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError, sqlite3.Error)
 
 
 def exit_code_for(error: errors.BandwiseError) -> int:
@@ -38,18 +50,34 @@ def fail(error: errors.BandwiseError) -> None:
     raise SystemExit(exit_code_for(error))
 
 
-def guarded(function: Callable[[], T]) -> T:
-    """Call ``function``; a domain error becomes a message and an exit code."""
+def translate(error: BaseException, target: str | None) -> errors.BandwiseError:
+    """Return the domain error for an untranslated driver or system error."""
+    log.debug("untranslated error", exc_info=error)  # the traceback, for -v
+    shown = mask_url(target) if target else "the configured database"
+    if isinstance(error, (*DRIVER_ERRORS, ConnectionError, TimeoutError)):
+        return to_domain_error(error, shown)
+    return errors.OperationFailed(str(error) or type(error).__name__)
+
+
+def guarded(function: Callable[[], T], *, target: str | None = None) -> T:
+    """Call ``function``; a domain error becomes a message and an exit code.
+
+    ``target`` (a database URL, masked when shown) names the database in messages about
+    driver errors that arrive untranslated.
+    """
     try:
         return function()
     except errors.BandwiseError as error:
         fail(error)
+        raise AssertionError("unreachable") from error
+    except (*DRIVER_ERRORS, OSError) as error:
+        fail(translate(error, target))
         raise AssertionError("unreachable") from error
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         raise SystemExit(130) from None
 
 
-def run(coroutine_factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
+def run(coroutine_factory: Callable[[], Coroutine[Any, Any, T]], *, target: str | None = None) -> T:
     """Run an async library call from a command, translating domain errors."""
-    return guarded(lambda: asyncio.run(coroutine_factory()))
+    return guarded(lambda: asyncio.run(coroutine_factory()), target=target)

@@ -34,6 +34,7 @@ from bandwise.ops.cutover.report import CutoverReport, StepRecord
 from bandwise.ops.cutover.smoke import smoke_test
 from bandwise.ops.importer import ImportOptions, import_sqlite
 from bandwise.ops.maintenance import enter_maintenance, leave_maintenance
+from bandwise.wording import plural
 
 log = logging.getLogger(__name__)
 
@@ -199,7 +200,8 @@ class _Procedure:
         rows = await self._target_rows()
         if rows and not self.options.replace:
             raise OperationFailed(
-                f"the PostgreSQL target is not empty ({rows} rows); pass --replace to overwrite it"
+                f"the PostgreSQL target is not empty ({plural(rows, 'row')}); pass --replace to "
+                "overwrite it"
             )
         body = await service.probe(self.service_url)
         self.state.service_running = body is not None

@@ -13,6 +13,7 @@ from bandwise.ops.monitoring.backups import BackupRecord
 from bandwise.ops.monitoring.history import Sample
 from bandwise.ops.monitoring.notify import AlertMessage
 from bandwise.ops.monitoring.status import DatabaseStatus
+from bandwise.wording import plural
 
 CHART_WIDTH = 290
 NONE_ROW = "<tr><td>none</td></tr>"
@@ -125,7 +126,7 @@ def _status_table(status: DatabaseStatus) -> str:
 
 def _tables(status: DatabaseStatus) -> str:
     rows = [
-        (escape(name), _bytes(amount) if unit == "bytes" else f"{amount} rows")
+        (escape(name), _bytes(amount) if unit == "bytes" else plural(amount, "row"))
         for name, amount, unit in status.biggest_tables
     ]
     return f"<table>{_rows(rows) or '<tr><td>—</td></tr>'}</table>"

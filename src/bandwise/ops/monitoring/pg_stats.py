@@ -22,6 +22,8 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bandwise.db.engine import describe_target
+from bandwise.db.errors import short_cause
 from bandwise.models import Submission
 
 log = logging.getLogger(__name__)
@@ -231,7 +233,11 @@ async def collect_database_stats(
         await asyncio.wait_for(collect(), budget_seconds)
         stats.up = True
     except Exception as error:
-        stats.error = "timed out" if isinstance(error, TimeoutError) else type(error).__name__
+        stats.error = (
+            "timed out"
+            if isinstance(error, TimeoutError)
+            else short_cause(error, describe_target(engine))
+        )
         log.debug("database statistics not collected: %s", stats.error)
     return stats
 
