@@ -8,9 +8,10 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bandwise.cli.errors import DRIVER_ERRORS, guarded, translate
+from bandwise.cli.errors import guarded, translate
 from bandwise.config import Settings, get_settings, load_settings
 from bandwise.db.engine import create_engine, describe_target
+from bandwise.db.errors import DRIVER_ERRORS
 from bandwise.logs import setup_logging
 
 # How talkative one-shot commands are: 0 (default) warnings only, 1 (-v) INFO, 2 (-vv) DEBUG.

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-import asyncpg
-from sqlalchemy.exc import SQLAlchemyError
-
 from bandwise import errors
 from bandwise.config import mask_url
-from bandwise.db.errors import to_domain_error
+from bandwise.db.errors import DRIVER_ERRORS, to_domain_error
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -30,10 +26,6 @@ EXIT_CODES: list[tuple[type[errors.BandwiseError], int]] = [
     (errors.NotFound, 6),
     (errors.OperationFailed, 1),
 ]
-
-# Failures of the database drivers that reach a command untranslated (a refused connection,
-# a wrong password): they become domain errors here, never a traceback.
-DRIVER_ERRORS = (SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError, sqlite3.Error)
 
 
 def exit_code_for(error: errors.BandwiseError) -> int:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import re
 import socket
+import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -19,6 +21,13 @@ RETRYABLE_SQLSTATES = frozenset(
     {"40001", "40P01", "57P01", "57P02", "57P03", "08000", "08003", "08006", "08001", "08004"}
 )
 TOO_MANY_CONNECTIONS = frozenset({"53300"})
+# Failures of the database drivers, as they reach an entry point untranslated.
+DRIVER_ERRORS: tuple[type[BaseException], ...] = (
+    sa_exc.SQLAlchemyError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    sqlite3.Error,
+)
 _WRAPPER_PREFIX = re.compile(r"^\([\w.]+\) ")
 
 
