@@ -18,7 +18,7 @@ from bandwise.runtime import Runtime
 from tests.bot.test_database_down import unavailable_runtime  # noqa: F401 - a fixture
 from tests.support.essays import TASK2_ESSAY
 
-TOKEN = "a-long-enough-api-token-0123456789"  # noqa: S105 - a test token
+TOKEN = "a-long-enough-api-token-0123456789"
 
 
 def _client(runtime: Runtime) -> httpx.AsyncClient:

@@ -20,8 +20,8 @@ from bandwise.devtools.pg_cluster import PgCluster, free_port
 from tests.support.legacy import quirky_legacy_data, write_legacy_file
 
 PASSWORD_ROLE = "bw_password_role"
-RIGHT_PASSWORD = "the-right-password"  # noqa: S105 - a throwaway role of the test cluster
-WRONG_PASSWORD = "a-wrong-password"  # noqa: S105
+RIGHT_PASSWORD = "the-right-password"
+WRONG_PASSWORD = "a-wrong-password"
 
 # What each failure must say: the cause and the start of what to try.
 EXPECTED = {

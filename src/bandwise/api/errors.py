@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bandwise import errors
-from bandwise.db.errors import DRIVER_ERRORS, to_domain_error
+from bandwise.db.errors import CONNECTION_ERRORS, to_domain_error
 
 log = logging.getLogger(__name__)
 
@@ -191,5 +191,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(StarletteHTTPException, http)
     # A driver error that escaped a service is an outage (503), never a 500.
-    for error_type in (*DRIVER_ERRORS, ConnectionError, TimeoutError):
+    for error_type in CONNECTION_ERRORS:
         app.add_exception_handler(error_type, driver)

@@ -178,7 +178,7 @@ class HeuristicAssessor:
             "grammatical_accuracy": CriterionScore(
                 _band(grammar),
                 (
-                    f"{len(sentence_list)} sentences averaging {mean_length:.0f} words; "
+                    f"{plural(len(sentence_list), 'sentence')} averaging {mean_length:.0f} words; "
                     f"{complex_share:.0%} use subordinate clauses."
                 ),
             ),

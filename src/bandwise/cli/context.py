@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bandwise.cli.errors import guarded, translate
 from bandwise.config import Settings, get_settings, load_settings
 from bandwise.db.engine import create_engine, describe_target
-from bandwise.db.errors import DRIVER_ERRORS
+from bandwise.db.errors import CONNECTION_ERRORS
 from bandwise.logs import setup_logging
 
 # How talkative one-shot commands are: 0 (default) warnings only, 1 (-v) INFO, 2 (-vv) DEBUG.
@@ -48,7 +48,7 @@ async def open_engine(settings: Settings, url: str | None = None) -> AsyncIterat
     engine = create_engine(settings, url=url, null_pool=True)
     try:
         yield engine
-    except (*DRIVER_ERRORS, ConnectionError, TimeoutError) as error:
+    except CONNECTION_ERRORS as error:
         raise translate(error, describe_target(engine)) from error
     finally:
         await engine.dispose()

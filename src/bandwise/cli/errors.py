@@ -10,10 +10,13 @@ from typing import Any, TypeVar
 
 from bandwise import errors
 from bandwise.config import mask_url
-from bandwise.db.errors import DRIVER_ERRORS, to_domain_error
+from bandwise.db.errors import CONNECTION_ERRORS, DRIVER_ERRORS, to_domain_error
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+
+# Errors that reach a command without a domain meaning yet: translated below, no traceback.
+UNTRANSLATED: tuple[type[BaseException], ...] = (*DRIVER_ERRORS, OSError)
 
 EXIT_CODES: list[tuple[type[errors.BandwiseError], int]] = [
     (errors.ConfigurationError, 2),
@@ -46,7 +49,7 @@ def translate(error: BaseException, target: str | None) -> errors.BandwiseError:
     """Return the domain error for an untranslated driver or system error."""
     log.debug("untranslated error", exc_info=error)  # the traceback, for -v
     shown = mask_url(target) if target else "the configured database"
-    if isinstance(error, (*DRIVER_ERRORS, ConnectionError, TimeoutError)):
+    if isinstance(error, CONNECTION_ERRORS):
         return to_domain_error(error, shown)
     return errors.OperationFailed(str(error) or type(error).__name__)
 
@@ -62,7 +65,7 @@ def guarded(function: Callable[[], T], *, target: str | None = None) -> T:
     except errors.BandwiseError as error:
         fail(error)
         raise AssertionError("unreachable") from error
-    except (*DRIVER_ERRORS, OSError) as error:
+    except UNTRANSLATED as error:
         fail(translate(error, target))
         raise AssertionError("unreachable") from error
     except KeyboardInterrupt:

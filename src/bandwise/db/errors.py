@@ -22,12 +22,14 @@ RETRYABLE_SQLSTATES = frozenset(
 )
 TOO_MANY_CONNECTIONS = frozenset({"53300"})
 # Failures of the database drivers, as they reach an entry point untranslated.
-DRIVER_ERRORS: tuple[type[BaseException], ...] = (
+DRIVER_ERRORS: tuple[type[Exception], ...] = (
     sa_exc.SQLAlchemyError,
     asyncpg.PostgresError,
     asyncpg.InterfaceError,
     sqlite3.Error,
 )
+# The same, plus the network's own failures: what an entry point translates into an outage.
+CONNECTION_ERRORS: tuple[type[Exception], ...] = (*DRIVER_ERRORS, ConnectionError, TimeoutError)
 _WRAPPER_PREFIX = re.compile(r"^\([\w.]+\) ")
 
 
