@@ -19,7 +19,7 @@ from bandwise.config import Settings
 from bandwise.db.engine import create_engine
 from bandwise.ops.health import pool_usage
 from bandwise.ops.monitoring.alerts import Alerter
-from bandwise.ops.monitoring.backups import BackupCollector, list_backups
+from bandwise.ops.monitoring.backups import BackupCollector, backup_origin, list_backups
 from bandwise.ops.monitoring.history import History, Sample
 from bandwise.ops.monitoring.leader import leader_for
 from bandwise.ops.monitoring.metrics import EngineMetrics
@@ -44,7 +44,9 @@ class Monitoring:
         self.metrics = EngineMetrics(runtime.engine, capacity)
         self.stats = StatsExporter()
         self.metrics.add_collector(self.stats)
-        self.metrics.add_collector(BackupCollector(settings.backup_dir))
+        self.metrics.add_collector(
+            BackupCollector(settings.backup_dir, backup_origin(settings.resolved_database_url))
+        )
         self.history = History(max_samples=int(3600 / self.interval) + 2)
         self.stats_engine: AsyncEngine = create_engine(
             settings, url=runtime.engine.url.render_as_string(hide_password=False), null_pool=True
@@ -74,7 +76,10 @@ class Monitoring:
             stats=stats,
             previous=previous,
             pool_waiters=self.metrics.waiting,
-            backups=list_backups(self.runtime.settings.backup_dir),
+            backups=list_backups(
+                self.runtime.settings.backup_dir,
+                backup_origin(self.runtime.settings.resolved_database_url),
+            ),
             now=stats.collected_at,
         )
         await self.alerter.evaluate(observation)
