@@ -157,7 +157,11 @@ class Settings(BaseSettings):
         description="Bearer token for every route but /health/* (required when API_HOST is not "
         f"loopback; at least {MIN_API_TOKEN_LENGTH} characters).",
     )
-    admin_token: SecretStr | None = Field(default=None, description="Token for the /admin page.")
+    admin_token: SecretStr | None = Field(
+        default=None,
+        description="Token for the operator's /admin page (as a bearer token, or once as "
+        "/admin?token=… which sets a cookie); unset: /admin answers 404.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Log level."
     )
