@@ -19,6 +19,7 @@ from sqlalchemy.pool import NullPool
 
 from bandwise.config import Settings, mask_url, normalise_database_url
 from bandwise.db.errors import sqlite_unopenable, unavailable
+from bandwise.db.pool_counts import track_connections
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +153,7 @@ def create_engine(
         engine = create_async_engine(
             target, connect_args=_postgres_connect_args(settings), **options
         )
+    track_connections(engine)
     log.info("database engine %s at %s", engine.dialect.name, mask_url(target))
     return engine
 
