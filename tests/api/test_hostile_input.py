@@ -15,8 +15,8 @@ from bandwise.api.limits import MAX_BODY_BYTES
 from bandwise.cli.main import app as cli_app
 from bandwise.config import get_settings
 from bandwise.runtime import Runtime
+from testkit.essays import TASK2_ESSAY
 from tests.bot.test_database_down import unavailable_runtime  # noqa: F401 - a fixture
-from tests.support.essays import TASK2_ESSAY
 
 TOKEN = "a-long-enough-api-token-0123456789"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiogram.methods import SendMessage
 
-from tests.bot.conftest import Conversation
-from tests.support.essays import TASK2_ESSAY
+from testkit.conversation import Conversation
+from testkit.essays import TASK2_ESSAY
 
 
 async def test_the_limit_is_said_before_any_word_count_note(conversation: Conversation) -> None:

@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 
 from bandwise.cli.main import app
 from bandwise.config import get_settings
-from bandwise.devtools.pg_cluster import PgCluster, free_port
-from tests.support.legacy import quirky_legacy_data, write_legacy_file
+from testkit.legacy import quirky_legacy_data, write_legacy_file
+from testkit.pg_cluster import PgCluster, free_port
 
 PASSWORD_ROLE = "bw_password_role"
 RIGHT_PASSWORD = "the-right-password"
