@@ -175,3 +175,17 @@ def test_dockerignore_keeps_secrets_and_data_out_of_the_image() -> None:
     assert lines[lines.index("*")] == "*", "everything is excluded unless listed"
     allowed = {line for line in lines if line.startswith("!")}
     assert allowed == {"!requirements.lock", "!pyproject.toml", "!README.md", "!src/"}
+
+
+@pytest.mark.usefixtures("filled_env")
+def test_prometheus_sends_the_api_token(project: Path) -> None:
+    """/metrics needs API_TOKEN: the compose Prometheus writes it where prometheus.yml reads it."""
+    prometheus = render(project, "prometheus")["services"]["prometheus"]
+    assert prometheus["environment"]["API_TOKEN"] == "0123456789abcdef0123456789abcdef"
+    script = prometheus["entrypoint"][2].replace("$$", "$")  # clients differ in escaping
+    config = yaml.safe_load((PROJECT_ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    [job] = [job for job in config["scrape_configs"] if job["job_name"] == "bandwise"]
+    assert job["authorization"]["type"] == "Bearer"
+    token_file = job["authorization"]["credentials_file"]
+    assert f'"$API_TOKEN" > {token_file}' in script and "umask 077" in script
+    assert script.endswith('exec /bin/prometheus "$@"')

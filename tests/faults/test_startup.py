@@ -65,4 +65,4 @@ async def test_service_gives_up_after_the_startup_timeout(service_factory: Servi
     assert "Traceback" not in log, log
     assert elapsed < 2 + 8, f"took {elapsed:.1f} s to give up"  # timeout + interpreter start-up
     assert "gave up waiting for the database" in log, log
-    assert f"port {port}" in log
+    assert f"127.0.0.1:{port}" in log and "connection refused" in log

@@ -16,6 +16,7 @@ from bandwise.assessment.bands import parse_band
 from bandwise.assessment.text_stats import paragraphs, sentences, words
 from bandwise.assessment.types import AssessmentResult, CriterionScore
 from bandwise.models import TaskType
+from bandwise.wording import plural
 
 MINIMUM_WORDS = {TaskType.TASK_1: 150, TaskType.TASK_2: 250}
 LINKERS = (
@@ -154,7 +155,7 @@ class HeuristicAssessor:
                 _band(task),
                 (
                     f"{count} words against the {minimum}-word minimum, "
-                    f"{paragraph_count} paragraph(s); "
+                    f"{plural(paragraph_count, 'paragraph')}; "
                     f"the response opens with “{quote}”."
                 ),
             ),
@@ -163,21 +164,21 @@ class HeuristicAssessor:
                 (
                     f"{len(linkers_used)} different linking devices"
                     + (f" ({', '.join(linkers_used[:5])})" if linkers_used else "")
-                    + f" across {paragraph_count} paragraph(s)."
+                    + f" across {plural(paragraph_count, 'paragraph')}."
                 ),
             ),
             "lexical_resource": CriterionScore(
                 _band(lexical),
                 (
                     f"{unique_ratio:.0%} of words are distinct, {rare_share:.0%} are less common; "
-                    f"{len(misspelled)} possible misspelling(s)"
+                    f"{plural(len(misspelled), 'possible misspelling')}"
                     + (f" such as “{misspelled[0]}”." if misspelled else ".")
                 ),
             ),
             "grammatical_accuracy": CriterionScore(
                 _band(grammar),
                 (
-                    f"{len(sentence_list)} sentences averaging {mean_length:.0f} words; "
+                    f"{plural(len(sentence_list), 'sentence')} averaging {mean_length:.0f} words; "
                     f"{complex_share:.0%} use subordinate clauses."
                 ),
             ),

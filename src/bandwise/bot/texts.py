@@ -12,6 +12,7 @@ from bandwise.services.history import History
 from bandwise.services.precheck import MAX_REASONABLE_WORDS, TASK_MINIMUM_WORDS
 from bandwise.services.stats import UsageStats
 from bandwise.services.submissions import MIN_WORDS
+from bandwise.wording import plural
 
 TELEGRAM_MESSAGE_LIMIT = 4096
 TASK_NAMES = {TaskType.TASK_1: "Task 1", TaskType.TASK_2: "Task 2"}
@@ -35,7 +36,7 @@ ASK_FOR_ESSAY = (
     "<i>{task} asks for at least {minimum} words.</i>"
 )
 TOO_SHORT = (
-    "Your message has {count} word(s). Please send the complete essay — at least {min_words} words "
+    "Your message has {words}. Please send the complete essay — at least {min_words} words "
     "are needed for an assessment."
 )
 NOT_ENGLISH = (
@@ -126,7 +127,7 @@ def ask_for_essay(task_type: TaskType) -> str:
 
 def too_short(count: int) -> str:
     """Return the request for a longer text."""
-    return TOO_SHORT.format(count=count, min_words=MIN_WORDS)
+    return TOO_SHORT.format(words=plural(count, "word"), min_words=MIN_WORDS)
 
 
 def too_long_warning(count: int) -> str:
@@ -199,7 +200,7 @@ def history(history: History) -> str:
     trend = history.trend
     lines += [
         "",
-        f"<b>Trend</b> over {trend.count} assessment(s)",
+        f"<b>Trend</b> over {plural(trend.count, 'assessment')}",
         f"Best: {band(trend.best)} · Average: "
         f"{'—' if trend.average is None else f'{trend.average:.2f}'}",
     ]

@@ -29,6 +29,7 @@ from bandwise.errors import (
 from bandwise.models import Assessment, ProcessingStatus, Submission, TaskType, utcnow
 from bandwise.repositories import assessments, submissions, users
 from bandwise.services.limits import Allowance, LimitPolicy, consume_check, refund_check
+from bandwise.wording import plural
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,8 @@ def validate_essay(request: EssayRequest) -> tuple[str, TaskType, int]:
     count = word_count(text)
     if count < MIN_WORDS:
         raise InvalidInput(
-            f"the essay has {count} words; send at least {MIN_WORDS} to be assessed", field="text"
+            f"the essay has {plural(count, 'word')}; send at least {MIN_WORDS} to be assessed",
+            field="text",
         )
     task_type = request.task_type or detect_task_type(text).task_type
     return text, task_type, count

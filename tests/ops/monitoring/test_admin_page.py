@@ -143,6 +143,7 @@ def _render_in_chromium(
     html = dom.stdout
     assert "bandwise · database health" in html
     assert html.count('class="series"') == 4  # every chart has a line
+    assert html.count("time (UTC)") == 4 and "<th>verified</th>" in html  # axes, headers
     assert "BandwiseBackupVerifyFailed" in html  # firing alert listed
     assert "postgresql" in html and ADMIN_TOKEN not in html
     assert shot.returncode == 0, shot.stderr[-2000:]
