@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -120,13 +121,13 @@ async def submit_essay(
     events.emit(events.SUBMISSION, task_type=task_type.value)
     try:
         result = await _assess(assessor, text, task_type)
+    except asyncio.CancelledError:  # the process is stopping past its grace period
+        await asyncio.shield(_give_back(sessions, policy, submission, moment))
+        raise
     except AssessmentFailed:
-
-        async def mark_failed(session: AsyncSession) -> None:
-            await submissions.set_status(session, submission.id, ProcessingStatus.FAILED)
-            await refund_check(session, policy, submission.user_id, moment)
-
-        await run_transaction(sessions, mark_failed, attempts=retry_attempts)
+        await run_transaction(
+            sessions, _failed_and_refunded(policy, submission, moment), attempts=retry_attempts
+        )
         raise
 
     async def store(session: AsyncSession) -> Assessment:
@@ -148,6 +149,22 @@ async def submit_essay(
     )
 
 
+def _failed_and_refunded(
+    policy: LimitPolicy, submission: Submission, moment: datetime
+) -> Callable[[AsyncSession], Awaitable[None]]:
+    """Return the unit of work failing ``submission`` and refunding its check, once.
+
+    The check goes back only if this request still finds the submission pending: the sweep
+    of abandoned submissions may have claimed (and refunded) it already.
+    """
+
+    async def mark_failed(session: AsyncSession) -> None:
+        if await submissions.fail_if_pending(session, submission.id):
+            await refund_check(session, policy, submission.user_id, moment)
+
+    return mark_failed
+
+
 async def _give_back(
     sessions: async_sessionmaker[AsyncSession],
     policy: LimitPolicy,
@@ -159,12 +176,10 @@ async def _give_back(
     If the database is still away this fails too; ``recover_abandoned`` catches it later.
     """
 
-    async def mark_failed(session: AsyncSession) -> None:
-        await submissions.set_status(session, submission.id, ProcessingStatus.FAILED)
-        await refund_check(session, policy, submission.user_id, moment)
-
     try:
-        await run_transaction(sessions, mark_failed, attempts=1)
+        await run_transaction(
+            sessions, _failed_and_refunded(policy, submission, moment), attempts=1
+        )
     except DatabaseError as error:
         log.warning("submission %s left pending (%s); it is recovered later", submission.id, error)
 
