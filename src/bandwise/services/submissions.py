@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -29,7 +30,6 @@ from bandwise.errors import (
 from bandwise.models import Assessment, ProcessingStatus, Submission, TaskType, utcnow
 from bandwise.repositories import assessments, submissions, users
 from bandwise.services.limits import Allowance, LimitPolicy, consume_check, refund_check
-from bandwise.wording import plural
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +75,7 @@ def validate_essay(request: EssayRequest) -> tuple[str, TaskType, int]:
     count = word_count(text)
     if count < MIN_WORDS:
         raise InvalidInput(
-            f"the essay has {plural(count, 'word')}; send at least {MIN_WORDS} to be assessed",
-            field="text",
+            f"the essay has {count} words; send at least {MIN_WORDS} to be assessed", field="text"
         )
     task_type = request.task_type or detect_task_type(text).task_type
     return text, task_type, count
@@ -126,7 +125,9 @@ async def submit_essay(
         await asyncio.shield(_give_back(sessions, policy, submission, moment))
         raise
     except AssessmentFailed:
-        await _give_back(sessions, policy, submission, moment, attempts=retry_attempts)
+        await run_transaction(
+            sessions, _failed_and_refunded(policy, submission, moment), attempts=retry_attempts
+        )
         raise
 
     async def store(session: AsyncSession) -> Assessment:
@@ -148,25 +149,37 @@ async def submit_essay(
     )
 
 
-async def _give_back(
-    sessions: async_sessionmaker[AsyncSession],
-    policy: LimitPolicy,
-    submission: Submission,
-    moment: datetime,
-    *,
-    attempts: int = 1,
-) -> None:
-    """Best effort: mark the submission failed and refund its check, unless already swept.
+def _failed_and_refunded(
+    policy: LimitPolicy, submission: Submission, moment: datetime
+) -> Callable[[AsyncSession], Awaitable[None]]:
+    """Return the unit of work failing ``submission`` and refunding its check, once.
 
-    If the database is still away this fails too; ``recover_abandoned`` catches it later.
+    The check goes back only if this request still finds the submission pending: the sweep
+    of abandoned submissions may have claimed (and refunded) it already.
     """
 
     async def mark_failed(session: AsyncSession) -> None:
         if await submissions.fail_if_pending(session, submission.id):
             await refund_check(session, policy, submission.user_id, moment)
 
+    return mark_failed
+
+
+async def _give_back(
+    sessions: async_sessionmaker[AsyncSession],
+    policy: LimitPolicy,
+    submission: Submission,
+    moment: datetime,
+) -> None:
+    """Best effort after a failed save: mark the submission failed and refund the check.
+
+    If the database is still away this fails too; ``recover_abandoned`` catches it later.
+    """
+
     try:
-        await run_transaction(sessions, mark_failed, attempts=attempts)
+        await run_transaction(
+            sessions, _failed_and_refunded(policy, submission, moment), attempts=1
+        )
     except DatabaseError as error:
         log.warning("submission %s left pending (%s); it is recovered later", submission.id, error)
 
