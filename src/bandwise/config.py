@@ -194,6 +194,18 @@ class Settings(BaseSettings):
     )
     webhook_url: str | None = Field(default=None, description="Public HTTPS URL for webhook mode.")
     webhook_secret: SecretStr | None = Field(default=None, description="Webhook secret token.")
+    telegram_api_url: str = Field(
+        default="https://api.telegram.org",
+        description="Bot API server the bot talks to (a local Bot API server, a test double).",
+    )
+    bot_startup_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description=(
+            "Seconds the bot may take to reach the Bot API at start-up: readiness reports it "
+            "as starting meanwhile, `bot run` exits 1 past it."
+        ),
+    )
     redis_url: SecretStr | None = Field(
         default=None, description="Redis URL for shared FSM storage."
     )
@@ -210,6 +222,15 @@ class Settings(BaseSettings):
         default="/telegram/webhook", description="Path of the webhook route in the HTTP service."
     )
 
+    shutdown_grace_seconds: float = Field(
+        default=200.0,
+        gt=0,
+        description=(
+            "Seconds a stop (SIGTERM, SIGINT) waits for requests and updates in flight; must "
+            "cover the scoring deadline, AI_TIMEOUT × (AI_MAX_RETRIES + 1)."
+        ),
+    )
+
     # Assessment -----------------------------------------------------------------------------------
     ai_api_key: SecretStr | None = Field(
         default=None,
@@ -221,6 +242,18 @@ class Settings(BaseSettings):
     ai_model: str = Field(default="openai/gpt-4o-mini", description="Model name at the provider.")
     ai_timeout: float = Field(default=60.0, gt=0, description="Seconds per provider request.")
     ai_max_retries: int = Field(default=2, ge=0, le=10, description="Retries on 429/5xx.")
+    pending_sweep_interval_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How often a running service gives back the checks of abandoned pending "
+        "submissions (every instance may sweep; each row is claimed once).",
+    )
+    pending_sweep_margin_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="Added to the scoring deadline (AI_TIMEOUT × (AI_MAX_RETRIES + 1)) before a "
+        "pending submission counts as abandoned.",
+    )
 
     # Backups ------------------------------------------------------------------------------------
     backup_dir: Path = Field(default=Path("backups"), description="Directory holding backups.")
@@ -305,6 +338,12 @@ class Settings(BaseSettings):
                 and secret.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS
             ):
                 raise ValueError(f"{name.upper()} is still the placeholder; set a real secret")
+        deadline = self.ai_timeout * (self.ai_max_retries + 1)
+        if self.shutdown_grace_seconds < deadline:
+            raise ValueError(
+                f"SHUTDOWN_GRACE_SECONDS ({self.shutdown_grace_seconds:g}) must cover the scoring "
+                f"deadline AI_TIMEOUT × (AI_MAX_RETRIES + 1) = {deadline:g} s"
+            )
         url = self.database_url
         if url is not None:
             password = make_url(url.get_secret_value()).password

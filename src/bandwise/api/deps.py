@@ -1,12 +1,10 @@
-"""FastAPI dependencies: the runtime built by the lifespan, and sessions."""
+"""FastAPI dependencies: the runtime the lifespan opened (the token is api/security.py's)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bandwise.runtime import Runtime
 
@@ -18,12 +16,3 @@ def get_runtime(request: Request) -> Runtime:
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-
-
-async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
-    """Yield a session for a read-only request (writes go through services' transactions)."""
-    async with runtime.sessions() as session:
-        yield session
-
-
-SessionDep = Annotated[AsyncSession, Depends(get_session)]

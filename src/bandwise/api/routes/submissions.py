@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from bandwise.api.deps import RuntimeDep, SessionDep
+from bandwise.api.deps import RuntimeDep
 from bandwise.api.errors import error_responses
 from bandwise.api.schemas import (
     TELEGRAM_ID_MAX,
@@ -88,11 +88,13 @@ def _render(body: SubmissionIn, outcome: SubmissionOutcome) -> SubmissionOut:
 )
 async def user_history(
     telegram_id: Annotated[int, Path(gt=0, le=TELEGRAM_ID_MAX, description="Telegram user id")],
-    session: SessionDep,
+    runtime: RuntimeDep,
     limit: Annotated[int, Query(ge=1, le=100, description="Entries to return")] = 10,
 ) -> HistoryOut:
     """Return the candidate's latest submissions with bands, and the trend."""
-    history = await get_history(session, telegram_id, limit)
+    history = await get_history(
+        runtime.sessions, telegram_id, limit, retry_attempts=runtime.settings.db_retry_attempts
+    )
     entries = []
     for item in history.items:
         assessment = item.assessment
