@@ -195,8 +195,9 @@ class HeuristicAssessor:
             complex_share,
         )
         feedback = (
-            f"Scored by the offline heuristic assessor (no language model): {count} words, "
-            f"{paragraph_count} paragraphs, {len(sentence_list)} sentences."
+            "Scored by the offline heuristic assessor (no language model): "
+            f"{plural(count, 'word')}, {plural(paragraph_count, 'paragraph')}, "
+            f"{plural(len(sentence_list), 'sentence')}."
         )
         return AssessmentResult(
             criteria=criteria, feedback=feedback, suggestions=suggestions, assessor=self.name

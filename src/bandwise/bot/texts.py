@@ -71,8 +71,8 @@ NO_HISTORY = (
     "towards your target band! 💪"
 )
 LIMIT_REACHED = (
-    "You have used all {limit} free checks for today. Your limit resets at <b>{resets}</b> "
-    "({remaining} from now).\n\nGet <b>Pro</b> for {price} ⭐ for {days} days of unlimited checks: "
+    "You have used all {checks} for today. Your limit resets at <b>{resets}</b> "
+    "({remaining} from now).\n\nGet <b>Pro</b> for {price} ⭐ for {days} of unlimited checks: "
     "tap the button below or send /upgrade."
 )
 BUSY = "The service is busy right now. Please try again in a minute."
@@ -152,11 +152,11 @@ def duration(seconds: float) -> str:
 def limit_reached(limit: int, resets_at: datetime, now: datetime, price: int, days: int) -> str:
     """Return the daily-limit message: when it resets and how to get Pro."""
     return LIMIT_REACHED.format(
-        limit=limit,
+        checks=plural(limit, "free check"),
         resets=utc(resets_at),
         remaining=duration((resets_at - now).total_seconds()),
         price=price,
-        days=days,
+        days=plural(days, "day"),
     )
 
 

@@ -15,6 +15,7 @@ from bandwise.errors import DailyLimitReached
 from bandwise.models import User
 from bandwise.models.base import utcnow
 from bandwise.repositories import rate_limits, users
+from bandwise.wording import plural
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ async def consume_check(
 
 def _limit_reached(limit: int, resets_at: datetime) -> DailyLimitReached:
     return DailyLimitReached(
-        f"daily limit of {limit} checks reached; it resets at {resets_at.isoformat()}",
+        f"daily limit of {plural(limit, 'check')} reached; it resets at {resets_at.isoformat()}",
         limit=limit,
         resets_at=resets_at,
     )
