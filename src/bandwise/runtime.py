@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bandwise.assessment.factory import build_assessor
 from bandwise.assessment.types import Assessor
-from bandwise.config import Settings
+from bandwise.config import Settings, check_webhook_settings
 from bandwise.db import migrate
 from bandwise.db.engine import create_engine, create_sessionmaker
 from bandwise.db.readiness import wait_for_database
@@ -156,9 +156,7 @@ async def open_runtime(
     ``bot`` replaces the Bot built from ``BOT_TOKEN`` (tests: a recording session).
     """
     if with_bot:
-        from bandwise.bot.service import check_bot_settings
-
-        check_bot_settings(settings)  # a bad bot configuration stops us before the database
+        check_webhook_settings(settings)  # a bad bot configuration stops us before the database
     runtime = await start_runtime(settings, migrate_schema=migrate_schema)
     try:
         if with_http:

@@ -17,11 +17,13 @@ from typing import Any
 import httpx
 import pytest
 
-from bandwise.devtools.service import ServiceProcess, bandwise_command, clean_environment
-from bandwise.devtools.telegram import Candidate
-from tests.support.essays import TASK2_ESSAY
-from tests.support.fake_llm import FakeLLMServer, Reply, fake_llm_server, good_answer
-from tests.support.fake_telegram import FakeTelegram, fake_telegram
+from testkit.essays import TASK2_ESSAY
+from testkit.fake_llm import FakeLLMServer, Reply, fake_llm_server, good_answer
+from testkit.fake_telegram import FakeTelegram, fake_telegram
+from testkit.service import ServiceProcess, bandwise_command, clean_environment
+from testkit.telegram import Candidate
+
+pytestmark = pytest.mark.slow  # each test starts `bandwise` as a child process
 
 BOT_TOKEN = "123456:TEST-token-for-the-fake-bot-api"
 SECRET = "lifecycle-webhook-secret"

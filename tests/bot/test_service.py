@@ -18,14 +18,14 @@ from bandwise.api.app import create_app
 from bandwise.bot import texts
 from bandwise.bot.dispatcher import build_dispatcher, build_storage
 from bandwise.bot.link import LinkState
-from bandwise.bot.service import BotMode, BotService, check_bot_settings, start_bot_service
-from bandwise.config import load_settings
-from bandwise.devtools.telegram import Candidate, recording_bot
+from bandwise.bot.service import BotMode, BotService, start_bot_service
+from bandwise.config import check_webhook_settings, load_settings
 from bandwise.errors import ConfigurationError
 from bandwise.models import RateLimit, Submission, TaskType
 from bandwise.runtime import Runtime
-from tests.conftest import subprocess_env
-from tests.support.essays import TASK2_ESSAY
+from testkit.essays import TASK2_ESSAY
+from testkit.service import subprocess_env
+from testkit.telegram import Candidate, recording_bot
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 SECRET = "s3cr3t-webhook-token"
@@ -71,21 +71,14 @@ async def test_webhook_route_verifies_the_secret_and_feeds_the_dispatcher(runtim
 
 
 async def test_polling_handles_updates_and_stops_gracefully(runtime: Runtime) -> None:
-    bot, session = recording_bot()
-    answered = asyncio.Event()
-    record = session.make_request
-
-    async def signalling(*args: Any, **kwargs: Any) -> Any:
-        result = await record(*args, **kwargs)
-        if any(isinstance(m, SendMessage) for m in session.requests):
-            answered.set()
-        return result
-
-    session.make_request = signalling  # type: ignore[method-assign]
+    replied = asyncio.Event()
+    bot, session = recording_bot(
+        lambda sent: replied.set() if isinstance(sent, SendMessage) else None
+    )
     service = await start_bot_service(runtime, bot)
     assert service.mode is BotMode.POLLING
-    session.pending_updates.append(Candidate().text("/help"))
-    await asyncio.wait_for(answered.wait(), 30)
+    session.deliver(Candidate().text("/help"))
+    await asyncio.wait_for(replied.wait(), timeout=30)
     await service.stop()
     sent = session.take()
     assert [type(m) for m in sent[:2]] == [GetMe, DeleteWebhook]
@@ -94,13 +87,14 @@ async def test_polling_handles_updates_and_stops_gracefully(runtime: Runtime) ->
 
 def test_webhook_mode_needs_a_secret_and_https() -> None:
     with pytest.raises(ConfigurationError, match="WEBHOOK_SECRET"):
-        check_bot_settings(load_settings(webhook_url="https://x.example/hook"))
+        check_webhook_settings(load_settings(webhook_url="https://x.example/hook"))
     with pytest.raises(ConfigurationError, match="https"):
-        check_bot_settings(
+        check_webhook_settings(
             load_settings(webhook_url="http://x.example/hook", webhook_secret="another-secret")
         )
 
 
+@pytest.mark.system_tools  # a Redis server
 async def test_fsm_state_is_shared_through_redis(runtime: Runtime) -> None:
     """Two instances (two Dispatchers) share the conversation state through Redis."""
     import redis.asyncio as aioredis

@@ -16,8 +16,8 @@ from collections.abc import Iterator
 
 import uvicorn
 
-from bandwise.api.app import check_api_security, create_app
-from bandwise.config import Settings
+from bandwise.api.app import create_app
+from bandwise.config import Settings, check_serve_settings
 from bandwise.runtime import open_runtime, stop_on_signals
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ class _Server(uvicorn.Server):
 
 async def serve_http(settings: Settings) -> None:
     """Wait for the database, migrate, start the bot (BOT_TOKEN), serve HTTP until stopped."""
-    check_api_security(settings)
+    check_serve_settings(settings)  # a bad configuration stops us before the database
     with_bot = settings.bot_token is not None
     async with open_runtime(settings, with_bot=with_bot, with_http=True) as runtime:
         application = create_app(settings, runtime=runtime)

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from bandwise.bot.dispatcher import build_bot, build_dispatcher, build_storage
 from bandwise.bot.link import LinkObserver, TelegramLink
-from bandwise.config import Settings
+from bandwise.config import Settings, check_webhook_settings
 from bandwise.errors import ConfigurationError, InvalidInput, OperationFailed
 from bandwise.runtime import Runtime, open_runtime, stop_on_signals
 
@@ -252,19 +252,9 @@ class BotService:
         log.info("bot stopped")
 
 
-def check_bot_settings(settings: Settings) -> None:
-    """Refuse webhook mode without a secret token (anyone could post fake updates)."""
-    if settings.webhook_url and settings.webhook_secret is None:
-        raise ConfigurationError(
-            "WEBHOOK_SECRET: required when WEBHOOK_URL is set", variable="WEBHOOK_SECRET"
-        )
-    if settings.webhook_url and not settings.webhook_url.startswith("https://"):
-        raise ConfigurationError("WEBHOOK_URL: must be an https:// URL", variable="WEBHOOK_URL")
-
-
 async def start_bot_service(runtime: Runtime, bot: Bot | None = None) -> BotService:
     """Build the bot for ``runtime``, make it ``runtime.bot`` and start it (in the background)."""
-    check_bot_settings(runtime.settings)
+    check_webhook_settings(runtime.settings)
     service = BotService(
         runtime,
         bot or build_bot(runtime.settings),
