@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import subprocess_env
+from testkit.service import subprocess_env
 
 REFUSED = {
     "webhook without secret": (

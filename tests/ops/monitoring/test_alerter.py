@@ -21,8 +21,8 @@ from bandwise.ops.monitoring.notify import Notifier
 from bandwise.ops.monitoring.outbox import Outbox
 from bandwise.ops.monitoring.pg_stats import DatabaseStats
 from bandwise.ops.monitoring.rules import DEFAULT_RULES, Observation
+from testkit.http_receiver import Receiver, http_receiver
 from tests.ops.monitoring.test_rules import NOW, backup, pg
-from tests.support.http_receiver import Receiver, http_receiver
 
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 TARGET = "postgresql+asyncpg://bandwise:***@db.internal:5432/bandwise"

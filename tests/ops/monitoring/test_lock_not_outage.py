@@ -12,8 +12,8 @@ from bandwise.db.engine import create_engine
 from bandwise.ops.monitoring.pg_stats import ACTIVITY, SUBMISSIONS, TABLES
 from bandwise.ops.monitoring.service import Monitoring
 from bandwise.runtime import Runtime
-from tests.ops.monitoring.test_alert_delivery import write_manifest
-from tests.support.http_receiver import http_receiver
+from testkit.backup import write_manifest
+from testkit.http_receiver import http_receiver
 
 
 async def _hold_lock(engine: AsyncEngine, engine_name: str) -> object:
