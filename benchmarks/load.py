@@ -43,11 +43,12 @@ from bandwise.db.engine import create_engine
 from bandwise.logs import setup_logging
 from bandwise.models import Assessment
 from bandwise.ops.health import pool_usage
-from bandwise.runtime import Runtime, open_runtime
+from bandwise.runtime import Runtime
 
 # testkit (test tooling, not installed) lives at the repository root.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bandwise.runtime import open_runtime
 from testkit.bot_driver import BotDriver
 from testkit.load import (
     HttpDriver,
