@@ -23,6 +23,8 @@ from testkit.fake_telegram import FakeTelegram, fake_telegram
 from testkit.service import ServiceProcess, bandwise_command, clean_environment
 from testkit.telegram import Candidate
 
+pytestmark = pytest.mark.slow  # each test starts `bandwise` as a child process
+
 BOT_TOKEN = "123456:TEST-token-for-the-fake-bot-api"
 SECRET = "lifecycle-webhook-secret"
 WEBHOOK_PATH = "/telegram/webhook"
