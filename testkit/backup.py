@@ -17,6 +17,8 @@ from bandwise.models import Assessment, ProcessingStatus, Submission, TaskType, 
 from testkit.essays import TASK1_ESSAY, TASK2_ESSAY
 from testkit.pg_cluster import find_bindir
 
+SEEDED_TELEGRAM_ID = 10_000  # the first seeded candidate's; the next ones follow
+
 
 async def seed(engine: AsyncEngine, users: int = 5, per_user: int = 3) -> None:
     """Insert ``users`` candidates with ``per_user`` assessed essays each."""
@@ -24,7 +26,9 @@ async def seed(engine: AsyncEngine, users: int = 5, per_user: int = 3) -> None:
     async with sessions() as session, session.begin():
         for number in range(users):
             user = User(
-                telegram_id=10_000 + number, username=f"candidate{number}", first_name="Ünïcode ✓"
+                telegram_id=SEEDED_TELEGRAM_ID + number,
+                username=f"candidate{number}",
+                first_name="Ünïcode ✓",
             )
             session.add(user)
             await session.flush()

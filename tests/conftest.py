@@ -25,6 +25,17 @@ from testkit.pg_cluster import PgCluster
 
 ENGINES = ("sqlite", "postgresql")
 TEMPLATE_DB = "bandwise_template"
+# Fixtures that start a PostgreSQL cluster (the session's, or one of the test's own).
+CLUSTER_FIXTURES = frozenset({"pg_cluster", "private_cluster"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``postgres`` every test that runs on the postgresql engine or starts a cluster."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_postgresql = callspec is not None and callspec.params.get("engine_name") == "postgresql"
+        if on_postgresql or CLUSTER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.postgres)
 
 
 @pytest.fixture(autouse=True)

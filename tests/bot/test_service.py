@@ -149,13 +149,16 @@ async def test_stop_is_clean_when_polling_crashed(
     runtime: Runtime, caplog: pytest.LogCaptureFixture
 ) -> None:
     bot, session = recording_bot()
+    called = asyncio.Event()
 
     async def unreachable(*_args: object, **_kwargs: object) -> object:
+        called.set()
         raise ConnectionError("telegram unreachable")
 
     session.make_request = unreachable  # type: ignore[method-assign]
     service = await start_bot_service(runtime, bot)
-    await asyncio.sleep(0.2)
+    called.clear()  # that was the webhook removal; the next call is polling's
+    await asyncio.wait_for(called.wait(), timeout=30)
     await service.stop()
     assert "could not remove the webhook before polling" in caplog.text
     assert "bot polling stopped with an error" in caplog.text

@@ -8,6 +8,8 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from bandwise.config import Settings
 from bandwise.ops.monitoring.rules import DEFAULT_RULES
 from bandwise.ops.monitoring.service import Monitoring
@@ -24,6 +26,7 @@ def _promtool(*args: str, stdin: bytes | None = None) -> subprocess.CompletedPro
     )
 
 
+@pytest.mark.system_tools  # promtool
 def test_alert_rules_pass_promtool_check_and_unit_tests(project_root: Path) -> None:
     rules = project_root / "deploy" / "prometheus"
     checked = _promtool("check", "rules", str(rules / "alerts.yml"))
@@ -38,6 +41,7 @@ def test_prometheus_rules_and_builtin_rules_are_the_same_set(project_root: Path)
     assert in_file == {rule.name for rule in DEFAULT_RULES}
 
 
+@pytest.mark.system_tools  # promtool
 async def test_exposition_is_valid_and_covers_dashboard_and_rules(
     runtime: Runtime,
     settings: Settings,
