@@ -72,7 +72,7 @@ def test_the_command_chats_on_the_default_embedded_database(
         text=True,
         env=env,
         cwd=tmp_path,
-        timeout=60,
+        timeout=180,
         check=False,
     )
     assert result.returncode == 0, result.stderr

@@ -56,12 +56,10 @@ class UpdateRecorder(BaseMiddleware):
             result = await handler(event, data)
         except Exception:
             self.counters.failed[kind] = self.counters.failed.get(kind, 0) + 1
-            events.emit(
-                events.BOT_UPDATE, kind=kind, seconds=time.monotonic() - started, succeeded=False
-            )
+            events.emit(events.BotUpdateHandled(kind, time.monotonic() - started, succeeded=False))
             log.info("update %s failed after %.3f s", kind, time.monotonic() - started)
             raise
         self.counters.handled[kind] = self.counters.handled.get(kind, 0) + 1
-        events.emit(events.BOT_UPDATE, kind=kind, seconds=time.monotonic() - started)
+        events.emit(events.BotUpdateHandled(kind, time.monotonic() - started))
         log.debug("update %s handled in %.3f s", kind, time.monotonic() - started)
         return result

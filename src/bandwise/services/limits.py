@@ -69,7 +69,7 @@ async def consume_check(
     resets_at = policy.resets_at(now)
     if used is None:
         assert limit is not None
-        events.emit(events.RATE_LIMIT_REFUSED)
+        events.emit(events.LimitRefused())
         raise DailyLimitReached(
             f"daily limit of {limit} checks reached; it resets at {resets_at.isoformat()}",
             limit=limit,

@@ -113,10 +113,10 @@ async def record_payment(
     if inserted is None:
         existing = await payments.get_by_charge_id(session, charge_id)
         assert existing is not None
-        events.emit(events.PAYMENT, outcome="duplicate")
+        events.emit(events.PaymentHandled("duplicate"))
         return PaymentOutcome(recorded=False, pro_until=user.pro_until or existing.pro_until)
     await users.set_pro_until(session, user.id, until)
-    events.emit(events.PAYMENT, outcome="succeeded")
+    events.emit(events.PaymentHandled("succeeded"))
     return PaymentOutcome(recorded=True, pro_until=until)
 
 
@@ -145,7 +145,7 @@ async def refund_payment(
         remaining = user.pro_until - timedelta(days=payment.pro_days)
         await users.set_pro_until(session, user.id, remaining if remaining > now else None)
     payment.refunded_at = now
-    events.emit(events.PAYMENT, outcome="refunded")
+    events.emit(events.PaymentHandled("refunded"))
     return payment
 
 

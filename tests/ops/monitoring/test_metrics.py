@@ -9,20 +9,12 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bandwise import events
 from bandwise.config import Settings
 from bandwise.db.engine import create_engine, create_sessionmaker
 from bandwise.db.retry import run_transaction
 from bandwise.errors import DatabaseBusy
-from bandwise.ops.monitoring.metrics import (
-    EngineMetrics,
-    record_assessment,
-    record_bot_update,
-    record_payment,
-    record_rate_limit_refusal,
-    record_submission,
-    safe_label,
-    sql_operation,
-)
+from bandwise.ops.monitoring.metrics import EngineMetrics, safe_label, sql_operation
 
 
 def test_operation_label_is_the_first_keyword_only() -> None:
@@ -101,12 +93,12 @@ async def test_application_counters_reach_every_registry(settings: Settings) -> 
     first, second = EngineMetrics(engine, capacity=30), EngineMetrics(engine, capacity=30)
     try:
         before = first.value("bandwise_submissions_total", {"task_type": "task_2"}) or 0
-        record_submission("task_2")
-        record_assessment("heuristic")
-        record_assessment("llm", succeeded=False)
-        record_rate_limit_refusal()
-        record_bot_update("message", 0.12)
-        record_payment("succeeded")
+        events.emit(events.EssaySubmitted("task_2"))
+        events.emit(events.EssayScored("heuristic", succeeded=True))
+        events.emit(events.EssayScored("llm", succeeded=False))
+        events.emit(events.LimitRefused())
+        events.emit(events.BotUpdateHandled("message", 0.12))
+        events.emit(events.PaymentHandled("succeeded"))
         for metrics in (first, second):
             assert (
                 metrics.value("bandwise_submissions_total", {"task_type": "task_2"}) == before + 1
