@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from bandwise import errors
 
@@ -32,7 +32,7 @@ def exit_code_for(error: errors.BandwiseError) -> int:
     return 1
 
 
-def fail(error: errors.BandwiseError) -> None:
+def fail(error: errors.BandwiseError) -> NoReturn:
     """Print ``error`` to stderr (no traceback) and exit with its code."""
     print(f"error: {error.message}", file=sys.stderr)
     raise SystemExit(exit_code_for(error))
@@ -44,7 +44,6 @@ def guarded(function: Callable[[], T]) -> T:
         return function()
     except errors.BandwiseError as error:
         fail(error)
-        raise AssertionError("unreachable") from error
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         raise SystemExit(130) from None

@@ -15,7 +15,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,12 +33,12 @@ from bandwise.ops.cutover.envfile import restore_env_file, set_database_url
 from bandwise.ops.cutover.report import CutoverReport, StepRecord
 from bandwise.ops.cutover.smoke import smoke_test
 from bandwise.ops.importer import ImportOptions, import_sqlite
+from bandwise.ops.importer.tables import TABLE_ORDER
 from bandwise.ops.maintenance import enter_maintenance, leave_maintenance
 
 log = logging.getLogger(__name__)
 
 MIN_SERVER_VERSION = 130000
-APP_TABLES = ("users", "submissions", "assessments", "rate_limits")
 StepObserver = Callable[[StepRecord], Awaitable[None] | None]
 
 
@@ -74,7 +74,6 @@ class _State:
     service_running: bool = False
     scratch_database: str | None = None
     target_url: str = ""
-    cleanup: list[Path] = field(default_factory=list)
 
 
 async def run_cutover(settings: Settings, options: CutoverOptions) -> CutoverReport:
@@ -372,7 +371,7 @@ class _Procedure:
             async with engine.connect() as connection:
                 tables = set(await connection.run_sync(lambda c: inspect(c).get_table_names()))
                 total = 0
-                for table in APP_TABLES:
+                for table in TABLE_ORDER:
                     if table in tables:
                         count = await connection.execute(text(f"SELECT count(*) FROM {table}"))
                         total += int(count.scalar_one())
