@@ -44,6 +44,7 @@ class BotUpdateHandled:
     kind: str
     seconds: float
     succeeded: bool = True
+    refused: bool = False  # a refusal the candidate was told about (the daily limit, …)
 
 
 @dataclass(frozen=True)

@@ -157,8 +157,7 @@ async def test_history_lists_newest_first_with_trend(runtime: Runtime) -> None:
                 now=NOW + timedelta(minutes=index),
             )
         )
-    async with runtime.sessions() as session:
-        history = await get_history(session, 8, limit=2)
+    history = await get_history(runtime.sessions, 8, limit=2)
     assert [item.submission.id for item in history.items] == [
         outcomes[2].submission.id,
         outcomes[1].submission.id,
@@ -199,8 +198,7 @@ async def test_abandoned_pending_submissions_are_failed_and_refunded(runtime: Ru
 async def test_trend_covers_every_assessment_not_only_the_charted_ones(runtime: Runtime) -> None:
     # One assessment more than a chart shows: bands 6.5, 7.0, 7.5, 6.5, … oldest first.
     await seed(runtime.engine, users=1, per_user=CHART_POINTS + 1)
-    async with runtime.sessions() as session:
-        history = await get_history(session, SEEDED_TELEGRAM_ID)
+    history = await get_history(runtime.sessions, SEEDED_TELEGRAM_ID)
     assert len(history.series) == CHART_POINTS  # the chart's window leaves the oldest out
     assert history.series[0].overall == Decimal("7.0")
     assert history.trend.count == CHART_POINTS + 1

@@ -46,7 +46,7 @@ from aiogram.types import (
 
 from bandwise.bot.dispatcher import build_dispatcher
 from bandwise.config import Settings
-from bandwise.runtime import start_runtime
+from bandwise.runtime import open_runtime
 
 # The Bot object needs a well-formed token; this one never leaves the process (no Telegram).
 LOCAL_TOKEN = "1:local-session-no-telegram"  # noqa: S105 (not a secret)
@@ -302,11 +302,8 @@ async def try_bot(
     user: ChatUser | None = None,
 ) -> TerminalChat:
     """Chat with the real bot over ``settings``' database from ``lines``; print to ``out``."""
-    runtime = await start_runtime(settings)
-    try:
+    async with open_runtime(settings) as runtime:
         chat = TerminalChat(out, charts_dir or Path(tempfile.mkdtemp(prefix="bandwise-try-")))
         out.write(GREETING.format(database=settings.masked_database_url))
         await converse(build_dispatcher(runtime), lines, chat, user or ChatUser())
         return chat
-    finally:
-        await runtime.close()

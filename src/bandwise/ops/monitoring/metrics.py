@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import event
@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bandwise import events
 from bandwise.db.errors import error_kind
+from bandwise.db.pool_counts import track_connections
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 HANDLING_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -175,7 +176,7 @@ def count_limit_refusal(_event: events.LimitRefused) -> None:
 
 def count_bot_update(event: events.BotUpdateHandled) -> None:
     """Count one Telegram update by kind and outcome, and its handling time."""
-    outcome = "ok" if event.succeeded else "failed"
+    outcome = "refused" if event.refused else ("ok" if event.succeeded else "failed")
     APPLICATION.bot_updates.labels(safe_label(event.kind), outcome).inc()
     APPLICATION.bot_handling.observe(event.seconds)
 
@@ -191,6 +192,7 @@ class _PoolCollector(Collector):
     def __init__(self, engine: AsyncEngine, capacity: int) -> None:
         self._engine = engine
         self._capacity = capacity
+        self._connections = track_connections(engine)
 
     def collect(self) -> Iterator[Metric]:
         pool: Any = self._engine.sync_engine.pool
@@ -204,6 +206,11 @@ class _PoolCollector(Collector):
             yield GaugeMetricFamily(
                 f"bandwise_db_pool_{name}", f"Pool connections: {name}.", value=max(0, int(read()))
             )
+        yield CounterMetricFamily(
+            "bandwise_db_pool_connections_created",
+            "Database connections the pool opened since the engine was created.",
+            value=self._connections.created,
+        )
         yield GaugeMetricFamily(
             "bandwise_db_pool_capacity",
             "Connections the pool may hold (size + max overflow).",
@@ -238,11 +245,6 @@ class EngineMetrics:
         )
         self.checkouts = Counter(
             "bandwise_db_pool_checkouts", "Connections checked out.", registry=reg
-        )
-        self.created = Counter(
-            "bandwise_db_pool_connections_created",
-            "Database connections opened by the pool.",
-            registry=reg,
         )
         self.invalidated = Counter(
             "bandwise_db_pool_connections_invalidated",
@@ -297,7 +299,6 @@ class EngineMetrics:
         pool: Any = sync_engine.pool
         self._wrap_checkout(pool)
         event.listen(sync_engine, "checkout", lambda *_: self.checkouts.inc())
-        event.listen(sync_engine, "connect", lambda *_: self.created.inc())
         event.listen(sync_engine, "invalidate", lambda *_: self.invalidated.labels("false").inc())
         event.listen(
             sync_engine, "soft_invalidate", lambda *_: self.invalidated.labels("true").inc()
