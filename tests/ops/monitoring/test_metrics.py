@@ -15,6 +15,7 @@ from bandwise.db.engine import create_engine, create_sessionmaker
 from bandwise.db.retry import run_transaction
 from bandwise.errors import DatabaseBusy
 from bandwise.ops.monitoring.metrics import EngineMetrics, safe_label, sql_operation
+from testkit.waiting import wait_until_async
 
 
 def test_operation_label_is_the_first_keyword_only() -> None:
@@ -44,8 +45,11 @@ async def test_pool_metrics_rise_then_count_waiters_and_timeouts(settings: Setti
                 await connection.execute(text("SELECT 1"))
 
         waiting = asyncio.create_task(third())
-        await asyncio.sleep(0.2)
-        assert metrics.value("bandwise_db_pool_waiters") == 1
+
+        async def third_waits() -> bool:
+            return metrics.value("bandwise_db_pool_waiters") == 1
+
+        await wait_until_async(third_waits, timeout=10, what="the third checkout waits")
         with pytest.raises(Exception, match="QueuePool limit"):
             await waiting
         assert metrics.value("bandwise_db_pool_waiters") == 0
