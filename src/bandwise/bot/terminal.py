@@ -287,7 +287,7 @@ async def converse(
 
 
 GREETING = (
-    "Chatting with bandwise on {database} (Telegram is not used). Type a message and press "
+    "Chat with bandwise (database {database}; Telegram is not used). Type a message and press "
     'Enter; a line with only """ starts and ends a message of several lines (an essay); '
     "type a button's number to press it; /quit or Ctrl-D ends.\n"
 )
