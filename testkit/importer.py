@@ -15,7 +15,17 @@ async def fetch(url: str, query: str, *args: object) -> list[asyncpg.Record]:
 
 
 async def table_counts(url: str) -> dict[str, int]:
-    """Return the row count of every table an import writes."""
+    """Return the row count of every table an import writes (0 for a table not there)."""
     names = ("users", "submissions", "rate_limits", "assessments", "import_quarantine")
-    rows = await fetch(url, " UNION ALL ".join(f"SELECT '{n}', count(*) FROM {n}" for n in names))
-    return {row[0]: int(row[1]) for row in rows}
+    existing = {
+        row[0]
+        for row in await fetch(
+            url, "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+        )
+    }
+    return {
+        name: int((await fetch(url, f"SELECT count(*) FROM {name}"))[0][0])
+        if name in existing
+        else 0
+        for name in names
+    }

@@ -1,14 +1,23 @@
-"""Monitoring-test helpers: a fixed moment, database statistics and backup records around it."""
+"""Monitoring-test helpers: a fixed moment with statistics and backups around it, the admin page."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import httpx
+from fastapi import FastAPI
+
 from bandwise.ops.monitoring.backups import BackupRecord
 from bandwise.ops.monitoring.pg_stats import DatabaseStats
 
 NOW = 1_800_000_000.0
+ADMIN_TOKEN = "admin-token-for-tests-0123456789"
+
+
+def asgi_client(app: FastAPI) -> httpx.AsyncClient:
+    """Return an HTTP client that calls ``app`` in this process (no server, no lifespan)."""
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bandwise")
 
 
 def pg(**values: object) -> DatabaseStats:

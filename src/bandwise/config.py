@@ -235,6 +235,18 @@ class Settings(BaseSettings):
     ai_model: str = Field(default="openai/gpt-4o-mini", description="Model name at the provider.")
     ai_timeout: float = Field(default=60.0, gt=0, description="Seconds per provider request.")
     ai_max_retries: int = Field(default=2, ge=0, le=10, description="Retries on 429/5xx.")
+    pending_sweep_interval_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How often a running service gives back the checks of abandoned pending "
+        "submissions (every instance may sweep; each row is claimed once).",
+    )
+    pending_sweep_margin_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="Added to the scoring deadline (AI_TIMEOUT × (AI_MAX_RETRIES + 1)) before a "
+        "pending submission counts as abandoned.",
+    )
 
     # Backups ------------------------------------------------------------------------------------
     backup_dir: Path = Field(default=Path("backups"), description="Directory holding backups.")

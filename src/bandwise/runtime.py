@@ -16,6 +16,7 @@ import signal
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -29,7 +30,11 @@ from bandwise.db.readiness import wait_for_database
 from bandwise.errors import DatabaseError, MaintenanceMode
 from bandwise.ops.maintenance import maintenance_state
 from bandwise.services.limits import LimitPolicy
-from bandwise.services.submissions import recover_abandoned
+from bandwise.services.submissions import (
+    recover_abandoned,
+    scoring_deadline,
+    sweep_abandoned_periodically,
+)
 
 if TYPE_CHECKING:  # the bot and monitoring import this module; at run time they come lazily
     from aiogram import Bot
@@ -84,9 +89,28 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
 
+    def start_pending_sweep(self) -> None:
+        """Start the periodic sweep that gives back the checks of abandoned submissions."""
+        settings = self.settings
+        sweep = sweep_abandoned_periodically(
+            self.sessions,
+            self.policy,
+            older_than=abandoned_after(settings),
+            interval=settings.pending_sweep_interval_seconds,
+        )
+        self.start_background(sweep, "pending-sweep")
+
     async def close(self) -> None:
-        """Release the engine's connections."""
+        """Stop the background work and release the engine's connections."""
+        await self.stop_background()
         await self.engine.dispose()
+
+
+def abandoned_after(settings: Settings) -> timedelta:
+    """Return the age past which a pending submission is abandoned (the scoring deadline)."""
+    return scoring_deadline(
+        settings.ai_timeout, settings.ai_max_retries, settings.pending_sweep_margin_seconds
+    )
 
 
 async def start_runtime(settings: Settings, *, migrate_schema: bool | None = None) -> Runtime:
@@ -104,19 +128,21 @@ async def start_runtime(settings: Settings, *, migrate_schema: bool | None = Non
         sessions = create_sessionmaker(engine)
         if await migrate.is_at_head(engine):
             try:
-                await recover_abandoned(sessions, policy)
+                await recover_abandoned(sessions, policy, older_than=abandoned_after(settings))
             except DatabaseError as error:  # never a reason not to start
                 log.warning("could not sweep abandoned submissions: %s", error)
     except BaseException:
         await engine.dispose()
         raise
-    return Runtime(
+    runtime = Runtime(
         settings=settings,
         engine=engine,
         sessions=sessions,
         assessor=build_assessor(settings),
         policy=policy,
     )
+    runtime.start_pending_sweep()
+    return runtime
 
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)

@@ -35,7 +35,7 @@ def render_table(status: DatabaseStatus) -> Table:
     table.add_column("value")
     table.add_row("engine", f"{status.engine} {status.server_version or ''}".strip())
     table.add_row("target", status.target)
-    table.add_row("database", "up" if status.up else f"DOWN ({status.error})")
+    table.add_row("database", status.availability_text())
     table.add_row("schema", status.schema_text())
     pool = status.pool
     table.add_row(

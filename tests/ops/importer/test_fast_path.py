@@ -27,6 +27,8 @@ def _compare(path: Path, tmp_path: Path) -> tuple[int, int]:
     fast_rows = careful_rows = 0
     for name, spec in TABLES.items():
         columns = snapshot.source_columns(spec)
+        if not columns:  # not in this file (a legacy file has no payments)
+            continue
         fast = row_converter(spec, columns, set(), None)
         digest = row_digester(spec.kinds)
         digest_not_null = row_digester(spec.kinds, spec.nullable)

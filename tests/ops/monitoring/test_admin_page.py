@@ -21,11 +21,10 @@ from bandwise.ops.monitoring.service import monitoring_of, start_monitoring
 from bandwise.runtime import Runtime
 from testkit.backup import write_manifest
 from testkit.essays import TASK2_ESSAY
+from testkit.monitoring import ADMIN_TOKEN, asgi_client
 from testkit.pg_cluster import PgCluster, free_port
 from testkit.tools import require_tool
 from testkit.waiting import wait_until
-
-ADMIN_TOKEN = "admin-token-for-tests-0123456789"
 
 
 async def test_admin_page_requires_the_token(settings: Settings, runtime: Runtime) -> None:
@@ -33,10 +32,10 @@ async def test_admin_page_requires_the_token(settings: Settings, runtime: Runtim
     runtime.settings = guarded
     monitoring = start_monitoring(runtime)
     try:
-        async with _client(create_app(guarded, runtime)) as client:
+        async with asgi_client(create_app(guarded, runtime)) as client:
             assert (await client.get("/admin")).status_code == 404  # off without ADMIN_TOKEN
         runtime.settings = settings.model_copy(update={"admin_token": SecretStr(ADMIN_TOKEN)})
-        async with _client(create_app(runtime.settings, runtime)) as client:
+        async with asgi_client(create_app(runtime.settings, runtime)) as client:
             assert (await client.get("/admin")).status_code == 401
             wrong = {"Authorization": "Bearer nope"}
             assert (await client.get("/admin", headers=wrong)).status_code == 401
@@ -53,10 +52,6 @@ async def test_admin_page_requires_the_token(settings: Settings, runtime: Runtim
             assert page.status_code == 200 and page.text.count("<svg") == 4
     finally:
         await monitoring.stop()
-
-
-def _client(app: FastAPI) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bandwise")
 
 
 @contextmanager

@@ -8,21 +8,27 @@ from __future__ import annotations
 
 import itertools
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
-from bandwise.config import load_settings
+from bandwise.api.app import create_app
+from bandwise.config import Settings, load_settings
 from bandwise.ops.monitoring.alerts import Alerter
 from bandwise.ops.monitoring.leader import FileLockLeader
 from bandwise.ops.monitoring.notify import Notifier
-from bandwise.ops.monitoring.outbox import Outbox
+from bandwise.ops.monitoring.outbox import RETRY_BASE_SECONDS, Outbox
 from bandwise.ops.monitoring.pg_stats import DatabaseStats
 from bandwise.ops.monitoring.rules import DEFAULT_RULES, Observation
+from bandwise.ops.monitoring.service import MONITORING_KEY, Monitoring
+from bandwise.runtime import Runtime
+from testkit.backup import write_manifest
 from testkit.http_receiver import Receiver, http_receiver
-from testkit.monitoring import NOW, backup, pg
+from testkit.monitoring import ADMIN_TOKEN, NOW, asgi_client, backup, pg
 
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 TARGET = "postgresql+asyncpg://bandwise:***@db.internal:5432/bandwise"
@@ -147,3 +153,35 @@ async def test_a_destination_that_never_answers_backs_off_up_to_the_cap(
     assert gaps[:3] == [10, 20, 40] and set(gaps[3:]) == {40}
     (delivery,) = harness.alerter.recent
     assert delivery.state == "failed" and delivery.attempts == len(attempts)
+
+
+async def test_admin_page_shows_a_failed_delivery_until_it_is_delivered(
+    runtime: Runtime, settings: Settings
+) -> None:
+    write_manifest(settings.backup_dir, 1, "failed")  # BandwiseBackupVerifyFailed fires at once
+    with http_receiver() as receiver:
+        receiver.refuse_next = 1
+        runtime.settings = settings.model_copy(
+            update={
+                "alert_webhook_url": f"{receiver.url}/hook",
+                "admin_token": SecretStr(ADMIN_TOKEN),
+            }
+        )
+        monitoring = Monitoring(runtime)
+        runtime.extras[MONITORING_KEY] = monitoring
+        app = create_app(runtime.settings, runtime)
+        headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        try:
+            await monitoring.tick()
+            async with asgi_client(app) as client:
+                failed = (await client.get("/admin", headers=headers)).text
+                # The retry is due at the next collection after the backoff.
+                await monitoring.alerter.outbox.flush(time.time() + RETRY_BASE_SECONDS)
+                delivered = (await client.get("/admin", headers=headers)).text
+        finally:
+            await monitoring.stop()
+    recent = failed.split('id="recent-alerts"')[1]
+    assert "BandwiseBackupVerifyFailed" in recent
+    assert "failed to webhook after 1 attempts (webhook: HTTP 500)" in recent
+    assert "delivered 20" in delivered.split('id="recent-alerts"')[1]
+    assert [b["alert"] for b in receiver.bodies()] == ["BandwiseBackupVerifyFailed"]

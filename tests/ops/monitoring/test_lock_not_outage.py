@@ -11,6 +11,7 @@ from bandwise.config import Settings
 from bandwise.db.engine import create_engine
 from bandwise.ops.monitoring.pg_stats import ACTIVITY, SUBMISSIONS, TABLES
 from bandwise.ops.monitoring.service import Monitoring
+from bandwise.ops.monitoring.status import collect_status
 from bandwise.runtime import Runtime
 from testkit.backup import write_manifest
 from testkit.http_receiver import http_receiver
@@ -52,6 +53,7 @@ async def test_a_lock_held_over_a_minute_is_stale_statistics_not_an_outage(
                 metrics = monitoring.metrics
                 assert metrics.value("bandwise_db_up") == 1
                 stamp_under_lock = metrics.value("bandwise_db_stats_timestamp_seconds")
+                status = await collect_status(monitoring.stats_engine, settings, stats=locked)
             finally:
                 await holder.close()  # type: ignore[attr-defined]
             again = await monitoring.tick()
@@ -69,6 +71,7 @@ async def test_a_lock_held_over_a_minute_is_stale_statistics_not_an_outage(
     # Not advanced: the last collection that read everything is the one before the lock.
     assert stamp_under_lock == stamp
     assert set(locked.stale) == {TABLES, SUBMISSIONS}, locked.stale
+    assert status.availability_text().startswith("up (statistics stale: submissions: waited")
     assert "lock" in locked.stale[TABLES]
     assert locked.has(ACTIVITY) and locked.total_connections >= 2  # connections still known
     assert firing == ["BandwiseStatisticsStale"]

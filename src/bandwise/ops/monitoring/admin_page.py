@@ -90,9 +90,8 @@ def _rows(rows: Sequence[Sequence[str]]) -> str:
 def _status_table(status: DatabaseStatus) -> str:
     schema_class = "ok" if status.schema_at_head else "bad"
     up = (
-        '<span class="ok">up</span>'
-        if status.up
-        else f'<span class="bad">down ({escape(status.error or "")})</span>'
+        f'<span class="{"ok" if status.up and not status.stale else "bad"}">'
+        f"{escape(status.availability_text())}</span>"
     )
     pool = status.pool
     rows = [

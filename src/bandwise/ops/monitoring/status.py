@@ -52,6 +52,7 @@ class DatabaseStatus:
     biggest_tables: list[tuple[str, int, str]]  # (table, amount, unit: bytes|rows)
     last_backup: BackupRecord | None
     firing_alerts: list[FiringAlert] = field(default_factory=list)
+    stale: dict[str, str] = field(default_factory=dict)  # statistics sections not read
     collected_at: float = field(default_factory=time.time)
 
     @property
@@ -63,6 +64,15 @@ class DatabaseStatus:
     def schema_at_head(self) -> bool | None:
         """Tell whether the schema is this code's head revision (None: unknown)."""
         return self.schema_revision == self.head_revision if self.schema_known else None
+
+    def availability_text(self) -> str:
+        """Return "up", "up (statistics stale: …)" or "DOWN (why)"."""
+        if not self.up:
+            return f"DOWN ({self.error or 'no answer'})"
+        if self.stale:
+            parts = ", ".join(f"{name}: {why}" for name, why in sorted(self.stale.items()))
+            return f"up (statistics stale: {parts})"
+        return "up"
 
     def schema_text(self) -> str:
         """Return the schema line: revision and how it compares with the code's head."""
@@ -77,6 +87,7 @@ class DatabaseStatus:
             "engine": self.engine,
             "target": self.target,
             "up": self.up,
+            "statistics_stale": self.stale,
             "error": self.error,
             "server_version": self.server_version,
             "schema": {
@@ -178,6 +189,7 @@ async def collect_status(
         engine=engine.dialect.name,
         target=describe_target(engine),
         up=stats.up,
+        stale=dict(stats.stale),
         error=stats.error,
         server_version=stats.server_version,
         schema_revision=revision,
