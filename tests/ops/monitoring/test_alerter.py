@@ -24,7 +24,7 @@ from bandwise.ops.monitoring.notify import Notifier
 from bandwise.ops.monitoring.outbox import RETRY_BASE_SECONDS, Outbox
 from bandwise.ops.monitoring.pg_stats import DatabaseStats
 from bandwise.ops.monitoring.rules import DEFAULT_RULES, Observation
-from bandwise.ops.monitoring.service import MONITORING_KEY, Monitoring
+from bandwise.ops.monitoring.service import Monitoring
 from bandwise.runtime import Runtime
 from testkit.backup import write_manifest
 from testkit.http_receiver import Receiver, http_receiver
@@ -168,7 +168,7 @@ async def test_admin_page_shows_a_failed_delivery_until_it_is_delivered(
             }
         )
         monitoring = Monitoring(runtime)
-        runtime.extras[MONITORING_KEY] = monitoring
+        runtime.monitoring = monitoring
         app = create_app(runtime.settings, runtime)
         headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
         try:
