@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: install install-dev run test lint format postgres-binaries pgbouncer test-tools deploy-tools lock clean
+.PHONY: install install-dev run test test-quick lint format postgres-binaries pgbouncer test-tools deploy-tools lock clean
 
 install: $(RUNTIME_STAMP)
 
@@ -47,6 +47,13 @@ deploy-tools:
 
 test: install-dev postgres-binaries pgbouncer test-tools deploy-tools
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The fast lane: pure and SQLite-only tests in this process; no PostgreSQL, PgBouncer, Chromium,
+# promtool, shellcheck, compose or Redis, and no `bandwise` child processes.
+QUICK_MARKERS := not postgres and not system_tools and not slow
+
+test-quick: install-dev
+	$(BIN)/pytest -m "$(QUICK_MARKERS)" $(PYTEST_ARGS)
 
 lint: install-dev
 	$(BIN)/ruff check src testkit tests benchmarks

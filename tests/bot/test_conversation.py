@@ -206,18 +206,25 @@ async def test_concurrent_essays_never_exceed_the_limit(conversation: Conversati
 
 
 class SlowAssessor:
-    """The heuristic assessor, slowed down so the processing notice shows."""
+    """The heuristic assessor, answering only once the processing notice was sent."""
 
     name = "heuristic"
 
+    def __init__(self) -> None:
+        self.notice_sent = asyncio.Event()
+
     async def assess(self, text: str, task_type: TaskType) -> AssessmentResult:
-        await asyncio.sleep(0.3)
+        await asyncio.wait_for(self.notice_sent.wait(), timeout=30)
         return await HeuristicAssessor().assess(text, task_type)
 
 
 async def test_processing_notice_when_scoring_is_slow(conversation: Conversation) -> None:
     conversation.runtime.settings.bot_processing_notice_seconds = 0.05
-    conversation.runtime.assessor = SlowAssessor()
+    assessor = SlowAssessor()
+    conversation.runtime.assessor = assessor
+    conversation.session.listener = lambda sent: (
+        assessor.notice_sent.set() if getattr(sent, "text", None) == texts.PROCESSING else None
+    )
     sent = await conversation.say(TASK1_ESSAY)
     kinds = [(type(method).__name__, getattr(method, "text", None)) for method in sent]
     assert kinds[1] == ("SendChatAction", None)

@@ -33,6 +33,8 @@ EXIT_TIMEOUT = 60.0
 START_TIMEOUT = 180.0  # a loaded machine imports aiogram slowly: a bound, not a wait
 ASSESSED = "assessment"
 
+pytestmark = pytest.mark.slow  # every test starts `bandwise serve` or `bandwise bot run`
+
 
 @pytest.fixture
 def slow_llm() -> Iterator[FakeLLMServer]:

@@ -63,6 +63,7 @@ def condition(service: dict[str, Any], dependency: str) -> str | None:
     return entry.get("condition") if entry else None
 
 
+@pytest.mark.system_tools  # Docker Compose
 @pytest.mark.usefixtures("filled_env")
 @pytest.mark.parametrize("profiles", PROFILES, ids=lambda p: p or "default")
 def test_every_profile_renders_and_is_safe(project: Path, profiles: str) -> None:
@@ -89,6 +90,7 @@ def test_every_profile_renders_and_is_safe(project: Path, profiles: str) -> None
             assert condition(services[dependant], "postgres") == "service_healthy", dependant
 
 
+@pytest.mark.system_tools  # Docker Compose
 @pytest.mark.usefixtures("filled_env")
 def test_postgres_service_is_initialised_safely(project: Path) -> None:
     postgres = render(project, "")["services"]["postgres"]
@@ -108,6 +110,7 @@ def test_postgres_service_is_initialised_safely(project: Path) -> None:
         assert setting in settings
 
 
+@pytest.mark.system_tools  # Docker Compose
 @pytest.mark.usefixtures("filled_env")
 def test_bot_and_backup_share_database_url_and_volumes(project: Path) -> None:
     services = render(project, "")["services"]
@@ -128,6 +131,7 @@ def test_bot_and_backup_share_database_url_and_volumes(project: Path) -> None:
         assert service["environment"]["POSTGRES_SUPERUSER_PASSWORD"] in ("", None)
 
 
+@pytest.mark.system_tools  # Docker Compose
 def test_missing_api_token_is_refused(project: Path, filled_env: Path) -> None:
     text = filled_env.read_text(encoding="utf-8")
     filled_env.write_text(re.sub(r"(?m)^API_TOKEN=.*$", "", text), encoding="utf-8")

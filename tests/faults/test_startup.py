@@ -15,6 +15,7 @@ BACKOFF_LINE = re.compile(r"database not ready \(attempt (\d+)\): .*; next try i
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.postgres
 async def test_service_waits_for_a_late_server_with_backoff(
     service_factory: ServiceFactory,
 ) -> None:

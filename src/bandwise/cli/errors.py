@@ -6,7 +6,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from bandwise import errors
 from bandwise.config import mask_url
@@ -39,7 +39,7 @@ def exit_code_for(error: errors.BandwiseError) -> int:
     return 1
 
 
-def fail(error: errors.BandwiseError) -> None:
+def fail(error: errors.BandwiseError) -> NoReturn:
     """Print ``error`` to stderr (no traceback) and exit with its code."""
     print(f"error: {error.message}", file=sys.stderr)
     raise SystemExit(exit_code_for(error))
@@ -64,10 +64,8 @@ def guarded(function: Callable[[], T], *, target: str | None = None) -> T:
         return function()
     except errors.BandwiseError as error:
         fail(error)
-        raise AssertionError("unreachable") from error
     except UNTRANSLATED as error:
         fail(translate(error, target))
-        raise AssertionError("unreachable") from error
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         raise SystemExit(130) from None

@@ -72,7 +72,7 @@ async def consume_check(
     resets_at = policy.resets_at(now)
     if used is None:
         assert limit is not None
-        events.emit(events.RATE_LIMIT_REFUSED)
+        events.emit(events.LimitRefused())
         raise _limit_reached(limit, resets_at)
     return Allowance(used=used, limit=limit, resets_at=resets_at)
 

@@ -140,7 +140,7 @@ async def record_payment(
             payload,
         )
         raise
-    events.emit(events.PAYMENT, outcome="succeeded" if outcome.recorded else "duplicate")
+    events.emit(events.PaymentHandled("succeeded" if outcome.recorded else "duplicate"))
     return outcome
 
 
@@ -176,7 +176,7 @@ async def refund_payment(
         return payment
 
     payment = await run_transaction(sessions, take_back, retry=False)
-    events.emit(events.PAYMENT, outcome="refunded")
+    events.emit(events.PaymentHandled("refunded"))
     return payment
 
 

@@ -118,7 +118,7 @@ async def submit_essay(
         result = await _assess(assessor, text, task_type)
         return SubmissionOutcome(None, None, result, task_type, count, None, saved=False)
 
-    events.emit(events.SUBMISSION, task_type=task_type.value)
+    events.emit(events.EssaySubmitted(task_type.value))
     try:
         result = await _assess(assessor, text, task_type)
     except asyncio.CancelledError:  # the process is stopping past its grace period
@@ -243,11 +243,11 @@ async def _assess(assessor: Assessor, text: str, task_type: TaskType) -> Assessm
     try:
         result = await assessor.assess(text, task_type)
     except AssessmentFailed:
-        events.emit(events.ASSESSMENT, assessor=assessor.name, succeeded=False)
+        events.emit(events.EssayScored(assessor.name, succeeded=False))
         raise
     except Exception as error:
-        events.emit(events.ASSESSMENT, assessor=assessor.name, succeeded=False)
+        events.emit(events.EssayScored(assessor.name, succeeded=False))
         log.exception("assessor %s failed", assessor.name)
         raise AssessmentFailed(f"the essay could not be scored: {error}") from error
-    events.emit(events.ASSESSMENT, assessor=result.assessor, succeeded=True)
+    events.emit(events.EssayScored(result.assessor, succeeded=True))
     return result
