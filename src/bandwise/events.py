@@ -19,6 +19,7 @@ ASSESSMENT = "assessment"  # assessor, succeeded
 RATE_LIMIT_REFUSED = "rate_limit_refused"
 BOT_UPDATE = "bot_update"  # kind, seconds, succeeded
 PAYMENT = "payment"  # outcome
+DISAGREEMENT = "assessment_disagreement"  # assessor: LLM and offline model > 1.5 bands apart
 
 Observer = Callable[..., None]
 _observers: dict[str, list[Observer]] = defaultdict(list)

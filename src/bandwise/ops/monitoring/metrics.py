@@ -83,6 +83,12 @@ class ApplicationMetrics:
             ["assessor", "outcome"],
             registry=None,
         )
+        self.disagreements = Counter(
+            "bandwise_assessment_disagreements",
+            "LLM results more than 1.5 bands from the offline model's (flagged).",
+            ["assessor"],
+            registry=None,
+        )
         self.rate_limit_refusals = Counter(
             "bandwise_rate_limit_refusals", "Essays refused by the daily limit.", registry=None
         )
@@ -119,6 +125,7 @@ class ApplicationMetrics:
         return [
             self.submissions,
             self.assessments,
+            self.disagreements,
             self.rate_limit_refusals,
             self.bot_updates,
             self.bot_handling,
@@ -142,6 +149,7 @@ def _install_retry_hooks() -> None:
         retry.on_database_error(lambda kind: APPLICATION.db_errors.labels(safe_label(kind)).inc())
         events.subscribe(events.SUBMISSION, record_submission)
         events.subscribe(events.ASSESSMENT, record_assessment)
+        events.subscribe(events.DISAGREEMENT, record_disagreement)
         events.subscribe(events.RATE_LIMIT_REFUSED, record_rate_limit_refusal)
         events.subscribe(events.BOT_UPDATE, record_bot_update)
         events.subscribe(events.PAYMENT, record_payment)
@@ -153,8 +161,13 @@ def record_submission(task_type: str) -> None:
     APPLICATION.submissions.labels(safe_label(task_type)).inc()
 
 
+def record_disagreement(assessor: str) -> None:
+    """Count one LLM result flagged for disagreeing with the offline model."""
+    APPLICATION.disagreements.labels(safe_label(assessor)).inc()
+
+
 def record_assessment(assessor: str, *, succeeded: bool = True) -> None:
-    """Count one scoring attempt by ``assessor`` (its name, e.g. ``heuristic`` or ``llm``)."""
+    """Count one scoring attempt by ``assessor`` (its name, e.g. ``offline`` or ``llm:<model>``)."""
     APPLICATION.assessments.labels(safe_label(assessor), "ok" if succeeded else "failed").inc()
 
 
