@@ -88,15 +88,13 @@ def run(essays: Sequence[Essay], folds: int) -> str:
     with_prompt = feature_rows(essays)
     without = feature_rows(essays, with_prompt=False)
     scorer = shipped_scorer()
-    capacity = (
-        int(_shipped_capacity()["max_depth"]),
-        int(_shipped_capacity()["n_estimators"]),
-    )
+    shipped = _shipped_capacity()
+    capacity = (int(shipped["max_depth"]), int(shipped["n_estimators"]))
     _, _, (predicted, predicted_bare) = choose_capacity(
-        essays, with_prompt, without, [capacity], folds=folds
+        essays, with_prompt, without, [capacity], folds=folds, alpha=float(shipped["ridge_alpha"])
     )
     rows = {
-        f"fitted model, with prompt (depth {capacity[0]}, {capacity[1]} trees)": predicted,
+        f"fitted model, with prompt (trees {capacity[0]}x{capacity[1]} + ridge)": predicted,
         "fitted model, no prompt": predicted_bare,
         **baselines(essays, folds),
     }
@@ -127,12 +125,12 @@ def run(essays: Sequence[Essay], folds: int) -> str:
     return "\n".join(lines)
 
 
-def _shipped_capacity() -> dict[str, int]:
+def _shipped_capacity() -> dict[str, float]:
     import json
 
     from bandwise.assessment.scorer import MODEL_PATH
 
-    capacity: dict[str, int] = json.loads(MODEL_PATH.read_text(encoding="utf-8"))["capacity"]
+    capacity: dict[str, float] = json.loads(MODEL_PATH.read_text(encoding="utf-8"))["capacity"]
     return capacity
 
 

@@ -186,9 +186,17 @@ async def test_disagreement_with_the_offline_model_is_flagged_logged_and_counted
     assert agreeing.band_low is not None and agreeing.band_high is not None
     assert agreeing.band_low <= agreeing.overall <= agreeing.band_high
     server.answer(Reply(content=good_answer((9.0, 9.0, 9.0, 9.0))))
-    counter = metrics.APPLICATION.disagreements.labels("llm:test-model")
+    counter = metrics.APPLICATION.disagreements.labels(metrics.safe_label("llm:test-model"))
     before = counter._value.get()
     record = await assessor.assess(TASK2_ESSAY, TaskType.TASK_2)
     assert record.flagged is True and seen == ["llm:test-model"]
     assert "result flagged" in caplog.text
     assert counter._value.get() == before + 1
+
+
+async def test_garbage_is_not_sent_to_the_model(server: FakeLLMServer) -> None:
+    server.answer(Reply(content=good_answer((8.0, 8.0, 8.0, 8.0))))
+    assessor = FallbackAssessor(make_assessor(server), OfflineAssessor())
+    result = await assessor.assess("the " * 300, TaskType.TASK_2)
+    assert result.assessor == "offline" and result.overall <= 4
+    assert server.requests == []

@@ -6,11 +6,13 @@ import random
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bandwise.assessment.bands import overall_band
 from bandwise.assessment.features import measure
 from bandwise.assessment.garbage import MAX_GARBAGE_BAND
-from bandwise.assessment.offline import OfflineAssessor
+from bandwise.assessment.offline import OfflineAssessor, fit_criteria
 from bandwise.assessment.scorer import half_band, shipped_scorer
 from bandwise.assessment.types import CRITERIA, AssessmentResult
 from bandwise.models import TaskType
@@ -155,3 +157,16 @@ def test_real_essays_are_not_taken_for_garbage() -> None:
         result = assess(text, task_type)
         assert "Not assessable" not in result.criteria["task_achievement"].justification
         assert result.overall >= Decimal(5)
+
+
+@given(
+    overall=st.floats(min_value=0.0, max_value=10.0),
+    offsets=st.lists(st.floats(min_value=-1.0, max_value=1.0), min_size=4, max_size=4),
+    ceiling=st.sampled_from([9.0, 4.0, 2.0]),
+)
+def test_criteria_always_round_to_the_overall(
+    overall: float, offsets: list[float], ceiling: float
+) -> None:
+    bands = fit_criteria(min(overall, ceiling), dict(zip(CRITERIA, offsets, strict=True)), ceiling)
+    assert overall_band(*bands.values()) == half_band(min(overall, ceiling), ceiling)
+    assert all(Decimal(1) <= band <= Decimal(str(ceiling)) for band in bands.values())

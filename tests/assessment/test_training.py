@@ -41,14 +41,27 @@ def test_training_reproduces_the_shipped_parameters() -> None:
     assert isinstance(capacity, dict)
     essays = train_scorer.load_essays(train_scorer.DEFAULT_DATA)
     # Refit at the shipped capacity only (the grid search is the slow part; its MAEs ship).
-    refit = train_scorer.train(essays, [(capacity["max_depth"], capacity["n_estimators"])])
-    for key in ("features", "init", "learning_rate", "residual_interval", "feature_stats", "trees"):
+    refit = train_scorer.train(
+        essays,
+        [(capacity["max_depth"], capacity["n_estimators"])],
+        alpha=capacity["ridge_alpha"],
+    )
+    for key in (
+        "features",
+        "init",
+        "learning_rate",
+        "blend_weight",
+        "linear",
+        "residual_interval",
+        "feature_stats",
+        "trees",
+    ):
         assert refit[key] == parameters[key], key
     assert refit["capacity"]["max_depth"] == capacity["max_depth"]
 
 
 @needs_data
-def test_shipped_trees_predict_what_scikit_learn_predicts() -> None:
+def test_shipped_scorer_predicts_what_scikit_learn_predicts() -> None:
     essays = train_scorer.load_essays(train_scorer.DEFAULT_DATA)[:40]
     parameters = shipped()
     scorer = FittedScorer.from_parameters(parameters)  # type: ignore[arg-type]
@@ -58,18 +71,24 @@ def test_shipped_trees_predict_what_scikit_learn_predicts() -> None:
     bare = train_scorer.feature_rows(essays, with_prompt=False)
     y = np.array([essay.band for essay in essays])
     model = train_scorer.make_model(2, 20).fit(np.vstack([rows, bare]), np.concatenate([y, y]))
+    linear = train_scorer.fit_linear(10.0, rows, bare, y)
     dumped = FittedScorer.from_parameters(
         {
             **parameters,
             "init": model.init_.constant_[0][0],
             "learning_rate": model.learning_rate,
             "trees": train_scorer.dump_trees(model),
+            "linear": linear,
         }  # type: ignore[arg-type]
     )
-    for essay, expected in zip(essays, model.predict(rows), strict=True):
+    weight = dumped.blend_weight
+    expected = weight * model.predict(rows) + (1 - weight) * train_scorer.predict_linear(
+        linear, rows
+    )
+    for essay, wanted in zip(essays, expected, strict=True):
         measured = measure(essay.text, essay.task_type, essay.prompt)
-        assert dumped.predict(measured) == pytest.approx(expected, abs=1e-6)
-    assert scorer.trees  # the shipped file loads
+        assert dumped.predict(measured) == pytest.approx(wanted, abs=1e-6)
+    assert scorer.trees and scorer.linear.coef  # the shipped file loads
 
 
 @needs_data

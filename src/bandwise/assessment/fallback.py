@@ -33,6 +33,9 @@ class FallbackAssessor:
     ) -> AssessmentResult:
         """Score ``text`` with the primary assessor, or the fallback when the primary fails."""
         offline = await self.fallback.assess(text, task_type, prompt=prompt)
+        if offline.not_an_essay:
+            # No essay to score: the language model's opinion cannot make it one.
+            return offline
         try:
             result = await self.primary.assess(text, task_type, prompt=prompt)
         except AssessmentFailed as error:

@@ -96,6 +96,7 @@ def _content_words(tokens: list[str]) -> list[str]:
     return [token for token in tokens if token.isalpha() and token not in STOPWORDS]
 
 
+@lru_cache(maxsize=65536)
 def _stem(token: str) -> str:
     # Crude suffix stripping: enough to match "cars" with "car" and "rented" with "rent".
     for suffix in ("ing", "ed", "es", "s", "ly"):
@@ -191,14 +192,19 @@ def measure(text: str, task_type: TaskType, prompt: str | None = None) -> EssayF
 
     checker = speller()
     vocabulary = set(alpha)
-    known = checker.known(vocabulary)
+    # The spell checker's own lookups re-normalise every word; these tokens are already
+    # lower-case letters, so its dictionary (a Counter) is read directly: same answer, faster.
+    dictionary = checker.word_frequency.dictionary
+    longest = checker.word_frequency.longest_word_length + 3
+    known = {word for word in vocabulary if word in dictionary and len(word) <= longest}
     # Capitalised words mid-sentence are mostly names (Japan, Facebook): not spelling errors.
     proper = {word.lower() for word in re.findall(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+", text)}
     misspelt = sorted(
         token for token in vocabulary - known if len(token) > 2 and token not in proper
     )
-    misspelt_tokens = sum(1 for token in alpha if token in set(misspelt))
-    frequency = checker.word_frequency
+    misspelt_set = set(misspelt)
+    misspelt_tokens = sum(1 for token in alpha if token in misspelt_set)
+    frequency = dictionary
     content_known = [token for token in content if token in known]
     counts = [frequency[token] for token in content_known]
     rare = sorted({token for token in content_known if frequency[token] < RARE_WORD_COUNT})
@@ -306,7 +312,7 @@ def measure(text: str, task_type: TaskType, prompt: str | None = None) -> EssayF
             {token for token in prompt_topic if _stem(token) not in essay_stems and len(token) > 3}
         ),
         copied_from_prompt=copied_text,
-        rare_words=rare,
+        rare_words=[word for word in rare if word not in proper],
         longest_sentence=max(sentence_list, key=len) if sentence_list else None,
     )
     return EssayFeatures(values, evidence, count, len(sentence_list), len(paragraph_list))

@@ -123,13 +123,6 @@ class OfflineAssessor:
         """Score ``text`` as an IELTS ``task_type`` essay answering ``prompt``."""
         return self.assess_sync(text, task_type, prompt=prompt)
 
-    def predict(self, text: str, task_type: TaskType, *, prompt: str | None = None) -> float:
-        """Return the unrounded overall band (what the LLM's answer is checked against)."""
-        measured = measure(text, task_type, prompt)
-        garbage = not_an_essay(measured)
-        overall = self.scorer.predict(measured)
-        return min(overall, garbage.ceiling) if garbage else overall
-
     def assess_sync(
         self, text: str, task_type: TaskType, *, prompt: str | None = None
     ) -> AssessmentResult:
@@ -160,6 +153,7 @@ class OfflineAssessor:
             assessor=self.name,
             band_low=likely.low,
             band_high=likely.high,
+            not_an_essay=garbage is not None,
         )
 
 
@@ -234,6 +228,16 @@ def _justifications(
     }
 
 
+def _task_focus(task_type: TaskType, has_overview: bool, has_position: bool) -> str:
+    if task_type is TaskType.TASK_1:
+        if has_overview:
+            return "Support the overview with exact figures and direct comparisons."
+        return "Open with an overview sentence stating the main trends before the details."
+    if has_position:
+        return "Keep to your stated position in every paragraph and restate it at the end."
+    return "State your position in the introduction and keep to it in every paragraph."
+
+
 def _suggestions(
     measured: EssayFeatures,
     task_type: TaskType,
@@ -253,9 +257,7 @@ def _suggestions(
             f"Write at least {minimum} words: this answer has {measured.word_count}."
             if measured.word_count < minimum
             else "Develop each main idea with a specific example or figure.",
-            "Open with an overview sentence stating the main trends before the details."
-            if task_type is TaskType.TASK_1
-            else "State your position in the introduction and keep to it in every paragraph.",
+            _task_focus(task_type, evidence.has_overview, evidence.has_position),
             "Address every part of the question; paraphrase its key words rather than copy them.",
         ],
         "coherence_cohesion": [

@@ -49,6 +49,27 @@ class Tree:
 
 
 @dataclass(frozen=True)
+class Linear:
+    """The ridge half of the blend: clip, standardise, weigh."""
+
+    clip_low: list[float]
+    clip_high: list[float]
+    mean: list[float]
+    scale: list[float]
+    coef: list[float]
+    intercept: float
+
+    def predict(self, row: list[float]) -> float:
+        """Return the linear prediction for ``row``."""
+        total = self.intercept
+        for value, low, high, mean, scale, coef in zip(
+            row, self.clip_low, self.clip_high, self.mean, self.scale, self.coef, strict=True
+        ):
+            total += coef * (min(high, max(low, value)) - mean) / scale
+        return total
+
+
+@dataclass(frozen=True)
 class BandRange:
     """The likely range around a predicted band, as half bands."""
 
@@ -64,6 +85,8 @@ class FittedScorer:
     init: float
     learning_rate: float
     trees: list[Tree]
+    linear: Linear
+    blend_weight: float
     residual_low: float
     residual_high: float
     feature_stats: dict[str, tuple[float, float]]
@@ -76,6 +99,10 @@ class FittedScorer:
             init=float(parameters["init"]),
             learning_rate=float(parameters["learning_rate"]),
             trees=[Tree(**tree) for tree in parameters["trees"]],
+            linear=Linear(
+                **{key: value for key, value in parameters["linear"].items() if key != "alpha"}
+            ),
+            blend_weight=float(parameters["blend_weight"]),
             residual_low=float(parameters["residual_interval"]["low"]),
             residual_high=float(parameters["residual_interval"]["high"]),
             feature_stats={
@@ -91,8 +118,10 @@ class FittedScorer:
 
     def predict(self, measured: EssayFeatures) -> float:
         """Return the predicted overall band (unrounded) for a measured essay."""
-        row = [_float32(value) for value in measured.vector(self.features)]
-        return self.init + self.learning_rate * sum(tree.predict(row) for tree in self.trees)
+        row = measured.vector(self.features)
+        narrowed = [_float32(value) for value in row]
+        trees = self.init + self.learning_rate * sum(tree.predict(narrowed) for tree in self.trees)
+        return self.blend_weight * trees + (1 - self.blend_weight) * self.linear.predict(row)
 
     def band_range(self, predicted: float, ceiling: float = 9.0) -> BandRange:
         """Return the half-band range that held the human band for most validated essays."""

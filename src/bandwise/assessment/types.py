@@ -54,6 +54,8 @@ class AssessmentResult:
     band_high: Decimal | None = None
     # Set when the language model and the offline model disagree by more than allowed.
     flagged: bool = False
+    # The offline model found no essay to score (word salad, the question pasted back, ...).
+    not_an_essay: bool = False
     overall: Decimal = field(default=Decimal(0))
 
     def __post_init__(self) -> None:
