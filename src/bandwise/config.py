@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -186,6 +187,18 @@ class Settings(BaseSettings):
     )
     webhook_url: str | None = Field(default=None, description="Public HTTPS URL for webhook mode.")
     webhook_secret: SecretStr | None = Field(default=None, description="Webhook secret token.")
+    telegram_api_url: str = Field(
+        default="https://api.telegram.org",
+        description="Bot API server the bot talks to (a local Bot API server, a test double).",
+    )
+    bot_startup_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description=(
+            "Seconds the bot may take to reach the Bot API at start-up: readiness reports it "
+            "as starting meanwhile, `bot run` exits 1 past it."
+        ),
+    )
     redis_url: SecretStr | None = Field(
         default=None, description="Redis URL for shared FSM storage."
     )
@@ -202,6 +215,15 @@ class Settings(BaseSettings):
         default="/telegram/webhook", description="Path of the webhook route in the HTTP service."
     )
 
+    shutdown_grace_seconds: float = Field(
+        default=200.0,
+        gt=0,
+        description=(
+            "Seconds a stop (SIGTERM, SIGINT) waits for requests and updates in flight; must "
+            "cover the scoring deadline, AI_TIMEOUT × (AI_MAX_RETRIES + 1)."
+        ),
+    )
+
     # Assessment -----------------------------------------------------------------------------------
     ai_api_key: SecretStr | None = Field(
         default=None,
@@ -213,6 +235,18 @@ class Settings(BaseSettings):
     ai_model: str = Field(default="openai/gpt-4o-mini", description="Model name at the provider.")
     ai_timeout: float = Field(default=60.0, gt=0, description="Seconds per provider request.")
     ai_max_retries: int = Field(default=2, ge=0, le=10, description="Retries on 429/5xx.")
+    pending_sweep_interval_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How often a running service gives back the checks of abandoned pending "
+        "submissions (every instance may sweep; each row is claimed once).",
+    )
+    pending_sweep_margin_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="Added to the scoring deadline (AI_TIMEOUT × (AI_MAX_RETRIES + 1)) before a "
+        "pending submission counts as abandoned.",
+    )
 
     # Backups ------------------------------------------------------------------------------------
     backup_dir: Path = Field(default=Path("backups"), description="Directory holding backups.")
@@ -237,7 +271,10 @@ class Settings(BaseSettings):
         default=None, description="URL receiving alert JSON posts."
     )
     alert_cooldown_seconds: float = Field(
-        default=900.0, ge=0, description="Minimum gap between repeats."
+        default=900.0,
+        ge=0,
+        description="Seconds between reminders while an alert keeps firing (0: no reminders); "
+        "a new episode and its resolution are always announced at once.",
     )
 
     # Monitoring ---------------------------------------------------------------------------------
@@ -284,6 +321,12 @@ class Settings(BaseSettings):
                 and secret.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS
             ):
                 raise ValueError(f"{name.upper()} is still the placeholder; set a real secret")
+        deadline = self.ai_timeout * (self.ai_max_retries + 1)
+        if self.shutdown_grace_seconds < deadline:
+            raise ValueError(
+                f"SHUTDOWN_GRACE_SECONDS ({self.shutdown_grace_seconds:g}) must cover the scoring "
+                f"deadline AI_TIMEOUT × (AI_MAX_RETRIES + 1) = {deadline:g} s"
+            )
         url = self.database_url
         if url is not None:
             password = make_url(url.get_secret_value()).password
@@ -331,6 +374,31 @@ class Settings(BaseSettings):
         )
 
 
+def check_api_settings(settings: Settings) -> None:
+    """Refuse to expose /api beyond loopback without a bearer token."""
+    if not settings.api_is_loopback and settings.api_token is None:
+        raise ConfigurationError(
+            f"API_TOKEN: required when API_HOST is {settings.api_host} (not loopback)",
+            variable="API_TOKEN",
+        )
+
+
+def check_webhook_settings(settings: Settings) -> None:
+    """Refuse webhook mode without a secret token (anyone could post fake updates)."""
+    if settings.webhook_url and settings.webhook_secret is None:
+        raise ConfigurationError(
+            "WEBHOOK_SECRET: required when WEBHOOK_URL is set", variable="WEBHOOK_SECRET"
+        )
+    if settings.webhook_url and not settings.webhook_url.startswith("https://"):
+        raise ConfigurationError("WEBHOOK_URL: must be an https:// URL", variable="WEBHOOK_URL")
+
+
+def check_serve_settings(settings: Settings) -> None:
+    """Run every check `bandwise serve` makes before it starts (`config check` runs the same)."""
+    check_api_settings(settings)
+    check_webhook_settings(settings)
+
+
 def _describe_validation_error(exc: ValidationError) -> ConfigurationError:
     first = exc.errors()[0]
     location = [str(part) for part in first.get("loc", ())]
@@ -352,7 +420,16 @@ def load_settings(env_file: Path | str | None = None, **overrides: object) -> Se
         raise _describe_validation_error(exc) from None
 
 
+ENV_FILE_VARIABLE = "BANDWISE_ENV_FILE"
+
+
+def configured_env_file(environ: Mapping[str, str] | None = None) -> Path | None:
+    """Return the env file ``BANDWISE_ENV_FILE`` names (in ``environ``, default the process's)."""
+    named = (os.environ if environ is None else environ).get(ENV_FILE_VARIABLE)
+    return Path(named) if named else None
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """Return the process's settings, read once from the environment and ``BANDWISE_ENV_FILE``."""
-    return load_settings(os.environ.get("BANDWISE_ENV_FILE") or None)
+    return load_settings(configured_env_file())

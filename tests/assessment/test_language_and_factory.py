@@ -7,7 +7,7 @@ from bandwise.assessment.fallback import FallbackAssessor
 from bandwise.assessment.language import detect_language, is_english
 from bandwise.assessment.offline import OfflineAssessor
 from bandwise.config import load_settings
-from tests.support.essays import TASK1_ESSAY, TASK2_ESSAY
+from testkit.essays import TASK1_ESSAY, TASK2_ESSAY
 
 SPANISH = (
     "Algunas personas creen que las universidades deberían centrarse en habilidades "
@@ -29,14 +29,14 @@ def test_no_text_is_unknown() -> None:
     assert detect_language("12345 !!!").language == "unknown"
 
 
-def test_factory_uses_heuristic_without_key_and_fallback_with_key() -> None:
+def test_factory_uses_the_offline_model_without_key_and_fallback_with_key() -> None:
     assert isinstance(build_assessor(load_settings()), OfflineAssessor)
     assessor = build_assessor(load_settings(ai_api_key="k", ai_model="m"))
     assert isinstance(assessor, FallbackAssessor)
     assert assessor.primary.name == "llm:m" and assessor.fallback.name == "offline"
 
 
-async def test_heuristic_is_deterministic() -> None:
+async def test_offline_model_is_deterministic() -> None:
     from bandwise.models import TaskType
 
     first = await OfflineAssessor().assess(TASK2_ESSAY, TaskType.TASK_2)

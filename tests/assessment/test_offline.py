@@ -16,7 +16,7 @@ from bandwise.assessment.offline import OfflineAssessor, fit_criteria
 from bandwise.assessment.scorer import half_band, shipped_scorer
 from bandwise.assessment.types import CRITERIA, AssessmentResult
 from bandwise.models import TaskType
-from tests.support.essays import TASK1_ESSAY, TASK2_ESSAY
+from testkit.essays import TASK1_ESSAY, TASK2_ESSAY
 
 QUESTION = (
     "Some people believe that universities should focus on practical skills, while others "

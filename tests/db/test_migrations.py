@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -17,8 +18,8 @@ from bandwise.db import migrate
 from bandwise.db.engine import create_engine
 from bandwise.errors import MigrationError
 from bandwise.legacy.schema import legacy_metadata
-from tests.conftest import subprocess_env
-from tests.support.legacy import quirky_legacy_data, write_legacy_file
+from testkit.legacy import quirky_legacy_data, write_legacy_file
+from testkit.service import subprocess_env
 
 APP_TABLES = {"users", "submissions", "assessments", "rate_limits", "import_quarantine"}
 
@@ -117,7 +118,7 @@ async def _check_adopted(engine: AsyncEngine, telegram_ids: tuple[int, ...] = BI
     from sqlalchemy import select
 
     from bandwise.db.engine import create_sessionmaker
-    from bandwise.models import Assessment, Submission, User
+    from bandwise.models import Assessment, RateLimit, Submission, User
 
     async with create_sessionmaker(engine)() as session:
         first = await session.get(User, 1)
@@ -131,6 +132,9 @@ async def _check_adopted(engine: AsyncEngine, telegram_ids: tuple[int, ...] = BI
         assert assessment.assessor == "legacy"
         epoch = await session.get(Submission, 12)
         assert epoch is not None and epoch.submitted_at.isoformat() == "2024-03-02T09:00:00+00:00"
+        # The row made from user 3's counter is created at 00:00 UTC of its day, as imported.
+        moved = await session.scalar(select(RateLimit).where(RateLimit.user_id == 3))
+        assert moved is not None and moved.created_at.isoformat() == "2024-03-02T00:00:00+00:00"
 
 
 async def test_legacy_sqlite_file_is_adopted_in_place(tmp_path: Path) -> None:
@@ -198,10 +202,13 @@ async def test_unconvertible_legacy_value_stops_adoption_and_names_it(tmp_path: 
     data = quirky_legacy_data()
     data.users[1]["created_at"] = "2025-02-30 10:00:00"
     path = write_legacy_file(tmp_path / "bad.db", data)
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
     engine = create_engine(load_settings(database_url=f"sqlite:///{path}"))
     try:
         with pytest.raises(MigrationError) as caught:
             await migrate.upgrade(engine)
+        # "Everything was rolled back" means it: the file is byte for byte what it was.
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == before
         message = str(caught.value)
         assert "users id=2 created_at='2025-02-30 10:00:00'" in message
         assert "0002" in message

@@ -18,14 +18,14 @@ from bandwise.assessment.offline import OfflineAssessor
 from bandwise.config import Settings, load_settings
 from bandwise.db import migrate
 from bandwise.db.engine import create_engine, create_sessionmaker
-from bandwise.devtools.load import HttpDriver, essay_for, run_load
-from bandwise.devtools.pg_cluster import PgCluster
-from bandwise.devtools.pgbouncer import PgBouncer
 from bandwise.errors import DailyLimitReached, DatabaseError
 from bandwise.services.history import get_history
 from bandwise.services.limits import LimitPolicy
 from bandwise.services.submissions import EssayRequest, submit_essay
-from tests.faults.conftest import ServiceFactory
+from testkit.faults import ServiceFactory
+from testkit.load import HttpDriver, essay_for, run_load
+from testkit.pg_cluster import PgCluster
+from testkit.pgbouncer import PgBouncer
 
 
 @pytest.fixture(scope="module")
@@ -103,8 +103,7 @@ async def test_concurrent_submissions_and_limits_through_pgbouncer(
 
     outcomes = await asyncio.gather(*(submit(index) for index in range(40)))
     assert outcomes.count(True) == 8 * 3
-    async with sessions() as session:
-        history = await get_history(session, 700, 10)
+    history = await get_history(sessions, 700, 10)
     assert len(history.items) == 3
     assert all(item.assessment is not None for item in history.items)
 

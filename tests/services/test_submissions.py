@@ -16,7 +16,7 @@ from bandwise.runtime import Runtime
 from bandwise.services.history import get_history
 from bandwise.services.limits import LimitPolicy
 from bandwise.services.submissions import EssayRequest, submit_essay
-from tests.support.essays import SHORT_TEXT, TASK1_ESSAY, TASK2_ESSAY
+from testkit.essays import SHORT_TEXT, TASK1_ESSAY, TASK2_ESSAY
 
 NOW = datetime(2026, 11, 24, 21, 30, tzinfo=UTC)
 
@@ -157,8 +157,7 @@ async def test_history_lists_newest_first_with_trend(runtime: Runtime) -> None:
                 now=NOW + timedelta(minutes=index),
             )
         )
-    async with runtime.sessions() as session:
-        history = await get_history(session, 8, limit=2)
+    history = await get_history(runtime.sessions, 8, limit=2)
     assert [item.submission.id for item in history.items] == [
         outcomes[2].submission.id,
         outcomes[1].submission.id,
@@ -218,8 +217,7 @@ async def test_trend_covers_every_assessment_not_only_the_charted_ones(
         )
         for i, text in enumerate([TASK1_ESSAY, TASK2_ESSAY, TASK2_ESSAY + "\n\nHowever, thus."])
     ]
-    async with runtime.sessions() as session:
-        history = await get_history(session, 12)
+    history = await get_history(runtime.sessions, 12)
     bands = [outcome.result.overall for outcome in outcomes]
     assert len(history.series) == 2  # the chart's window
     assert history.trend.count == 3

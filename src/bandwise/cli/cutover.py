@@ -11,6 +11,7 @@ from rich.console import Console
 
 from bandwise.cli.context import command_settings
 from bandwise.cli.errors import run
+from bandwise.cli.importer import SkipTableOption
 from bandwise.ops.cutover import CutoverOptions, CutoverReport, StepRecord, run_cutover
 
 
@@ -40,6 +41,10 @@ def cutover(
     service_stopped: Annotated[
         bool, typer.Option("--service-stopped", help="Confirm the service is stopped")
     ] = False,
+    skip_table: SkipTableOption = None,
+    on_bad_rows: Annotated[
+        str, typer.Option("--on-bad-rows", help="abort (default) or quarantine")
+    ] = "abort",
 ) -> None:
     """Cut a live SQLite deployment over to PostgreSQL with verification and rollback."""
     settings = command_settings(env_file)
@@ -53,6 +58,8 @@ def cutover(
     def progress(record: StepRecord) -> None:
         console.print(f"{record.name}: {record.status} in {record.seconds:.2f} s — {record.detail}")
 
+    if on_bad_rows not in ("abort", "quarantine"):
+        raise typer.BadParameter("must be abort or quarantine", param_hint="--on-bad-rows")
     options = CutoverOptions(
         sqlite_path=sqlite,
         postgres_url=postgres,
@@ -63,6 +70,8 @@ def cutover(
         service_stopped=service_stopped,
         restart_cmd=restart_cmd,
         on_step=progress,
+        skip_tables=tuple(skip_table or ()),
+        on_bad_rows="quarantine" if on_bad_rows == "quarantine" else "abort",
     )
 
     async def main() -> CutoverReport:

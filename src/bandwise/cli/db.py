@@ -41,13 +41,26 @@ def wait(
 
 
 @app.command()
-def upgrade(revision: Annotated[str, typer.Argument()] = "head", url: UrlOption = None) -> None:
+def upgrade(
+    revision: Annotated[str, typer.Argument()] = "head",
+    url: UrlOption = None,
+    quarantine_orphans: Annotated[
+        bool,
+        typer.Option(
+            "--quarantine-orphans",
+            help="Adopting a legacy file: move rows whose user or submission is gone into "
+            "import_quarantine (default: refuse, naming them, and change nothing)",
+        ),
+    ] = False,
+) -> None:
     """Apply migrations up to REVISION (default head); adopts a legacy database in place."""
     settings = command_settings()
 
     async def main() -> migrate.MigrationResult:
         async with open_engine(settings, url) as engine:
-            return await migrate.upgrade(engine, revision)
+            return await migrate.upgrade(
+                engine, revision, orphans="quarantine" if quarantine_orphans else "refuse"
+            )
 
     result = run(main)
     if result.adopted_legacy:

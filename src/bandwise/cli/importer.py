@@ -38,6 +38,16 @@ class _PlainProgress:
             log.info("import %s: %d/%d rows", table, done, total)
 
 
+SkipTableOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--skip-table",
+        help="Leave this table of SOURCE behind on purpose (repeatable; listed in the report "
+        "with its row count). Any other table bandwise does not import fails the import.",
+    ),
+]
+
+
 def import_sqlite_command(
     source: SourceArgument,
     target: TargetOption = None,
@@ -69,6 +79,7 @@ def import_sqlite_command(
             help="Convert in a second process (faster only with an idle core; ~120 MB more)",
         ),
     ] = False,
+    skip_table: SkipTableOption = None,
     copy_source: Annotated[
         bool,
         typer.Option(
@@ -104,6 +115,7 @@ def import_sqlite_command(
             dry_run=dry_run,
             convert_in_worker=worker_process,
             copy_source=copy_source,
+            skip_tables=tuple(skip_table or ()),
             progress=on_progress if progress is not None else _PlainProgress(),
         )
 
@@ -141,11 +153,12 @@ def verify_import_command(
     source: SourceArgument,
     target: TargetOption = None,
     report: Annotated[Path | None, typer.Option("--report")] = None,
+    skip_table: SkipTableOption = None,
 ) -> None:
     """Re-run the import verification: does the target hold exactly the converted source?"""
     settings = command_settings()
     target_url = target or settings.resolved_database_url
-    result = run(lambda: verify_import(source, target_url, settings))
+    result = run(lambda: verify_import(source, target_url, settings, tuple(skip_table or ())))
     render(result, Console())
     if report is not None:
         write_json(result, report)

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import NullPool
 
 from bandwise.config import Settings, mask_url, normalise_database_url
+from bandwise.db.pool_counts import track_connections
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +41,12 @@ def install_sqlite_hooks(
     *,
     foreign_keys: bool = True,
     synchronous: SqliteSynchronous = "FULL",
+    wal: bool = True,
 ) -> None:
     """Configure every SQLite connection of ``engine``: WAL, foreign keys, busy timeout, BEGIN.
 
     ``foreign_keys=False`` is for migrations only: rebuilding a table must not cascade.
+    ``wal=False`` (migrations only) leaves the file's journal mode as it is.
     ``synchronous`` FULL makes every commit durable (the WAL is synced before COMMIT returns),
     like PostgreSQL's ``synchronous_commit = on``; NORMAL syncs only at checkpoints, so a power
     loss can roll back the last acknowledged commits (the file stays consistent).
@@ -58,7 +61,8 @@ def install_sqlite_hooks(
         # every transaction begins where SQLAlchemy says (see the "begin" hook below).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        if wal:
+            cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
         cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         cursor.execute(f"PRAGMA synchronous={synchronous}")
@@ -77,13 +81,16 @@ def create_sqlite_engine(
     *,
     foreign_keys: bool = True,
     synchronous: SqliteSynchronous = "FULL",
+    wal: bool = True,
     **options: Any,
 ) -> AsyncEngine:
     """Create a SQLite engine with bandwise's connection settings (parent folder created)."""
     target = make_url(url)
     Path(target.database or "").parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(target, connect_args={"timeout": busy_timeout}, **options)
-    install_sqlite_hooks(engine, busy_timeout, foreign_keys=foreign_keys, synchronous=synchronous)
+    install_sqlite_hooks(
+        engine, busy_timeout, foreign_keys=foreign_keys, synchronous=synchronous, wal=wal
+    )
     return engine
 
 
@@ -141,6 +148,7 @@ def create_engine(
         engine = create_async_engine(
             target, connect_args=_postgres_connect_args(settings), **options
         )
+    track_connections(engine)
     log.info("database engine %s at %s", engine.dialect.name, mask_url(target))
     return engine
 

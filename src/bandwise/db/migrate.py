@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 LEGACY_BASELINE = "0001"
+# What an in-place upgrade of a legacy file does with rows whose parent is gone (0002):
+# "refuse" (name them, change nothing) or "quarantine" (file them in import_quarantine).
+OrphanPolicy = Literal["refuse", "quarantine"]
 # Arbitrary but fixed: every bandwise process serialises its migrations on this key.
 MIGRATION_LOCK_KEY = 0x62616E64  # "band"
 
@@ -69,9 +72,11 @@ class MigrationResult:
 async def _migration_engine(engine: AsyncEngine) -> tuple[AsyncEngine, bool]:
     if engine.dialect.name != "sqlite":
         return engine, False
-    # A private connection with foreign keys off: rebuilding a table must not cascade.
+    # A private connection with foreign keys off: rebuilding a table must not cascade. The
+    # journal mode stays as it is: switching to WAL would change a file whose upgrade then
+    # fails (it must stay byte-identical); the service switches it when it opens the file.
     sibling = create_sqlite_engine(
-        engine.url, busy_timeout=30.0, foreign_keys=False, poolclass=NullPool
+        engine.url, busy_timeout=30.0, foreign_keys=False, wal=False, poolclass=NullPool
     )
     return sibling, True
 
@@ -91,9 +96,16 @@ def _looks_legacy(connection: Connection) -> bool:
     return set(LEGACY_ONLY_USER_COLUMNS) <= user_columns
 
 
-def _run(connection: Connection, action: str, revision: str, result: MigrationResult) -> None:
+def _run(
+    connection: Connection,
+    action: str,
+    revision: str,
+    result: MigrationResult,
+    orphans: OrphanPolicy = "refuse",
+) -> None:
     config = alembic_config()
     config.attributes["connection"] = connection
+    config.attributes["legacy_orphans"] = orphans
 
     def record(*, step: Any, **_: Any) -> None:
         result.applied.append(step.up_revision_id)
@@ -145,7 +157,9 @@ def _failure_message(
     )
 
 
-async def _migrate(engine: AsyncEngine, action: str, revision: str) -> MigrationResult:
+async def _migrate(
+    engine: AsyncEngine, action: str, revision: str, orphans: OrphanPolicy = "refuse"
+) -> MigrationResult:
     result = MigrationResult(before=None, after=None)
     runner, disposable = await _migration_engine(engine)
     target = describe_target(engine)
@@ -156,7 +170,7 @@ async def _migrate(engine: AsyncEngine, action: str, revision: str) -> Migration
                     text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
                 )
             try:
-                await connection.run_sync(_run, action, revision, result)
+                await connection.run_sync(_run, action, revision, result, orphans)
             except MigrationError:
                 await connection.rollback()
                 raise
@@ -180,9 +194,15 @@ async def _migrate(engine: AsyncEngine, action: str, revision: str) -> Migration
     return result
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> MigrationResult:
-    """Bring the schema up to ``revision`` (default head); a no-op when already there."""
-    return await _migrate(engine, "upgrade", revision)
+async def upgrade(
+    engine: AsyncEngine, revision: str = "head", *, orphans: OrphanPolicy = "refuse"
+) -> MigrationResult:
+    """Bring the schema up to ``revision`` (default head); a no-op when already there.
+
+    ``orphans``: what adopting a legacy file does with rows whose user or submission is gone
+    (see :data:`OrphanPolicy`); the default refuses and leaves the file unchanged.
+    """
+    return await _migrate(engine, "upgrade", revision, orphans)
 
 
 async def downgrade(engine: AsyncEngine, revision: str) -> MigrationResult:

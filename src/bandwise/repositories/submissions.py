@@ -67,6 +67,24 @@ async def count(session: AsyncSession) -> int:
     return int(await session.scalar(select(func.count()).select_from(Submission)) or 0)
 
 
+async def fail_if_pending(session: AsyncSession, submission_id: int) -> bool:
+    """Mark one submission failed if it is still pending; return whether this call did it.
+
+    The status test makes the claim: of a request giving its check back and a sweep of
+    abandoned submissions, only one wins, so a check is never refunded twice.
+    """
+    statement = (
+        update(Submission)
+        .where(
+            Submission.id == submission_id,
+            Submission.processing_status == ProcessingStatus.PENDING,
+        )
+        .values(processing_status=ProcessingStatus.FAILED)
+        .returning(Submission.id)
+    )
+    return (await session.execute(statement)).first() is not None
+
+
 async def fail_pending_before(
     session: AsyncSession, cutoff: datetime
 ) -> list[tuple[int, datetime]]:

@@ -7,6 +7,7 @@ failed scoring marks the submission failed and gives the check back.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,7 +35,7 @@ from bandwise.services.limits import Allowance, LimitPolicy, consume_check, refu
 log = logging.getLogger(__name__)
 
 MIN_WORDS = 50
-# Longer than any scoring can take (LLM timeout × attempts), so a live request is never swept.
+# Default age of an abandoned submission when no settings say more (see scoring_deadline).
 ABANDONED_AFTER = timedelta(minutes=15)
 MAX_CHARACTERS = 20_000
 MAX_PROMPT_CHARACTERS = 2_000
@@ -150,13 +151,11 @@ async def submit_essay(
     events.emit(events.SUBMISSION, task_type=task_type.value)
     try:
         result = earlier or await _assess(assessor, text, task_type, prompt)
+    except asyncio.CancelledError:  # the process is stopping past its grace period
+        await asyncio.shield(_give_back(sessions, policy, submission, moment))
+        raise
     except AssessmentFailed:
-
-        async def mark_failed(session: AsyncSession) -> None:
-            await submissions.set_status(session, submission.id, ProcessingStatus.FAILED)
-            await refund_check(session, policy, submission.user_id, moment)
-
-        await run_transaction(sessions, mark_failed, attempts=retry_attempts)
+        await _give_back(sessions, policy, submission, moment, attempts=retry_attempts)
         raise
 
     async def store(session: AsyncSession) -> Assessment:
@@ -185,18 +184,20 @@ async def _give_back(
     policy: LimitPolicy,
     submission: Submission,
     moment: datetime,
+    *,
+    attempts: int = 1,
 ) -> None:
-    """Best effort after a failed save: mark the submission failed and refund the check.
+    """Best effort: mark the submission failed and refund its check, unless already swept.
 
     If the database is still away this fails too; ``recover_abandoned`` catches it later.
     """
 
     async def mark_failed(session: AsyncSession) -> None:
-        await submissions.set_status(session, submission.id, ProcessingStatus.FAILED)
-        await refund_check(session, policy, submission.user_id, moment)
+        if await submissions.fail_if_pending(session, submission.id):
+            await refund_check(session, policy, submission.user_id, moment)
 
     try:
-        await run_transaction(sessions, mark_failed, attempts=1)
+        await run_transaction(sessions, mark_failed, attempts=attempts)
     except DatabaseError as error:
         log.warning("submission %s left pending (%s); it is recovered later", submission.id, error)
 
@@ -226,6 +227,34 @@ async def recover_abandoned(
             "recovered %d abandoned submission(s): marked failed, checks refunded", recovered
         )
     return recovered
+
+
+def scoring_deadline(ai_timeout: float, ai_max_retries: int, margin: float) -> timedelta:
+    """Return how long a live request can keep a submission pending: LLM time + margin.
+
+    Past it the request has failed or its process is gone, so the submission is abandoned.
+    """
+    return timedelta(seconds=ai_timeout * (ai_max_retries + 1) + margin)
+
+
+async def sweep_abandoned_periodically(
+    sessions: async_sessionmaker[AsyncSession],
+    policy: LimitPolicy,
+    *,
+    older_than: timedelta,
+    interval: float,
+) -> None:
+    """Run :func:`recover_abandoned` every ``interval`` seconds until cancelled.
+
+    Every instance of the service may run it: each abandoned row is claimed by one UPDATE, so
+    no check is given back twice. A database outage only postpones the next sweep.
+    """
+    while True:
+        try:
+            await recover_abandoned(sessions, policy, older_than=older_than)
+        except DatabaseError as error:
+            log.warning("could not sweep abandoned submissions: %s", error)
+        await asyncio.sleep(interval)
 
 
 async def _assess(

@@ -13,7 +13,7 @@ from bandwise.ops.importer.fast import _ENCODE_STRINGS, NeedsCareful, row_conver
 from bandwise.ops.importer.report import ImportReport
 from bandwise.ops.importer.snapshot import take_snapshot
 from bandwise.ops.importer.tables import TABLES
-from tests.support.legacy import (
+from testkit.legacy import (
     conversion_legacy_data,
     set_raw_text,
     write_generated_legacy_file,
@@ -27,6 +27,8 @@ def _compare(path: Path, tmp_path: Path) -> tuple[int, int]:
     fast_rows = careful_rows = 0
     for name, spec in TABLES.items():
         columns = snapshot.source_columns(spec)
+        if not columns:  # not in this file (a legacy file has no payments)
+            continue
         fast = row_converter(spec, columns, set(), None)
         digest = row_digester(spec.kinds)
         digest_not_null = row_digester(spec.kinds, spec.nullable)

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from bandwise.config import Settings
-from bandwise.devtools.pg_cluster import free_port
 from bandwise.errors import Conflict, DatabaseUnavailable, InvalidInput
 from bandwise.ops.importer import ImportOptions, import_sqlite, verify_import
-from tests.ops.importer.conftest import fetch, table_counts
-from tests.support.legacy import quirky_legacy_data, write_legacy_file
+from testkit.importer import fetch, table_counts
+from testkit.legacy import quirky_legacy_data, write_legacy_file
+from testkit.pg_cluster import free_port
 
 
 async def test_non_empty_target_is_refused_unless_replace(
@@ -66,7 +66,7 @@ async def test_verify_import_catches_an_orphan_and_a_band_out_of_range(
     write_legacy_file(legacy_path, quirky_legacy_data())
     report = await import_sqlite(legacy_path, target_url, import_settings, ImportOptions())
     validated = [check for check in report.checks if check.name.startswith("foreign key")]
-    assert len(validated) == 3 and all("re-created" in check.detail for check in validated)
+    assert len(validated) == 4 and all("re-created" in check.detail for check in validated)
 
     # Someone dropped the foreign key and the band range check, then wrote bad values.
     for (constraint,) in await fetch(
@@ -141,7 +141,7 @@ async def test_a_failed_integrity_check_during_the_load_commits_nothing(
     assert set((await table_counts(target_url)).values()) == {0}
 
 
-async def test_older_schema_gets_defaults_and_unknown_tables_are_listed(
+async def test_older_schema_gets_defaults_and_unknown_tables_need_skip_table(
     legacy_path: Path, target_url: str, import_settings: Settings
 ) -> None:
     connection = sqlite3.connect(legacy_path)
@@ -161,10 +161,19 @@ async def test_older_schema_gets_defaults_and_unknown_tables_are_listed(
     connection.commit()
     connection.close()
 
-    report = await import_sqlite(legacy_path, target_url, import_settings, ImportOptions())
+    with pytest.raises(InvalidInput, match=r"feedback_votes, notes .*--skip-table NAME"):
+        await import_sqlite(legacy_path, target_url, import_settings, ImportOptions())
+    assert set((await table_counts(target_url)).values()) == {0}
+
+    report = await import_sqlite(
+        legacy_path,
+        target_url,
+        import_settings,
+        ImportOptions(skip_tables=("feedback_votes", "notes")),
+    )
 
     assert report.verified
-    assert report.skipped_tables == ["feedback_votes", "notes", "sqlite_sequence"]
+    assert report.skipped_tables == {"feedback_votes": 1, "notes": 1}
     assert report.skipped_columns == {"users": ["locale"]}
     assert "is_pro" in report.defaulted_columns["users"]
     assert report.defaulted_columns["rate_limits"] == ["(table absent: no rows)"]

@@ -13,9 +13,10 @@ from bandwise.config import Settings
 from bandwise.errors import ImportFailed
 from bandwise.ops.importer import ImportOptions, ImportReport, import_sqlite
 from bandwise.ops.importer.snapshot import take_snapshot
-from tests.ops.importer.conftest import fetch
-from tests.support.legacy import (
+from testkit.importer import fetch
+from testkit.legacy import (
     bad_legacy_data,
+    bot_written_legacy_data,
     conversion_legacy_data,
     write_generated_legacy_file,
     write_legacy_file,
@@ -35,6 +36,7 @@ def _outcome(report: ImportReport) -> dict[str, Any]:
         "transformations": report.transformations,
         "quarantined": report.quarantined,
         "bad_value_totals": report.bad_value_totals,
+        "bad_row_totals": report.bad_row_totals,
         "bad_values": report.bad_values,
     }
 
@@ -71,6 +73,13 @@ async def test_worker_process_converts_every_spelling_identically(
 ) -> None:
     write_legacy_file(legacy_path, conversion_legacy_data())
     await _both_ways(legacy_path, target_url, import_settings)
+
+
+async def test_worker_process_repairs_the_same_telegram_id_rows(
+    legacy_path: Path, target_url: str, import_settings: Settings
+) -> None:
+    write_legacy_file(legacy_path, bot_written_legacy_data())
+    await _both_ways(legacy_path, target_url, import_settings, on_bad_rows="quarantine")
 
 
 async def test_worker_process_quarantines_the_same_rows(

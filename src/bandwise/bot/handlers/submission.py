@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from aiogram import Bot, F, Router
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message, User
@@ -20,6 +25,7 @@ QUESTION = "question"
 # A message this long sent when the question is asked is the essay itself (questions are
 # well under 100 words): score it rather than take it for the question.
 MIN_ESSAY_WORDS_FOR_QUESTION_STEP = 120
+REPLY_TIMEOUT = 5.0  # the last word to a candidate while the process stops
 
 
 async def choose_task_first(callback: CallbackQuery, state: FSMContext) -> None:
@@ -124,7 +130,10 @@ async def _score(
         if check.under_task_minimum(task_type):
             await message.answer(texts.under_minimum_note(check.word_count, task_type))
         await state.clear()
-        async with scoring_feedback(bot, message.chat.id, settings.bot_processing_notice_seconds):
+        async with (
+            _interruption_reply(message),
+            scoring_feedback(bot, message.chat.id, settings.bot_processing_notice_seconds),
+        ):
             outcome = await submit_essay(
                 runtime.sessions,
                 runtime.assessor,
@@ -148,6 +157,17 @@ async def _score(
         await message.answer(part, reply_markup=keyboards.after_result() if last else None)
     if not outcome.saved:
         await message.answer(texts.NOT_SAVED)
+
+
+@asynccontextmanager
+async def _interruption_reply(message: Message) -> AsyncIterator[None]:
+    """Tell the candidate when a stop cancels scoring (the service already gave the check back)."""
+    try:
+        yield
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(asyncio.shield(message.answer(texts.INTERRUPTED)), REPLY_TIMEOUT)
+        raise
 
 
 def build_router() -> Router:

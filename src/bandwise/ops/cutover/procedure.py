@@ -32,13 +32,18 @@ from bandwise.ops.cutover import service
 from bandwise.ops.cutover.envfile import restore_env_file, set_database_url
 from bandwise.ops.cutover.report import CutoverReport, StepRecord
 from bandwise.ops.cutover.smoke import smoke_test
-from bandwise.ops.importer import ImportOptions, import_sqlite
+from bandwise.ops.importer import (
+    BadRowPolicy,
+    ImportOptions,
+    check_source_tables,
+    import_sqlite,
+)
+from bandwise.ops.importer.tables import TABLE_ORDER
 from bandwise.ops.maintenance import enter_maintenance, leave_maintenance
 
 log = logging.getLogger(__name__)
 
 MIN_SERVER_VERSION = 130000
-APP_TABLES = ("users", "submissions", "assessments", "rate_limits")
 StepObserver = Callable[[StepRecord], Awaitable[None] | None]
 
 
@@ -57,6 +62,10 @@ class CutoverOptions:
     freeze_timeout: float = 60.0
     restart_timeout: float = 120.0
     sample_users: int = 20
+    # Source tables left behind on purpose (see ImportOptions.skip_tables).
+    skip_tables: tuple[str, ...] = ()
+    # What the import (and the smoke test's in-place reading) does with bad rows.
+    on_bad_rows: BadRowPolicy = "abort"
     work_dir: Path | None = None
     # Called after each step ends (progress output; tests inject faults at exact moments).
     on_step: StepObserver | None = None
@@ -180,6 +189,9 @@ class _Procedure:
         if verdict != "ok":
             raise OperationFailed(f"SQLite integrity_check of {source} failed: {verdict}")
         notes.append("sqlite integrity ok")
+        # An unaccounted table fails here, before anything is frozen or written.
+        await asyncio.to_thread(check_source_tables, source, self.options.skip_tables)
+        notes.append("every table accounted for")
         needed = 3 * source.stat().st_size
         free = shutil.disk_usage(
             self.settings.backup_dir if self.settings.backup_dir.exists() else Path.cwd()
@@ -251,7 +263,10 @@ class _Procedure:
             target,
             self.settings,
             ImportOptions(
-                replace=self.options.replace or self.options.rehearse, work_dir=self.state.work_dir
+                replace=self.options.replace or self.options.rehearse,
+                work_dir=self.state.work_dir,
+                skip_tables=self.options.skip_tables,
+                on_bad_rows=self.options.on_bad_rows,
             ),
         )
         if not result.verified:
@@ -276,7 +291,11 @@ class _Procedure:
         copy = self.state.work_dir / "smoke.db"
         shutil.copyfile(self.frozen_copy, copy)
         return await smoke_test(
-            self.settings, copy, self._import_target(), self.options.sample_users
+            self.settings,
+            copy,
+            self._import_target(),
+            self.options.sample_users,
+            orphans="quarantine" if self.options.on_bad_rows == "quarantine" else "refuse",
         )
 
     async def restart_and_unfreeze(self) -> str:
@@ -372,7 +391,7 @@ class _Procedure:
             async with engine.connect() as connection:
                 tables = set(await connection.run_sync(lambda c: inspect(c).get_table_names()))
                 total = 0
-                for table in APP_TABLES:
+                for table in TABLE_ORDER:
                     if table in tables:
                         count = await connection.execute(text(f"SELECT count(*) FROM {table}"))
                         total += int(count.scalar_one())

@@ -46,6 +46,27 @@ async def round_trip(engine: AsyncEngine) -> None:
             await transaction.rollback()
 
 
+def as_imported(value: Any) -> Any:
+    """Return a value read from SQLite as the import stores it in PostgreSQL.
+
+    The import's documented text conversions (docs/import-sqlite.md): NUL bytes removed (text
+    and JSON strings) and invalid Unicode replaced by U+FFFD. Everything else the import
+    respells (enums, datetimes, suggestions) the in-place upgrade respells the same way.
+    """
+    if isinstance(value, str):
+        value = value.replace("\x00", "")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            value = "".join("\ufffd" if 0xD800 <= ord(ch) <= 0xDFFF else ch for ch in value)
+        return value
+    if isinstance(value, list | tuple):
+        return type(value)(as_imported(item) for item in value)
+    if isinstance(value, dict):
+        return {as_imported(key): as_imported(item) for key, item in value.items()}
+    return value
+
+
 def _history_view(history: History) -> list[Any]:
     def band(value: Decimal | None) -> str | None:
         return None if value is None else str(Decimal(value).normalize())
@@ -89,11 +110,11 @@ async def compare_histories(
     for telegram_id in telegram_ids:
         views: list[list[Any] | None] = []
         for sessions in (source_sessions, target_sessions):
-            async with sessions() as session:
-                try:
-                    views.append(_history_view(await get_history(session, telegram_id, limit=20)))
-                except NotFound:
-                    views.append(None)
+            try:
+                views.append(_history_view(await get_history(sessions, telegram_id, limit=20)))
+            except NotFound:
+                views.append(None)
+        views[0] = as_imported(views[0])  # compared under the import's documented conversions
         if views[0] != views[1]:
             raise OperationFailed(
                 f"smoke test: history of telegram_id {telegram_id} differs between SQLite and "
@@ -101,8 +122,18 @@ async def compare_histories(
             )
 
 
-async def smoke_test(settings: Settings, frozen_copy: Path, postgres_url: str, sample: int) -> str:
-    """Check readiness, a write round trip and sampled histories; return a summary."""
+async def smoke_test(
+    settings: Settings,
+    frozen_copy: Path,
+    postgres_url: str,
+    sample: int,
+    *,
+    orphans: migrate.OrphanPolicy = "refuse",
+) -> str:
+    """Check readiness, a write round trip and sampled histories; return a summary.
+
+    ``orphans``: how the frozen copy is read in place: as the import treated its bad rows.
+    """
     target = create_engine(settings, url=postgres_url, null_pool=True)
     # The frozen copy may still be in the legacy layout: read it through the current schema.
     source = create_engine(settings, url=f"sqlite:///{frozen_copy}", null_pool=True)
@@ -111,7 +142,7 @@ async def smoke_test(settings: Settings, frozen_copy: Path, postgres_url: str, s
         if not await migrate.is_at_head(target):
             raise OperationFailed("smoke test: the PostgreSQL schema is not at head")
         await round_trip(target)
-        await migrate.upgrade(source)
+        await migrate.upgrade(source, orphans=orphans)
         telegram_ids = await sample_telegram_ids(source, sample)
         await compare_histories(source, target, telegram_ids)
     finally:

@@ -9,7 +9,12 @@ Stable entry points (the CLI and the cutover call these):
 from bandwise.errors import ImportFailed
 from bandwise.ops.importer.convert import BadRowPolicy
 from bandwise.ops.importer.report import ImportReport, TableFigures
-from bandwise.ops.importer.run import ImportOptions, import_sqlite, verify_import
+from bandwise.ops.importer.run import (
+    ImportOptions,
+    check_source_tables,
+    import_sqlite,
+    verify_import,
+)
 
 __all__ = [
     "BadRowPolicy",
@@ -17,6 +22,7 @@ __all__ = [
     "ImportOptions",
     "ImportReport",
     "TableFigures",
+    "check_source_tables",
     "import_sqlite",
     "verify_import",
 ]

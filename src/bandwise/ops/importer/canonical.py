@@ -225,13 +225,15 @@ def sql_checksum(
 ) -> str:
     """Return the query giving (row count, checksum sum, ``extra`` aggregates) of ``table``.
 
+    ``table``: a table name, or a parenthesised subquery with its alias.
     ``extra``: further aggregates computed in the same scan of the table.
     """
     parts = [sql_lengths(columns), *(sql_field(kind, name) for name, kind in columns)]
     row_text = " || E'\\t' || ".join(parts)
+    source = table if table.startswith(("(", '"')) else f'"{table}"'
     return (
         "SELECT count(*), coalesce(sum("
         f"('x' || substr(encode(sha256(convert_to({row_text}, 'UTF8')), 'hex'), 1, 15))"
         f"::bit(60)::bigint), 0){''.join(f', {aggregate}' for aggregate in extra)}"
-        f' FROM "{table}"'
+        f" FROM {source}"
     )

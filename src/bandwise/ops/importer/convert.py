@@ -9,6 +9,7 @@ mode, counted as bad), and every change to a value is counted or listed in the r
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from bandwise.ops.importer.report import (
     QuarantinedRow,
     Transformation,
 )
-from bandwise.ops.importer.tables import MISSING, ColumnSpec, TableSpec
+from bandwise.ops.importer.tables import MISSING, SUGGESTIONS_COLUMN, ColumnSpec, TableSpec
 
 BadRowPolicy = Literal["abort", "quarantine"]
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
@@ -40,8 +41,11 @@ LISTED_KINDS = frozenset(
         "rate_limit_merged",
         "suggestions_text_to_list",
         "counter_raised",
+        "user_id_from_telegram_id",
     }
 )
+# The legacy bot stored the Telegram id where these tables expect users.id (repaired).
+TELEGRAM_ID_TABLES = ("submissions", "rate_limits")
 _CANONICAL_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}$")
 
 
@@ -76,6 +80,8 @@ class _RowState:
     source_id: Any
     changed: bool = False
     problems: list[BadValue] = field(default_factory=list)
+    # (column, kind, detail) of each change, reported once the row is known to be imported.
+    notes: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 class Converter:
@@ -93,6 +99,8 @@ class Converter:
         self.strict_violations = 0
         self.set_aside: dict[str, set[int]] = {"users": set(), "submissions": set()}
         self.orphans: dict[str, set[int]] = {}
+        # Per table: source row id → the users.id whose telegram_id its user_id holds.
+        self.repairs: dict[str, dict[Any, int]] = {}
         self._digesters: dict[str, Callable[[tuple[Any, ...]], int]] = {}
 
     def forget_caches(self) -> None:
@@ -113,22 +121,34 @@ class Converter:
         mine.transformations_truncated = theirs.transformations_truncated
         mine.quarantined = theirs.quarantined
         mine.bad_value_totals = theirs.bad_value_totals
+        mine.bad_row_totals = theirs.bad_row_totals
         mine.bad_values = theirs.bad_values
         self.strict_violations = other.strict_violations
         self.set_aside = other.set_aside
 
     # --- values ------------------------------------------------------------------------------
     def note(self, state: _RowState, column: str, kind: str, detail: str = "") -> None:
-        """Record one transformation of a value (listed too for the lossy kinds)."""
+        """Note one transformation of a value of the row (reported if the row is imported)."""
         state.changed = True
-        self.report.count(state.table, column, kind)
-        if kind in LISTED_KINDS:
-            if len(self.report.transformations) < MAX_LISTED_TRANSFORMATIONS:
-                self.report.transformations.append(
-                    Transformation(state.table, state.source_id, column, kind, detail)
-                )
-            else:
-                self.report.transformations_truncated = True
+        state.notes.append((column, kind, detail))
+
+    def report_notes(self, state: _RowState) -> None:
+        """Report the row's transformations (counted; listed too for the lossy kinds)."""
+        for column, kind, detail in state.notes:
+            self.report.count(state.table, column, kind)
+            if kind in LISTED_KINDS:
+                if len(self.report.transformations) < MAX_LISTED_TRANSFORMATIONS:
+                    self.report.transformations.append(
+                        Transformation(state.table, state.source_id, column, kind, detail)
+                    )
+                else:
+                    self.report.transformations_truncated = True
+        state.notes.clear()
+
+    def note_now(self, state: _RowState, column: str, kind: str, detail: str = "") -> None:
+        """Report one transformation of a row already known to be imported."""
+        self.note(state, column, kind, detail)
+        self.report_notes(state)
 
     def _text(self, state: _RowState, spec: ColumnSpec, value: Any) -> str:
         if isinstance(value, bytes):
@@ -160,6 +180,11 @@ class Converter:
 
     def _json(self, state: _RowState, spec: ColumnSpec, value: Any) -> str:
         text = self._text(state, spec, value)
+        if spec.name != SUGGESTIONS_COLUMN:  # a bandwise JSON document: moved as it is
+            document = json.loads(text, parse_float=Decimal, parse_constant=_no_constant)
+            if "\\u" in text:
+                document = self._clean_json(state, spec, document)
+            return jsonb_text(document)
         suggestions, converted = legacy.parse_suggestions_exact(text)
         if converted:
             self.note(
@@ -300,6 +325,7 @@ class Converter:
         if state.problems:
             self._set_aside(spec, state, record)
             return None
+        self.report_notes(state)
         row = tuple(out)
         figures.transformed += state.changed
         if account:
@@ -321,10 +347,20 @@ class Converter:
     ) -> None:
         assert spec.parent is not None
         column, parent = spec.parent
-        parent_id = out[spec.column_names.index(column)]
+        at = spec.column_names.index(column)
+        parent_id = out[at]
         if parent_id is None:  # the column itself could not be converted (already recorded)
             return
-        if state.source_id in self.orphans.get(spec.name, ()):
+        repaired = self.repairs.get(spec.name, {}).get(state.source_id)
+        if repaired is not None:
+            self.note(
+                state,
+                column,
+                "user_id_from_telegram_id",
+                f"{column}={parent_id} is the Telegram id of users.id={repaired}",
+            )
+            out[at] = parent_id = repaired
+        elif state.source_id in self.orphans.get(spec.name, ()):
             self.reject(
                 state,
                 column,
@@ -341,6 +377,9 @@ class Converter:
 
     def _set_aside(self, spec: TableSpec, state: _RowState, record: dict[str, Any]) -> None:
         self.report.figures(spec.name).quarantined += 1
+        totals = self.report.bad_row_totals
+        for kind in {problem.kind for problem in state.problems}:
+            totals[kind] = totals.get(kind, 0) + 1
         if spec.name in self.set_aside:
             with contextlib.suppress(ValueError):
                 self.set_aside[spec.name].add(legacy.parse_int(state.source_id))
@@ -498,7 +537,7 @@ class _RateLimitMerger:
         kept[3] += row[3]
         kept[4] = min(kept[4], row[4])
         self.converter.report.figures("rate_limits").transformed += 1
-        self.converter.note(
+        self.converter.note_now(
             _RowState("rate_limits", kept[0]),
             "submission_count",
             "rate_limit_merged",
@@ -525,7 +564,7 @@ class _RateLimitMerger:
             if kept is None:
                 out.append(self._new_row(user_id, day, daily))
             elif daily > kept[3]:
-                self.converter.note(
+                self.converter.note_now(
                     _RowState("rate_limits", kept[0]),
                     "submission_count",
                     "counter_raised",
@@ -552,6 +591,10 @@ class _RateLimitMerger:
         self.user_id = None
         out.extend(self._counters_before(None))
         return out
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value PostgreSQL accepts")
 
 
 def _show(value: Any) -> str:

@@ -19,7 +19,13 @@ from typing import Any
 from bandwise.legacy import values as legacy
 from bandwise.models.enums import ProcessingStatus, TaskType
 from bandwise.ops.importer.canonical import jsonb_text
-from bandwise.ops.importer.tables import LEGACY_COUNTER_COLUMNS, MISSING, ColumnSpec, TableSpec
+from bandwise.ops.importer.tables import (
+    LEGACY_COUNTER_COLUMNS,
+    MISSING,
+    SUGGESTIONS_COLUMN,
+    ColumnSpec,
+    TableSpec,
+)
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 INT32_MAX = 2**31 - 1
@@ -129,6 +135,12 @@ def _suggestions(value: Any) -> str:
     raise NeedsCareful
 
 
+def _json_document(value: Any) -> str:
+    if type(value) is str and "\x00" not in value and "\\u" not in value:
+        return jsonb_text(_DECODE_JSON(value))
+    raise NeedsCareful
+
+
 def _column(column: ColumnSpec) -> Callable[[Any], Any]:
     if column.kind == "int":
         return _int(32 if column.name in ("word_count", "submission_count") else 64)
@@ -144,7 +156,7 @@ def _column(column: ColumnSpec) -> Callable[[Any], Any]:
         return _enum(column)
     if column.kind == "band":
         return _band()
-    return _suggestions
+    return _suggestions if column.name == SUGGESTIONS_COLUMN else _json_document
 
 
 def row_converter(

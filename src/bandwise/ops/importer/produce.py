@@ -52,7 +52,14 @@ def converted_tables(
                 converter.convert_rate_limits(
                     spec,
                     columns,
-                    snapshot.batches(name, columns, order_by="user_id, id"),
+                    # By user as repaired: a re-attached row merges with that user's rows.
+                    snapshot.batches(
+                        name,
+                        columns,
+                        order_by=snapshot.repaired_user_order(name, "user_id")
+                        if converter.repairs.get(name)
+                        else "user_id, id",
+                    ),
                     snapshot.user_counters(),
                     next_id=snapshot.max_id(name) + 1,
                 ),

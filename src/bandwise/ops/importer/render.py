@@ -36,7 +36,10 @@ def _verdict(report: ImportReport) -> str:
 
 
 def _notes(report: ImportReport) -> list[str]:
-    notes = [f"skipped table: {name}" for name in report.skipped_tables]
+    notes = [
+        f"skipped table (--skip-table): {name}, {rows} row(s) not imported"
+        for name, rows in report.skipped_tables.items()
+    ]
     notes += [
         f"skipped columns of {t}: {', '.join(cols)}" for t, cols in report.skipped_columns.items()
     ]

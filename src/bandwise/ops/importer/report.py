@@ -92,9 +92,13 @@ class ImportReport:
     transformations: list[Transformation] = field(default_factory=list)
     transformations_truncated: bool = False
     quarantined: list[QuarantinedRow] = field(default_factory=list)
+    # Rows set aside, per kind of problem (a row with several kinds counts once for each);
+    # ``bad_value_totals`` counts the bad values themselves (a row may hold several).
+    bad_row_totals: dict[str, int] = field(default_factory=dict)
     bad_value_totals: dict[str, int] = field(default_factory=dict)
     bad_values: list[BadValue] = field(default_factory=list)
-    skipped_tables: list[str] = field(default_factory=list)
+    # Source tables left behind by the operator's choice (--skip-table), with their rows.
+    skipped_tables: dict[str, int] = field(default_factory=dict)
     skipped_columns: dict[str, list[str]] = field(default_factory=dict)
     defaulted_columns: dict[str, list[str]] = field(default_factory=dict)
     checks: list[Check] = field(default_factory=list)
@@ -113,17 +117,27 @@ class ImportReport:
         key = f"{table}.{column}:{kind}"
         self.transformation_counts[key] = self.transformation_counts.get(key, 0) + amount
 
+    @property
+    def bad_rows(self) -> int:
+        """Return how many source rows were set aside (quarantined, or refused on abort)."""
+        return sum(figures.quarantined for figures in self.tables.values())
+
     def bad_value_summary(self) -> str:
-        """Return the totals per kind and the first bad values, one per line."""
-        totals = ", ".join(
+        """Return the bad rows and values per kind and the first bad values, one per line."""
+        rows = ", ".join(f"{kind}: {count}" for kind, count in sorted(self.bad_row_totals.items()))
+        values = ", ".join(
             f"{kind}: {count}" for kind, count in sorted(self.bad_value_totals.items())
+        )
+        totals = (
+            f"{self.bad_rows} row(s) ({rows}); "
+            f"{sum(self.bad_value_totals.values())} value(s) ({values})"
         )
         listed = "\n  ".join(bad.describe() for bad in self.bad_values[:MAX_LISTED_BAD_VALUES])
         more = sum(self.bad_value_totals.values()) - min(
             len(self.bad_values), MAX_LISTED_BAD_VALUES
         )
         tail = f"\n  … and {more} more" if more > 0 else ""
-        return f"bad values by kind: {totals}\n  {listed}{tail}"
+        return f"bad rows by kind: {totals}\n  {listed}{tail}"
 
     def to_dict(self) -> dict[str, Any]:
         """Return the report as JSON-ready data (``verified`` first)."""
@@ -132,6 +146,7 @@ class ImportReport:
             name: {**asdict(figures), "checksum_match": figures.checksum_match}
             for name, figures in self.tables.items()
         }
+        data["bad_rows"] = self.bad_rows
         ordered = {"verified": self.verified}
         ordered.update({key: value for key, value in data.items() if key != "verified"})
         return ordered

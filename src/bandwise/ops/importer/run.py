@@ -34,7 +34,7 @@ from bandwise.errors import (
     InvalidInput,
 )
 from bandwise.ops.importer import copy, verify
-from bandwise.ops.importer.convert import BadRowPolicy, Converter
+from bandwise.ops.importer.convert import TELEGRAM_ID_TABLES, BadRowPolicy, Converter
 from bandwise.ops.importer.produce import (
     ProcessProducer,
     Producer,
@@ -47,6 +47,7 @@ from bandwise.ops.importer.snapshot import (
     check_integrity,
     check_sqlite_file,
     copy_snapshot,
+    describe_file,
     open_snapshot,
     take_snapshot,
 )
@@ -77,6 +78,9 @@ class ImportOptions:
     # holding the read lock on the source for the whole import: the old bot, if it still
     # runs, is kept waiting only for the copy. Slower (the copy) and needs the disk space.
     copy_source: bool = False
+    # Source tables the operator chose to leave behind (--skip-table); any other table the
+    # importer does not move makes the import fail before anything is committed.
+    skip_tables: tuple[str, ...] = ()
 
 
 async def _items(
@@ -99,9 +103,52 @@ async def _rows(batches: AsyncIterator[list[tuple[Any, ...]]]) -> AsyncIterator[
             yield row
 
 
-def _describe_source(snapshot: Snapshot, report: ImportReport) -> None:
+def _account_for_tables(
+    snapshot: Snapshot, report: ImportReport, skip_tables: tuple[str, ...]
+) -> None:
+    """Refuse a source table that would be neither imported nor skipped by choice."""
+    source = snapshot.source
+    for name in skip_tables:
+        if name in TABLES:
+            raise InvalidInput(
+                f"--skip-table {name}: bandwise's own table {name} is always imported",
+                field="skip_table",
+            )
+        if not snapshot.has(name):
+            raise InvalidInput(
+                f"--skip-table {name}: {source} has no such table", field="skip_table"
+            )
+    unaccounted = [
+        name for name in snapshot.data_tables if name not in TABLES and name not in skip_tables
+    ]
+    if unaccounted:
+        raise InvalidInput(
+            f"{source}: table(s) {', '.join(unaccounted)} would not be imported; nothing was "
+            f"imported. Leave a table behind on purpose with --skip-table NAME (repeatable).",
+            field="source",
+        )
+    revision = snapshot.schema_revision()
+    if revision is not None and revision not in {rev for rev, _, _ in migrate.history()}:
+        raise InvalidInput(
+            f"{source}: schema revision {revision} is newer than this bandwise knows "
+            f"(head {migrate.head_revision()}); import it with the bandwise that wrote it",
+            field="source",
+        )
+    report.skipped_tables = {name: snapshot.count(name) for name in skip_tables}
+
+
+def check_source_tables(source: Path, skip_tables: tuple[str, ...] = ()) -> None:
+    """Raise InvalidInput naming any table of ``source`` an import would neither move nor skip."""
+    check_sqlite_file(source)
+    snapshot = describe_file(source)
+    _account_for_tables(snapshot, ImportReport(str(source), "", "check"), skip_tables)
+
+
+def _describe_source(
+    snapshot: Snapshot, report: ImportReport, skip_tables: tuple[str, ...]
+) -> None:
     """Refuse a file lacking what cannot be defaulted; list skipped and defaulted parts."""
-    report.skipped_tables = snapshot.skipped_tables
+    _account_for_tables(snapshot, report, skip_tables)
     missing_required = [
         f"{name}.{column}"
         for name, spec in TABLES.items()
@@ -129,13 +176,15 @@ def _describe_source(snapshot: Snapshot, report: ImportReport) -> None:
 
 
 def _prepare(snapshot: Snapshot, report: ImportReport, options: ImportOptions) -> Converter:
-    _describe_source(snapshot, report)
+    _describe_source(snapshot, report, options.skip_tables)
     converter = Converter(report, policy=options.on_bad_rows, strict=options.strict)
     for name, spec in TABLES.items():
         report.figures(name)
         if spec.parent is not None:
             column, parent = spec.parent
             converter.orphans[name] = snapshot.orphan_ids(name, column, parent)
+            if name in TELEGRAM_ID_TABLES:
+                converter.repairs[name] = snapshot.telegram_id_repairs(name, column)
     return converter
 
 
@@ -153,6 +202,28 @@ async def _upgrade_target(target_url: str, settings: Settings) -> None:
     engine = create_engine(settings, url=target_url, null_pool=True)
     try:
         await migrate.upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+async def _is_empty(connection: asyncpg.Connection) -> bool:
+    """Tell whether the target's schema holds no table, sequence or type at all."""
+    found = await connection.fetchval(
+        "SELECT (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "        WHERE n.nspname = current_schema()) "
+        "     + (SELECT count(*) FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
+        "        WHERE n.nspname = current_schema() AND t.typtype = 'e')"
+    )
+    return int(found) == 0
+
+
+async def _empty_again(target_url: str, settings: Settings) -> None:
+    """Take a target that was empty before a failed import back to empty (no schema left)."""
+    engine = create_engine(settings, url=target_url, null_pool=True)
+    try:
+        await migrate.downgrade(engine, "base")
+        async with engine.begin() as connection:
+            await connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
     finally:
         await engine.dispose()
 
@@ -205,6 +276,8 @@ async def _load(
             report,
         )
     started = time.perf_counter()
+    # Rows set aside now get ids after those of the quarantined rows carried from the source.
+    await copy.advance_sequences(connection)
     await copy.write_quarantine(connection, report.quarantined)
     # Index builds and the foreign keys' validation scans may use parallel workers too.
     for setting in verify.PARALLEL_SETTINGS:
@@ -235,8 +308,10 @@ async def import_sqlite(
     started = time.perf_counter()
     check_sqlite_file(source)  # cheap checks first: nothing is touched for a wrong file
     connection = await copy.connect(target_url, settings)
+    was_empty = False
     try:
         report.versions = _versions(str(connection.get_server_version()))
+        was_empty = await _is_empty(connection)
         await _upgrade_target(target_url, settings)
         report.timings["migrate_seconds"] = time.perf_counter() - started
         with tempfile.TemporaryDirectory(
@@ -271,8 +346,17 @@ async def import_sqlite(
                     with contextlib.suppress(BaseException):
                         await asyncio.wait([integrity])
                 snapshot.close()
-    finally:
+    except BaseException:
         await _close(connection)
+        if was_empty and not report.committed:  # an empty target stays empty
+            try:
+                await _empty_again(target_url, settings)
+            except Exception as cleanup:  # the import's own failure is what the caller needs
+                log.warning("could not remove the schema from the empty target: %s", cleanup)
+        raise
+    await _close(connection)
+    if was_empty and not report.committed:  # a dry run leaves an empty target empty too
+        await _empty_again(target_url, settings)
     report.timings["total_seconds"] = time.perf_counter() - started
     log.info(
         "import of %s %s: verified=%s",
@@ -348,7 +432,9 @@ async def _load_verify_commit(
         ) from exc
 
 
-async def verify_import(source: Path, target_url: str, settings: Settings) -> ImportReport:
+async def verify_import(
+    source: Path, target_url: str, settings: Settings, skip_tables: tuple[str, ...] = ()
+) -> ImportReport:
     """Re-run the verification alone: convert ``source`` again and compare it with the target.
 
     Reads only; the target must hold what an import of this same source stored (a source
@@ -361,7 +447,10 @@ async def verify_import(source: Path, target_url: str, settings: Settings) -> Im
     with tempfile.TemporaryDirectory(prefix="bandwise-verify-") as scratch:
         snapshot = await asyncio.to_thread(take_snapshot, source, Path(scratch))
         converter = await asyncio.to_thread(
-            _prepare, snapshot, report, ImportOptions(on_bad_rows="quarantine")
+            _prepare,
+            snapshot,
+            report,
+            ImportOptions(on_bad_rows="quarantine", skip_tables=skip_tables),
         )
         await asyncio.to_thread(_convert_all, snapshot, converter)
         connection = await copy.connect(target_url, settings)

@@ -26,7 +26,12 @@ from typing import Any
 
 from bandwise.errors import InvalidInput
 from bandwise.ops.importer.convert import decode_text
-from bandwise.ops.importer.tables import LEGACY_COUNTER_COLUMNS, TABLES, TableSpec
+from bandwise.ops.importer.tables import (
+    LEGACY_COUNTER_COLUMNS,
+    SCHEMA_VERSION_TABLE,
+    SQLITE_INTERNAL_PREFIX,
+    TableSpec,
+)
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 BATCH_ROWS = 2000
@@ -82,9 +87,35 @@ class Snapshot:
             connection.close()
 
     @property
-    def skipped_tables(self) -> list[str]:
-        """Return the tables of the file the import does not know (listed, not copied)."""
-        return sorted(name for name in self.columns if name not in TABLES)
+    def data_tables(self) -> list[str]:
+        """Return the tables of the file that hold data (not SQLite's or Alembic's own)."""
+        return sorted(
+            name
+            for name in self.columns
+            if not name.startswith(SQLITE_INTERNAL_PREFIX) and name != SCHEMA_VERSION_TABLE
+        )
+
+    def schema_revision(self) -> str | None:
+        """Return the bandwise schema revision the file records (None for a legacy file)."""
+        if SCHEMA_VERSION_TABLE not in self.columns:
+            return None
+        with self.reading() as connection:
+            row = connection.execute(f"SELECT version_num FROM {SCHEMA_VERSION_TABLE}").fetchone()
+        return None if row is None else str(row[0])
+
+    def telegram_id_repairs(self, table: str, column: str) -> dict[Any, int]:
+        """Return {row id: users.id} for rows whose ``column`` is a user's Telegram id.
+
+        Only a value that matches no ``users.id`` but exactly one ``users.telegram_id``.
+        """
+        if not (self.has(table) and self.has("users")):
+            return {}
+        with self.reading() as connection:
+            return dict(connection.execute(_repair_query(table, column, "id")))
+
+    def repaired_user_order(self, table: str, column: str) -> str:
+        """Return an ORDER BY of ``table`` by user as repaired (see telegram_id_repairs), id."""
+        return f'coalesce(({_repaired_user(table, column)}), "{column}"), id'
 
     def has(self, table: str) -> bool:
         """Tell whether the file has ``table``."""
@@ -180,6 +211,25 @@ class Snapshot:
             return
         for batch in self.batches("users", ("id", *LEGACY_COUNTER_COLUMNS), purpose="counters"):
             yield from batch
+
+
+def _repaired_user(table: str, column: str) -> str:
+    """Return a scalar subquery: the users.id a row's Telegram-id ``column`` stands for."""
+    value = f'"{table}"."{column}"'
+    return (
+        f"SELECT min(u.id) FROM users u WHERE u.telegram_id = {value} "
+        f"AND NOT EXISTS (SELECT 1 FROM users o WHERE o.id = {value}) "
+        f"HAVING count(*) = 1"
+    )
+
+
+def _repair_query(table: str, column: str, key: str) -> str:
+    """Return (``key``, repaired users.id) of the rows of ``table`` to re-attach."""
+    return (
+        f'SELECT * FROM (SELECT "{key}", ({_repaired_user(table, column)}) AS repaired '
+        f'FROM "{table}" WHERE "{column}" NOT IN (SELECT id FROM users)) '
+        f"WHERE repaired IS NOT NULL"
+    )
 
 
 class _closing:
@@ -357,6 +407,11 @@ def _described(snapshot: Snapshot) -> Snapshot:
             f"{snapshot.source}: cannot read the SQLite file: {exc}", field="source"
         ) from exc
     return snapshot
+
+
+def describe_file(source: Path) -> Snapshot:
+    """Return a description of ``source``'s tables, read in place (for checks before an import)."""
+    return _described(Snapshot(source=source, path=source))
 
 
 def check_integrity(snapshot: Snapshot) -> None:

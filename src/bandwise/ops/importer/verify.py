@@ -9,7 +9,7 @@ import asyncpg  # type: ignore[import-untyped]
 from bandwise.models.enums import ProcessingStatus, TaskType
 from bandwise.ops.importer.canonical import sql_checksum
 from bandwise.ops.importer.report import Check, ImportReport
-from bandwise.ops.importer.tables import SCORES, TABLE_ORDER, TABLES
+from bandwise.ops.importer.tables import QUARANTINE_TABLE, SCORES, TABLE_ORDER, TABLES
 
 PARALLEL_SETTINGS = (
     "max_parallel_workers_per_gather = 2",
@@ -18,13 +18,24 @@ PARALLEL_SETTINGS = (
     "min_parallel_table_scan_size = 0",
 )
 _ORPHAN_QUERIES = {
-    "submissions.user_id → users": "SELECT count(*) FROM submissions s "
-    "WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = s.user_id)",
-    "rate_limits.user_id → users": "SELECT count(*) FROM rate_limits r "
-    "WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = r.user_id)",
-    "assessments.submission_id → submissions": "SELECT count(*) FROM assessments a "
-    "WHERE NOT EXISTS (SELECT 1 FROM submissions s WHERE s.id = a.submission_id)",
+    f"{spec.name}.{spec.parent[0]} → {spec.parent[1]}": (
+        f'SELECT count(*) FROM "{spec.name}" c WHERE c."{spec.parent[0]}" IS NOT NULL AND '
+        f'NOT EXISTS (SELECT 1 FROM "{spec.parent[1]}" p WHERE p.id = c."{spec.parent[0]}")'
+    )
+    for spec in TABLES.values()
+    if spec.parent is not None
 }
+
+
+def _carried_rows(table: str, rows: int) -> str:
+    """Return a FROM item holding the ``rows`` rows of ``table`` carried from the source.
+
+    The import's own quarantined rows go into ``import_quarantine`` after the rows carried
+    from the source, with ids past theirs: the carried rows are the ``rows`` lowest ids.
+    """
+    if table != QUARANTINE_TABLE:
+        return f'"{table}"'
+    return f'(SELECT * FROM "{table}" ORDER BY id LIMIT {int(rows)}) AS carried'
 
 
 async def verify_target(
@@ -66,7 +77,11 @@ async def verify_target(
     found: dict[str, int] = {}
     for name in TABLE_ORDER:
         figures = report.figures(name)
-        query = sql_checksum(name, TABLES[name].checksum_columns, extra.get(name, ()))
+        query = sql_checksum(
+            _carried_rows(name, figures.imported),
+            TABLES[name].checksum_columns,
+            extra.get(name, ()),
+        )
         count, checksum, *problems = await _scan(connection, query, *arguments.get(name, ()))
         if problems:
             found[name] = problems[0]
@@ -109,7 +124,8 @@ async def verify_target(
         )
         checks.append(Check(f"{name}: id sequence past max id", not behind))
     if expected_quarantined is not None:
-        stored = int(await connection.fetchval("SELECT count(*) FROM import_quarantine"))
+        total = int(await connection.fetchval(f"SELECT count(*) FROM {QUARANTINE_TABLE}"))
+        stored = total - report.figures(QUARANTINE_TABLE).imported
         checks.append(
             Check(
                 "quarantined rows stored",

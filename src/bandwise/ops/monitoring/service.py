@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -20,17 +21,27 @@ from bandwise.db.engine import create_engine
 from bandwise.ops.health import pool_usage
 from bandwise.ops.monitoring.alerts import Alerter
 from bandwise.ops.monitoring.backups import BackupCollector, list_backups
+from bandwise.ops.monitoring.bot_metrics import BotCollector
 from bandwise.ops.monitoring.history import History, Sample
 from bandwise.ops.monitoring.leader import leader_for
 from bandwise.ops.monitoring.metrics import EngineMetrics
 from bandwise.ops.monitoring.notify import Notifier
-from bandwise.ops.monitoring.pg_stats import DatabaseStats, StatsExporter, collect_database_stats
-from bandwise.ops.monitoring.rules import DEFAULT_RULES, AlertRule, Observation
+from bandwise.ops.monitoring.pg_stats import (
+    SUBMISSIONS,
+    DatabaseStats,
+    StatsExporter,
+    StatsTimeouts,
+    collect_database_stats,
+)
+from bandwise.ops.monitoring.rules import (
+    COUNTER_WINDOW_SECONDS,
+    DEFAULT_RULES,
+    AlertRule,
+    Observation,
+)
 from bandwise.runtime import Runtime
 
 log = logging.getLogger(__name__)
-
-MONITORING_KEY = "monitoring"
 
 
 class Monitoring:
@@ -45,6 +56,7 @@ class Monitoring:
         self.stats = StatsExporter()
         self.metrics.add_collector(self.stats)
         self.metrics.add_collector(BackupCollector(settings.backup_dir))
+        self.metrics.add_collector(BotCollector(runtime))
         self.history = History(max_samples=int(3600 / self.interval) + 2)
         self.stats_engine: AsyncEngine = create_engine(
             settings, url=runtime.engine.url.render_as_string(hide_password=False), null_pool=True
@@ -57,28 +69,46 @@ class Monitoring:
         )
         self._task: asyncio.Task[None] | None = None
         self._previous: DatabaseStats | None = None
+        # The snapshots the windowed rules (deadlocks, rollbacks) count over.
+        self._window: deque[DatabaseStats] = deque()
         self._latency_mark = (0.0, 0)
 
     async def tick(self) -> DatabaseStats:
         """Collect once, sample the charts and evaluate the alerts."""
-        timeout = max(1.0, min(10.0, self.interval))
-        stats = await collect_database_stats(self.stats_engine, timeout)
+        timeouts = StatsTimeouts(answer=max(1.0, min(10.0, self.interval)))
+        stats = await collect_database_stats(self.stats_engine, timeouts=timeouts)
         previous, self._previous = self._previous, stats
-        if not stats.up and (previous is None or previous.up):
-            log.warning("database statistics not collected: %s", stats.error)
-        elif stats.up and previous is not None and not previous.up:
-            log.info("database statistics collected again")
+        self._log_change(stats, previous)
         self.stats.latest = stats
         self.history.add(self._sample(stats, previous))
+        await self.alerter.evaluate(self.observe(stats))
+        return stats
+
+    def observe(self, stats: DatabaseStats) -> Observation:
+        """Return what the rules see with ``stats`` as the newest snapshot (then remember it)."""
+        oldest_needed = stats.collected_at - COUNTER_WINDOW_SECONDS - 2 * self.interval
+        while self._window and self._window[0].collected_at < oldest_needed:
+            self._window.popleft()
         observation = Observation(
             stats=stats,
-            previous=previous,
+            history=list(self._window),
             pool_waiters=self.metrics.waiting,
             backups=list_backups(self.runtime.settings.backup_dir),
             now=stats.collected_at,
         )
-        await self.alerter.evaluate(observation)
-        return stats
+        self._window.append(stats)
+        return observation
+
+    @staticmethod
+    def _log_change(stats: DatabaseStats, previous: DatabaseStats | None) -> None:
+        if not stats.up and (previous is None or previous.up):
+            log.warning("database %s does not answer: %s", stats.target, stats.error)
+        elif stats.up and previous is not None and not previous.up:
+            log.info("database %s answers again", stats.target)
+        if stats.stale and (previous is None or not previous.stale):
+            log.warning("database statistics stale: %s", stats.stale)
+        elif stats.complete and previous is not None and previous.stale:
+            log.info("database statistics collected in full again")
 
     def _sample(self, stats: DatabaseStats, previous: DatabaseStats | None) -> Sample:
         checked_out, capacity = pool_usage(self.runtime)
@@ -89,7 +119,7 @@ class Monitoring:
             (seconds - mark_seconds) / (count - mark_count) * 1000 if count > mark_count else 0.0
         )
         submissions = 0
-        if previous is not None and previous.up and stats.up:
+        if previous is not None and previous.has(SUBMISSIONS) and stats.has(SUBMISSIONS):
             submissions = max(0, stats.latest_submission_id - previous.latest_submission_id)
         return Sample(
             at=stats.collected_at,
@@ -132,17 +162,12 @@ class Monitoring:
 
 def start_monitoring(runtime: Runtime, rules: tuple[AlertRule, ...] = DEFAULT_RULES) -> Monitoring:
     """Attach monitoring to ``runtime`` (once) and start its background task."""
-    existing = runtime.extras.get(MONITORING_KEY)
-    if isinstance(existing, Monitoring):
-        existing.start()
-        return existing
-    monitoring = Monitoring(runtime, rules)
-    runtime.extras[MONITORING_KEY] = monitoring
+    monitoring = runtime.monitoring or Monitoring(runtime, rules)
+    runtime.monitoring = monitoring
     monitoring.start()
     return monitoring
 
 
 def monitoring_of(runtime: Runtime) -> Monitoring | None:
     """Return the runtime's monitoring, if started."""
-    found = runtime.extras.get(MONITORING_KEY)
-    return found if isinstance(found, Monitoring) else None
+    return runtime.monitoring

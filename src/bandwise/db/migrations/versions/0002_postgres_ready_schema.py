@@ -9,14 +9,22 @@ Where legacy data moves:
   and day; its count becomes the larger of the two counters, which counted the same checks);
 - duplicate ``rate_limits`` rows of one (user, day) → one row, counts summed, lowest id kept;
 - ``improvement_suggestions`` plain text → a one-element JSON list;
-- enum member names ('TASK_2', any case) → values ('task_2'); naive datetimes → UTC.
+- enum member names ('TASK_2', any case) → values ('task_2'); naive datetimes → UTC;
+- a rate-limit row made from a user's counters is created at 00:00 UTC of its day;
+- (SQLite) a ``submissions``/``rate_limits`` ``user_id`` holding a user's Telegram id (as the
+  legacy bot's handlers stored it) → that user's id, then duplicates merged as above.
 A value that cannot be converted exactly stops the migration (rolled back) with the rows named.
+A row whose parent does not exist (users deleted without cascade) stops it too, unless the
+upgrade was asked to quarantine them (``bandwise db upgrade --quarantine-orphans``): then they
+wait in a scratch table that 0003 moves into ``import_quarantine``. The rules are the
+importer's, frozen in ``bandwise.db.migrations.legacy_rules_0002``.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from decimal import Decimal
 from typing import Any
 
@@ -24,7 +32,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from bandwise.legacy import values as legacy
+from bandwise.db.migrations import legacy_rules_0002 as legacy
 from bandwise.legacy.schema import legacy_metadata
 
 revision: str = "0002"
@@ -202,9 +210,123 @@ def _rebuild(bind: sa.Connection, target: sa.Table, rows: Iterator[list[dict[str
         index.create(bind)
 
 
+def _orphan_policy() -> str:
+    config = getattr(op.get_context(), "config", None)
+    policy = str(config.attributes.get("legacy_orphans", "refuse")) if config else "refuse"
+    if policy not in legacy.ORPHAN_POLICIES:
+        raise ValueError(f"unknown orphan policy {policy!r}")
+    return policy
+
+
+class _Parents:
+    """Which legacy rows move re-attached, and which are set aside (orphans), before any write."""
+
+    def __init__(self, bind: sa.Connection) -> None:
+        self.repairs: dict[str, dict[Any, int]] = {
+            table: {
+                row[0]: row[1] for row in bind.execute(sa.text(legacy.repaired_user_query(table)))
+            }
+            for table in ("submissions", "rate_limits")
+        }
+        # (table, id, reason, row) of each row set aside, in the importer's order.
+        self.set_aside: list[tuple[str, Any, str, dict[str, Any]]] = []
+        self.ids: dict[str, set[Any]] = {"submissions": set(), "rate_limits": set()}
+        for table in ("submissions", "rate_limits"):
+            for row in bind.execute(
+                sa.text(
+                    f"SELECT * FROM {table} WHERE user_id NOT IN (SELECT id FROM users) ORDER BY id"
+                )
+            ).mappings():
+                if row["id"] in self.repairs[table]:
+                    continue
+                reason = legacy.orphan_reason("user_id", row["user_id"], "users", row["user_id"])
+                self.set_aside.append((table, row["id"], reason, dict(row)))
+                self.ids[table].add(row["id"])
+        self.ids["assessments"] = set()
+        set_aside_submissions = self.ids["submissions"]
+        for row in bind.execute(
+            sa.text(
+                "SELECT a.*, NOT EXISTS (SELECT 1 FROM submissions s WHERE s.id = a.submission_id) "
+                "AS _bw_orphan FROM assessments a WHERE _bw_orphan OR a.submission_id IN "
+                "(SELECT id FROM submissions WHERE user_id NOT IN (SELECT id FROM users)) "
+                "ORDER BY a.id"
+            )
+        ).mappings():
+            record = {key: value for key, value in row.items() if key != "_bw_orphan"}
+            value = row["submission_id"]
+            if row["_bw_orphan"]:
+                reason = legacy.orphan_reason("submission_id", value, "submissions", value)
+            elif value in set_aside_submissions:
+                reason = legacy.set_aside_reason("submission_id", value, "submissions", value)
+            else:
+                continue
+            self.set_aside.append(("assessments", row["id"], reason, record))
+            self.ids["assessments"].add(row["id"])
+
+    def refuse(self) -> None:
+        """Raise, naming the rows set aside, when the upgrade was not asked to quarantine them."""
+        if not self.set_aside:
+            return
+        listed = "\n  ".join(
+            f"{table} id={row_id}: {reason}"
+            for table, row_id, reason, _ in self.set_aside[:MAX_REPORTED]
+        )
+        more = len(self.set_aside) - MAX_REPORTED
+        tail = f"\n  … and {more} more" if more > 0 else ""
+        raise ValueError(
+            f"{len(self.set_aside)} legacy row(s) point at no parent (their user or submission "
+            f"was deleted):\n  {listed}{tail}\nNothing was changed. Run `bandwise db upgrade "
+            "--quarantine-orphans` to move them into import_quarantine, or import the file "
+            "with `bandwise db import-sqlite --on-bad-rows quarantine`."
+        )
+
+    def keep(self, bind: sa.Connection) -> None:
+        """Move the rows set aside into a scratch table (0003 files them in import_quarantine)."""
+        if not self.set_aside:
+            return
+        bind.execute(
+            sa.text(
+                f"CREATE TABLE {legacy.SET_ASIDE_TABLE} (position INTEGER PRIMARY KEY, "
+                "source_table VARCHAR(64) NOT NULL, source_id BIGINT, reason TEXT NOT NULL, "
+                "row_data TEXT NOT NULL, quarantined_at VARCHAR(32) NOT NULL)"
+            )
+        )
+        now = datetime.now(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+        bind.execute(
+            sa.text(
+                f"INSERT INTO {legacy.SET_ASIDE_TABLE} (source_table, source_id, reason, "
+                "row_data, quarantined_at) VALUES (:table, :id, :reason, :data, :now)"
+            ),
+            [
+                {
+                    "table": table,
+                    "id": row_id,
+                    "reason": reason,
+                    "data": json.dumps(legacy.json_safe(row), default=str),
+                    "now": now,
+                }
+                for table, row_id, reason, row in self.set_aside
+            ],
+        )
+
+    def user_id(self, table: str, row: dict[str, Any]) -> Any:
+        """Return the row's user_id, re-attached when it held a Telegram id."""
+        return self.repairs[table].get(row["id"], row["user_id"])
+
+
 def _sqlite_upgrade(bind: sa.Connection) -> None:
     bad = _BadValues()
     counters: dict[int, tuple[Any, int]] = {}
+    parents = _Parents(bind)
+    if _orphan_policy() == "refuse":
+        parents.refuse()
+    parents.keep(bind)
+    first_new_rate_limit_id = (
+        bind.execute(
+            sa.text("SELECT max(id) FROM rate_limits WHERE typeof(id) = 'integer'")
+        ).scalar_one_or_none()
+        or 0
+    ) + 1
 
     def users() -> Iterator[list[dict[str, Any]]]:
         for chunk in _chunks(bind, "users"):
@@ -240,7 +362,13 @@ def _sqlite_upgrade(bind: sa.Connection) -> None:
             yield [
                 {
                     "id": row["id"],
-                    "user_id": _convert(bad, "submissions", row, "user_id", legacy.parse_int),
+                    "user_id": _convert(
+                        bad,
+                        "submissions",
+                        {**row, "user_id": parents.user_id("submissions", row)},
+                        "user_id",
+                        legacy.parse_int,
+                    ),
                     "text": row["text"],
                     "task_type": getattr(
                         _convert(bad, "submissions", row, "task_type", legacy.parse_task_type),
@@ -264,12 +392,16 @@ def _sqlite_upgrade(bind: sa.Connection) -> None:
                     ),
                 }
                 for row in chunk
+                if row["id"] not in parents.ids["submissions"]
             ]
 
     def rate_limits() -> Iterator[list[dict[str, Any]]]:
         merged: dict[tuple[Any, Any], dict[str, Any]] = {}
         for chunk in _chunks(bind, "rate_limits"):
             for row in chunk:
+                if row["id"] in parents.ids["rate_limits"]:
+                    continue
+                row = {**row, "user_id": parents.user_id("rate_limits", row)}
                 item = {
                     "id": row["id"],
                     "user_id": _convert(bad, "rate_limits", row, "user_id", legacy.parse_int),
@@ -297,26 +429,30 @@ def _sqlite_upgrade(bind: sa.Connection) -> None:
                         kept["created_at"] = item["created_at"]
                 else:
                     merged[key] = item
-        now = datetime.now(UTC)
-        for user_id, (day, daily) in counters.items():
+        next_id = first_new_rate_limit_id
+        for user_id, (day, daily) in sorted(counters.items()):
             key = (user_id, day)
             if key in merged:
                 merged[key]["submission_count"] = max(merged[key]["submission_count"] or 0, daily)
             else:
+                # Created "at" the start of its day, with the id the importer gives it.
                 merged[key] = {
+                    "new_id": next_id,
                     "user_id": user_id,
                     "submission_date": day,
                     "submission_count": daily,
-                    "created_at": now,
+                    "created_at": datetime.combine(day, time(), tzinfo=UTC),
                 }
-        with_ids = [row for row in merged.values() if "id" in row]
-        yield with_ids
-        yield [row for row in merged.values() if "id" not in row]
+                next_id += 1
+        yield [row for row in merged.values() if "id" in row]
+        yield [{"id": row.pop("new_id"), **row} for row in merged.values() if "new_id" in row]
 
     def assessments() -> Iterator[list[dict[str, Any]]]:
         for chunk in _chunks(bind, "assessments"):
             out = []
             for row in chunk:
+                if row["id"] in parents.ids["assessments"]:
+                    continue
                 converted: dict[str, Any] = {
                     "id": row["id"],
                     "submission_id": _convert(
@@ -528,7 +664,8 @@ def _postgres_upgrade(bind: sa.Connection) -> None:
     op.execute(
         sa.text(
             "INSERT INTO rate_limits (user_id, submission_date, submission_count, created_at) "
-            "SELECT u.id, u.last_submission_date, u.daily_submissions, now() FROM users u "
+            "SELECT u.id, u.last_submission_date, u.daily_submissions, "
+            "u.last_submission_date::timestamp AT TIME ZONE 'UTC' FROM users u "
             "WHERE u.last_submission_date IS NOT NULL AND u.daily_submissions > 0 AND NOT EXISTS "
             "(SELECT 1 FROM rate_limits r WHERE r.user_id = u.id "
             " AND r.submission_date = u.last_submission_date)"

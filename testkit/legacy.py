@@ -410,3 +410,94 @@ def write_generated_legacy_file(
     connection.commit()
     connection.close()
     return counts
+
+
+# Telegram ids of the candidates of :func:`bot_written_legacy_data` (far from any users.id).
+BOT_TELEGRAM_IDS = {1: 7_000_000_001, 2: 7_000_000_002, 3: 7_000_000_003}
+DELETED_USER_ID = 4
+
+
+def bot_written_legacy_data() -> LegacyData:
+    """Return rows as the legacy bot's own handlers leave them in a production file.
+
+    The handlers stored the candidate's Telegram id as ``submissions.user_id`` and
+    ``rate_limits.user_id``; users were deleted without cascading (foreign keys off); one day's
+    counter was written twice (duplicate rate-limit rows), and the per-user counters
+    ``daily_submissions``/``last_submission_date`` were kept as well; text may hold NUL bytes.
+    """
+    data = LegacyData()
+    for user_id, telegram_id in BOT_TELEGRAM_IDS.items():
+        data.users.append(
+            {
+                "id": user_id,
+                "telegram_id": telegram_id,
+                "username": f"candidate{user_id}",
+                "first_name": f"Name\x00{user_id}" if user_id == 3 else f"Name{user_id}",
+                "created_at": f"2024-09-0{user_id} 08:00:00.000000",
+                "is_pro": 0,
+                "daily_submissions": user_id,
+                "last_submission_date": "2024-09-25",
+            }
+        )
+    essay = "Some people believe that cities should invest in public transport. " * 6
+    submissions = [
+        # (id, user_id as stored, assessed)
+        (1, 1, True),  # through the admin path: a real users.id, left alone
+        (2, BOT_TELEGRAM_IDS[1], True),  # through the bot: the Telegram id
+        (3, BOT_TELEGRAM_IDS[2], True),
+        (4, BOT_TELEGRAM_IDS[2], False),
+        (5, BOT_TELEGRAM_IDS[3], True),
+        (6, DELETED_USER_ID, True),  # its user was deleted: an orphan
+        (7, 8_888_888_888, False),  # a Telegram id nobody has: an orphan
+    ]
+    for submission_id, user_id, assessed in submissions:
+        text = essay + ("\x00 signed" if submission_id in (3, 7) else "")
+        data.submissions.append(
+            {
+                "id": submission_id,
+                "user_id": user_id,
+                "text": text,
+                "task_type": "TASK_2",
+                "word_count": len(text.split()),
+                "submitted_at": f"2024-09-2{submission_id % 6} 10:00:00.000000",
+                "processing_status": "COMPLETED" if assessed else "PENDING",
+            }
+        )
+        if assessed:
+            data.assessments.append(
+                {
+                    "id": 100 + submission_id,
+                    "submission_id": submission_id,
+                    "task_achievement_score": 6.5,
+                    "coherence_cohesion_score": 6.0,
+                    "lexical_resource_score": 7.0,
+                    "grammatical_accuracy_score": 6.5,
+                    "overall_band_score": 6.5,
+                    "detailed_feedback": "Clear position." + ("\x00" if submission_id == 5 else ""),
+                    "improvement_suggestions": json.dumps(
+                        ["Vary sentences", "Link ideas" + ("\x00" if submission_id == 2 else "")]
+                    ),
+                    "assessed_at": f"2024-09-2{submission_id % 6} 10:00:05.000000",
+                }
+            )
+    rate_limits = [
+        # (id, user_id as stored, day, count)
+        (1, 1, "2024-09-24", 1),
+        (2, BOT_TELEGRAM_IDS[1], "2024-09-24", 1),  # re-attached: merges with id 1
+        (3, BOT_TELEGRAM_IDS[1], "2024-09-25", 2),  # re-attached: absorbs user 1's counter
+        (4, BOT_TELEGRAM_IDS[2], "2024-09-23", 1),
+        (5, BOT_TELEGRAM_IDS[2], "2024-09-23", 1),  # duplicate of id 4 (both re-attached)
+        (6, DELETED_USER_ID, "2024-09-24", 3),  # orphan
+        (7, 1, "2024-09-26", 2),
+    ]
+    for row_id, user_id, day, count in rate_limits:
+        data.rate_limits.append(
+            {
+                "id": row_id,
+                "user_id": user_id,
+                "submission_date": day,
+                "submission_count": count,
+                "created_at": f"{day} 09:00:0{row_id}.000000",
+            }
+        )
+    return data
