@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bandwise.assessment.heuristic import HeuristicAssessor
+from bandwise.assessment.offline import OfflineAssessor
 from bandwise.config import Settings, get_settings, load_settings
 from bandwise.db import migrate
 from bandwise.db.engine import create_engine, create_sessionmaker
@@ -161,12 +161,12 @@ def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 def runtime(
     settings: Settings, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
 ) -> Runtime:
-    """Return a runtime over the test's database with the heuristic assessor."""
+    """Return a runtime over the test's database with the offline assessor."""
     return Runtime(
         settings=settings,
         engine=engine,
         sessions=sessions,
-        assessor=HeuristicAssessor(),
+        assessor=OfflineAssessor(),
         policy=LimitPolicy.from_settings(settings),
     )
 

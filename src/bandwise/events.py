@@ -33,6 +33,13 @@ class EssayScored:
 
 
 @dataclass(frozen=True)
+class ScoresDisagreed:
+    """The LLM's overall band and the offline model's were more than 1.5 bands apart."""
+
+    assessor: str
+
+
+@dataclass(frozen=True)
 class LimitRefused:
     """An essay was refused because its candidate reached the daily limit."""
 
@@ -71,6 +78,7 @@ class DatabaseFailed:
 Event = (
     EssaySubmitted
     | EssayScored
+    | ScoresDisagreed
     | LimitRefused
     | BotUpdateHandled
     | PaymentHandled

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -53,7 +54,7 @@ async def test_submit_then_history(client: httpx.AsyncClient) -> None:
         "lexical_resource",
         "grammatical_accuracy",
     }
-    assert body["assessment"]["assessor"] == "heuristic"
+    assert body["assessment"]["assessor"] == "offline"
 
     history = await client.get("/api/v1/users/6100000000/history")
     assert history.status_code == 200
@@ -61,6 +62,57 @@ async def test_submit_then_history(client: httpx.AsyncClient) -> None:
     assert [entry["submission_id"] for entry in entries] == [body["id"]]
     assert entries[0]["overall_band"] == body["assessment"]["overall_band"]
     assert history.json()["trend"]["assessments"] == 1
+
+
+QUESTION = (
+    "Some people believe that universities should focus on practical skills, while others "
+    "think academic knowledge matters more. Discuss both views and give your opinion."
+)
+FRENCH_ESSAY = (
+    "Le gouvernement doit investir davantage dans les transports publics, car ils réduisent "
+    "la pollution et les embouteillages dans les grandes villes. De plus, les citoyens "
+    "profitent de trajets moins chers et plus rapides, ce qui améliore leur qualité de vie. "
+) * 4
+
+
+async def test_the_question_and_the_range_go_through_the_api(client: httpx.AsyncClient) -> None:
+    payload = {"telegram_id": 6_200_000_000, "text": TASK2_ESSAY, "prompt": QUESTION}
+    created = await client.post("/api/v1/submissions", json=payload)
+    assert created.status_code == 201, created.text
+    assessment = created.json()["assessment"]
+    low, high = Decimal(assessment["band_low"]), Decimal(assessment["band_high"])
+    assert low <= Decimal(assessment["overall_band"]) <= high
+    overall = Decimal(assessment["overall_band"])
+    assert assessment["likely"] == f"{overall:.1f} (likely {low:.1f}–{high:.1f})"
+    assert "question's key words" in assessment["criteria"]["task_achievement"]["justification"]
+    assert assessment["flagged"] is False
+    again = await client.post("/api/v1/submissions", json=payload)
+    assert again.json()["assessment"]["criteria"] == assessment["criteria"]
+    entries = (await client.get("/api/v1/users/6200000000/history")).json()["entries"]
+    assert [entry["prompt"] for entry in entries] == [QUESTION, QUESTION]
+    assert entries[0]["band_low"] == assessment["band_low"]
+
+
+async def test_non_english_is_refused_like_the_bot_does(client: httpx.AsyncClient) -> None:
+    refused = await client.post(
+        "/api/v1/submissions", json={"telegram_id": 6_300_000_000, "text": FRENCH_ESSAY}
+    )
+    assert refused.status_code == 422 and refused.json()["field"] == "text"
+    assert "not in English" in refused.text
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [" ".join(reversed(TASK2_ESSAY.split())), "the " * 300, (QUESTION + " ") * 4],
+    ids=["reversed words", "one word repeated", "the question pasted back"],
+)
+async def test_garbage_scores_low_through_the_api(client: httpx.AsyncClient, garbage: str) -> None:
+    created = await client.post(
+        "/api/v1/submissions",
+        json={"telegram_id": 64, "text": garbage, "task_type": "task_2", "prompt": QUESTION},
+    )
+    assert created.status_code == 201, created.text
+    assert Decimal(created.json()["assessment"]["overall_band"]) <= Decimal(4)
 
 
 async def test_validation_errors_name_the_field(client: httpx.AsyncClient) -> None:
@@ -152,7 +204,7 @@ async def _count_submissions_and_refusals(client: httpx.AsyncClient) -> None:
     after = (await client.get("/metrics")).text
     submitted = 'bandwise_submissions_total{task_type="task_2"}'
     assert sample(after, submitted) - sample(before, submitted) == 3
-    scored = 'bandwise_assessments_total{assessor="heuristic",outcome="ok"}'
+    scored = 'bandwise_assessments_total{assessor="offline",outcome="ok"}'
     assert sample(after, scored) - sample(before, scored) == 3
     refused = "bandwise_rate_limit_refusals_total"
     assert sample(after, refused) - sample(before, refused) == 1

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from bandwise.assessment.factory import build_assessor
 from bandwise.assessment.fallback import FallbackAssessor
-from bandwise.assessment.heuristic import HeuristicAssessor
 from bandwise.assessment.language import detect_language, is_english
+from bandwise.assessment.offline import OfflineAssessor
 from bandwise.config import load_settings
 from testkit.essays import TASK1_ESSAY, TASK2_ESSAY
 
@@ -29,16 +29,16 @@ def test_no_text_is_unknown() -> None:
     assert detect_language("12345 !!!").language == "unknown"
 
 
-def test_factory_uses_heuristic_without_key_and_fallback_with_key() -> None:
-    assert isinstance(build_assessor(load_settings()), HeuristicAssessor)
+def test_factory_uses_the_offline_model_without_key_and_fallback_with_key() -> None:
+    assert isinstance(build_assessor(load_settings()), OfflineAssessor)
     assessor = build_assessor(load_settings(ai_api_key="k", ai_model="m"))
     assert isinstance(assessor, FallbackAssessor)
-    assert assessor.primary.name == "llm:m" and assessor.fallback.name == "heuristic"
+    assert assessor.primary.name == "llm:m" and assessor.fallback.name == "offline"
 
 
-async def test_heuristic_is_deterministic() -> None:
+async def test_offline_model_is_deterministic() -> None:
     from bandwise.models import TaskType
 
-    first = await HeuristicAssessor().assess(TASK2_ESSAY, TaskType.TASK_2)
-    second = await HeuristicAssessor().assess(TASK2_ESSAY, TaskType.TASK_2)
+    first = await OfflineAssessor().assess(TASK2_ESSAY, TaskType.TASK_2)
+    second = await OfflineAssessor().assess(TASK2_ESSAY, TaskType.TASK_2)
     assert first == second and 3 <= len(first.suggestions) <= 5

@@ -9,8 +9,8 @@ import pytest
 
 from bandwise.assessment.breaker import BreakerState, CircuitBreaker
 from bandwise.assessment.fallback import FallbackAssessor
-from bandwise.assessment.heuristic import HeuristicAssessor
 from bandwise.assessment.llm import LLMAssessor, ProviderConfig
+from bandwise.assessment.offline import OfflineAssessor
 from bandwise.errors import InvalidAssessment, ProviderUnavailable
 from bandwise.models import TaskType
 from testkit.essays import TASK1_ESSAY, TASK2_ESSAY
@@ -125,14 +125,14 @@ async def test_client_errors_are_not_retried(server: FakeLLMServer) -> None:
 async def test_500s_open_the_breaker_and_fallback_scores(server: FakeLLMServer) -> None:
     server.answer(Reply(status=500))
     llm = make_assessor(server, max_retries=1, breaker_threshold=2)
-    assessor = FallbackAssessor(llm, HeuristicAssessor())
+    assessor = FallbackAssessor(llm, OfflineAssessor())
     for _ in range(2):
         result = await assessor.assess(TASK2_ESSAY, TaskType.TASK_2)
-        assert result.assessor == "heuristic"
+        assert result.assessor == "offline"
     assert len(server.requests) == 4  # two calls × (one try + one retry)
     assert llm.breaker.state is BreakerState.OPEN
     result = await assessor.assess(TASK2_ESSAY, TaskType.TASK_2)
-    assert result.assessor == "heuristic"
+    assert result.assessor == "offline"
     assert len(server.requests) == 4  # open breaker: the provider was not called
 
 
@@ -141,8 +141,8 @@ async def test_slow_response_times_out_and_falls_back(server: FakeLLMServer) -> 
     llm = make_assessor(server, timeout=0.3, max_retries=0)
     with pytest.raises(ProviderUnavailable, match="timed out"):
         await llm.assess(TASK2_ESSAY, TaskType.TASK_2)
-    result = await FallbackAssessor(llm, HeuristicAssessor()).assess(TASK2_ESSAY, TaskType.TASK_2)
-    assert result.assessor == "heuristic"
+    result = await FallbackAssessor(llm, OfflineAssessor()).assess(TASK2_ESSAY, TaskType.TASK_2)
+    assert result.assessor == "offline"
 
 
 def test_breaker_half_opens_after_the_reset_time() -> None:
@@ -159,3 +159,44 @@ def test_breaker_half_opens_after_the_reset_time() -> None:
     now[0] = 20.0
     breaker.record_success()
     assert breaker.state is BreakerState.CLOSED
+
+
+async def test_the_question_and_band_descriptors_reach_the_model(server: FakeLLMServer) -> None:
+    question = "Should universities teach practical skills? Discuss both views."
+    await make_assessor(server).assess(TASK2_ESSAY, TaskType.TASK_2, prompt=question)
+    request = server.requests[0]
+    assert request["temperature"] == 0
+    assert "What the bands mean" in request["messages"][0]["content"]
+    assert question in request["messages"][1]["content"]
+
+
+async def test_disagreement_with_the_offline_model_is_flagged_logged_and_counted(
+    server: FakeLLMServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    from bandwise import events
+    from bandwise.ops.monitoring import metrics
+
+    metrics._install_retry_hooks()  # what the app does at start: events feed /metrics
+
+    seen: list[str] = []
+    events.subscribe(events.DISAGREEMENT, lambda assessor: seen.append(assessor))
+    assessor = FallbackAssessor(make_assessor(server), OfflineAssessor())
+    agreeing = await assessor.assess(TASK2_ESSAY, TaskType.TASK_2)
+    assert agreeing.flagged is False and seen == []
+    assert agreeing.band_low is not None and agreeing.band_high is not None
+    assert agreeing.band_low <= agreeing.overall <= agreeing.band_high
+    server.answer(Reply(content=good_answer((9.0, 9.0, 9.0, 9.0))))
+    counter = metrics.APPLICATION.disagreements.labels(metrics.safe_label("llm:test-model"))
+    before = counter._value.get()
+    record = await assessor.assess(TASK2_ESSAY, TaskType.TASK_2)
+    assert record.flagged is True and seen == ["llm:test-model"]
+    assert "result flagged" in caplog.text
+    assert counter._value.get() == before + 1
+
+
+async def test_garbage_is_not_sent_to_the_model(server: FakeLLMServer) -> None:
+    server.answer(Reply(content=good_answer((8.0, 8.0, 8.0, 8.0))))
+    assessor = FallbackAssessor(make_assessor(server), OfflineAssessor())
+    result = await assessor.assess("the " * 300, TaskType.TASK_2)
+    assert result.assessor == "offline" and result.overall <= 4
+    assert server.requests == []

@@ -12,7 +12,7 @@ from aiogram.methods import SendChatAction, SendMessage, SendPhoto
 from aiogram.types import InlineKeyboardMarkup, PhotoSize, Sticker
 from sqlalchemy import func, select
 
-from bandwise.assessment.heuristic import HeuristicAssessor
+from bandwise.assessment.offline import OfflineAssessor
 from bandwise.assessment.types import AssessmentResult
 from bandwise.bot import keyboards, texts
 from bandwise.models import Assessment, RateLimit, Submission, TaskType
@@ -62,6 +62,10 @@ async def test_start_shows_greeting_and_three_buttons(conversation: Conversation
 
 async def test_task_2_submission_end_to_end(conversation: Conversation) -> None:
     asked = await conversation.press("submit:task_2")
+    assert texts_of(asked) == [texts.ask_for_question(TaskType.TASK_2)]
+    assert isinstance(asked[-1], SendMessage)
+    assert buttons(asked[-1].reply_markup) == [[("⏭ Skip the question", "question:skip")]]
+    asked = await conversation.press("question:skip")
     assert texts_of(asked) == [texts.ask_for_essay(TaskType.TASK_2)]
     assert texts.ask_for_essay(TaskType.TASK_2) == (
         "✍️ Send your <b>Writing Task 2</b> essay as one text message.\n"
@@ -69,7 +73,7 @@ async def test_task_2_submission_end_to_end(conversation: Conversation) -> None:
     )
 
     sent = await conversation.say(TASK2_ESSAY)
-    expected = await HeuristicAssessor().assess(TASK2_ESSAY, TaskType.TASK_2)
+    expected = await OfflineAssessor().assess(TASK2_ESSAY, TaskType.TASK_2)
     assert isinstance(sent[0], SendMessage)
     assert sent[0].text == (
         "ℹ️ Your essay has 152 words, under the 250-word minimum for Task 2. "
@@ -79,7 +83,10 @@ async def test_task_2_submission_end_to_end(conversation: Conversation) -> None:
     result = sent[2]
     assert isinstance(result, SendMessage)
     assert result.text == texts.assessment_result(expected, TaskType.TASK_2, 152)
-    assert f"🎯 <b>Overall band: {expected.overall:.1f}</b>" in result.text
+    assert (
+        f"🎯 <b>Overall band: {expected.overall:.1f} "
+        f"(likely {expected.band_low:.1f}–{expected.band_high:.1f})</b>"
+    ) in result.text
     for title in (
         "Task Achievement / Response",
         "Coherence and Cohesion",
@@ -87,7 +94,7 @@ async def test_task_2_submission_end_to_end(conversation: Conversation) -> None:
         "Grammatical Range and Accuracy",
     ):
         assert f"<b>{title}: " in result.text
-    assert "Scored by the offline heuristic assessor." in result.text
+    assert "Scored by the offline model" in result.text
     assert buttons(result.reply_markup)[-1] == [("📊 Check Band Score History", "history")]
     assert len(sent) == 3
 
@@ -95,8 +102,45 @@ async def test_task_2_submission_end_to_end(conversation: Conversation) -> None:
         submission = (await session.scalars(select(Submission))).one()
         assessment = (await session.scalars(select(Assessment))).one()
     assert submission.task_type is TaskType.TASK_2 and submission.word_count == 152
-    assert assessment.assessor == "heuristic"
+    assert assessment.assessor == "offline"
     assert assessment.overall_band_score == expected.overall
+
+
+QUESTION = (
+    "Some people believe that universities should focus on practical skills, while others "
+    "think academic knowledge matters more. Discuss both views and give your opinion."
+)
+
+
+async def test_the_task_question_is_asked_scored_against_and_kept(
+    conversation: Conversation,
+) -> None:
+    await conversation.press("submit:task_2")
+    asked = await conversation.say(QUESTION)
+    assert texts_of(asked) == [texts.ask_for_essay(TaskType.TASK_2)]
+    sent = await conversation.say(TASK2_ESSAY)
+    expected = await OfflineAssessor().assess(TASK2_ESSAY, TaskType.TASK_2, prompt=QUESTION)
+    assert texts_of(sent)[-1] == texts.assessment_result(expected, TaskType.TASK_2, 152)
+    assert "question&#x27;s key words" in texts_of(sent)[-1]  # HTML-escaped apostrophe
+    async with conversation.runtime.sessions() as session:
+        submission = (await session.scalars(select(Submission))).one()
+        assessment = (await session.scalars(select(Assessment))).one()
+    assert submission.prompt == QUESTION
+    assert (assessment.band_low, assessment.band_high) == (expected.band_low, expected.band_high)
+    history = texts_of(await conversation.press("history"))[0]
+    assert f"(likely {expected.band_low:.1f}–{expected.band_high:.1f})" in history
+    assert "Some people believe that universities" in history
+
+
+async def test_an_essay_sent_instead_of_the_question_is_scored(
+    conversation: Conversation,
+) -> None:
+    await conversation.press("submit:task_1")
+    sent = await conversation.say(TASK1_ESSAY)
+    assert "Overall band" in texts_of(sent)[-1]
+    async with conversation.runtime.sessions() as session:
+        submission = (await session.scalars(select(Submission))).one()
+    assert submission.prompt is None and submission.task_type is TaskType.TASK_1
 
 
 async def test_detected_task_needs_no_question(conversation: Conversation) -> None:
@@ -206,16 +250,18 @@ async def test_concurrent_essays_never_exceed_the_limit(conversation: Conversati
 
 
 class SlowAssessor:
-    """The heuristic assessor, answering only once the processing notice was sent."""
+    """The offline assessor, slowed down so the processing notice shows."""
 
-    name = "heuristic"
+    name = "offline"
 
     def __init__(self) -> None:
         self.notice_sent = asyncio.Event()
 
-    async def assess(self, text: str, task_type: TaskType) -> AssessmentResult:
+    async def assess(
+        self, text: str, task_type: TaskType, *, prompt: str | None = None
+    ) -> AssessmentResult:
         await asyncio.wait_for(self.notice_sent.wait(), timeout=30)
-        return await HeuristicAssessor().assess(text, task_type)
+        return await OfflineAssessor().assess(text, task_type)
 
 
 async def test_processing_notice_when_scoring_is_slow(conversation: Conversation) -> None:
@@ -256,7 +302,9 @@ async def test_unexpected_errors_get_a_generic_reply(conversation: Conversation)
     class BrokenAssessor:
         name = "broken"
 
-        async def assess(self, text: str, task_type: TaskType) -> AssessmentResult:
+        async def assess(
+            self, text: str, task_type: TaskType, *, prompt: str | None = None
+        ) -> AssessmentResult:
             raise RuntimeError("boom")
 
     conversation.runtime.assessor = BrokenAssessor()

@@ -11,7 +11,7 @@ from aiogram.methods import SendMessage
 from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
-from bandwise.assessment.heuristic import HeuristicAssessor
+from bandwise.assessment.offline import OfflineAssessor
 from bandwise.bot import texts
 from bandwise.bot.dispatcher import build_dispatcher
 from bandwise.config import Settings
@@ -42,7 +42,7 @@ async def unavailable_runtime(settings: Settings, engine_name: str) -> AsyncIter
         settings=broken,
         engine=engine,
         sessions=create_sessionmaker(engine),
-        assessor=HeuristicAssessor(),
+        assessor=OfflineAssessor(),
         policy=LimitPolicy.from_settings(broken),
     )
     await engine.dispose()

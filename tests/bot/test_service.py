@@ -120,7 +120,7 @@ async def test_fsm_state_is_shared_through_redis(runtime: Runtime) -> None:
         # The essay reads like Task 2, but the task chosen on instance one must win on instance two.
         await second.feed_update(bot, candidate.text(TASK2_ESSAY))
         replies = [m.text for m in session.take() if isinstance(m, SendMessage)]
-        assert texts.ask_for_essay(TaskType.TASK_1) in replies
+        assert texts.ask_for_question(TaskType.TASK_1) in replies
         assert "IELTS Writing Task 1 — assessment" in replies[-1]
     finally:
         await first_storage.close()
@@ -184,7 +184,7 @@ async def test_an_update_past_the_grace_period_gives_its_check_back(runtime: Run
     class StuckAssessor:
         name = "stuck"
 
-        async def assess(self, text: str, task_type: TaskType) -> Any:
+        async def assess(self, text: str, task_type: TaskType, *, prompt: str | None = None) -> Any:
             scoring.set()
             await asyncio.Event().wait()  # never answers
 

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bandwise.assessment.heuristic import HeuristicAssessor
+from bandwise.assessment.offline import OfflineAssessor
 from bandwise.config import Settings, load_settings
 from bandwise.db import migrate
 from bandwise.db.engine import create_engine, create_sessionmaker
@@ -89,7 +89,7 @@ async def test_concurrent_submissions_and_limits_through_pgbouncer(
     """40 concurrent submissions for 8 users (limit 3) through 5 server connections: exact."""
     sessions = create_sessionmaker(bounced_engine)
     policy = LimitPolicy.from_settings(bounced_settings)
-    assessor = HeuristicAssessor()
+    assessor = OfflineAssessor()
 
     async def submit(index: int) -> bool:
         try:
@@ -142,7 +142,7 @@ async def test_without_db_pgbouncer_prepared_statements_break(
     engine = create_engine(plain)
     sessions = create_sessionmaker(engine)
     policy = LimitPolicy.from_settings(plain)
-    assessor = HeuristicAssessor()
+    assessor = OfflineAssessor()
 
     async def submit(index: int) -> str:
         try:

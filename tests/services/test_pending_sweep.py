@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from bandwise.assessment.heuristic import HeuristicAssessor
+from bandwise.assessment.offline import OfflineAssessor
 from bandwise.assessment.types import AssessmentResult
 from bandwise.config import load_settings
 from bandwise.errors import DatabaseError
@@ -37,7 +37,7 @@ class HangingAssessor:
         self.waiting = 0
         self.called = asyncio.Event()
 
-    async def assess(self, text: str, task_type: TaskType) -> object:
+    async def assess(self, text: str, task_type: TaskType, *, prompt: str | None = None) -> object:
         self.waiting += 1
         self.called.set()
         await asyncio.Event().wait()
@@ -121,16 +121,18 @@ async def test_killed_requests_get_their_checks_back_exactly_once(
 
 
 class OutageAssessor:
-    """Scores like the heuristic, but the database goes away while it does (mid-request)."""
+    """Scores like the offline model, but the database goes away while it does (mid-request)."""
 
     name = "outage"
 
     def __init__(self, proxy: TcpProxy) -> None:
         self.proxy = proxy
 
-    async def assess(self, text: str, task_type: TaskType) -> AssessmentResult:
+    async def assess(
+        self, text: str, task_type: TaskType, *, prompt: str | None = None
+    ) -> AssessmentResult:
         self.proxy.reset_all()  # every connection of this instance dies, new ones too
-        return HeuristicAssessor().assess_sync(text, task_type)
+        return OfflineAssessor().assess_sync(text, task_type)
 
 
 async def test_an_outage_mid_request_costs_no_check_while_the_service_runs(

@@ -28,7 +28,9 @@ class BrokenAssessor:
 
     name = "broken"
 
-    async def assess(self, text: str, task_type: TaskType) -> AssessmentResult:
+    async def assess(
+        self, text: str, task_type: TaskType, *, prompt: str | None = None
+    ) -> AssessmentResult:
         raise AssessmentFailed("provider unavailable")
 
 
@@ -50,7 +52,7 @@ async def test_submission_is_stored_with_its_assessment(runtime: Runtime) -> Non
     assert submission.submitted_at == NOW and submission.text == TASK2_ESSAY
     assert assessment.submission_id == submission.id
     assert assessment.overall_band_score == outcome.result.overall
-    assert assessment.assessor == "heuristic"
+    assert assessment.assessor == "offline"
     assert 3 <= len(assessment.improvement_suggestions) <= 5
     assert assessment.task_achievement_justification
 

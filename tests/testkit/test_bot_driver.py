@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bandwise.assessment.heuristic import HeuristicAssessor
+from bandwise.assessment.offline import OfflineAssessor
 from bandwise.bot import texts
 from bandwise.config import Settings
 from bandwise.db.engine import create_engine, create_sessionmaker
@@ -58,7 +58,7 @@ async def test_pool_exhaustion_is_counted_with_its_cause(settings: Settings) -> 
         settings=narrow,
         engine=engine,
         sessions=create_sessionmaker(engine),
-        assessor=HeuristicAssessor(),
+        assessor=OfflineAssessor(),
         policy=LimitPolicy.from_settings(narrow),
     )
     driver = BotDriver(runtime)

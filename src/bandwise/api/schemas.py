@@ -39,6 +39,11 @@ class SubmissionIn(BaseModel):
     )
     username: StorableText | None = Field(default=None, max_length=255)
     first_name: StorableText | None = Field(default=None, max_length=255)
+    prompt: StorableText | None = Field(
+        default=None,
+        max_length=2_000,
+        description="The task question the essay answers; relevance to it is scored",
+    )
 
 
 class CriterionOut(BaseModel):
@@ -53,6 +58,10 @@ class AssessmentOut(BaseModel):
 
     id: int | None
     overall_band: Decimal
+    band_low: Decimal | None = Field(description="The human band likely lies in low–high")
+    band_high: Decimal | None
+    likely: str = Field(description='The band with its range, e.g. "6.5 (likely 6.0–7.0)"')
+    flagged: bool = Field(description="The AI examiner and the offline model disagree")
     criteria: dict[str, CriterionOut]
     feedback: str
     suggestions: list[str]
@@ -82,7 +91,10 @@ class HistoryEntryOut(BaseModel):
     task_type: TaskType
     word_count: int
     status: ProcessingStatus
+    prompt: str | None
     overall_band: Decimal | None
+    band_low: Decimal | None
+    band_high: Decimal | None
     criteria: dict[str, Decimal] | None
 
 

@@ -1,1 +1,1 @@
-"""Scoring essays: band rules, task detection, the heuristic and LLM assessors."""
+"""Scoring essays: band rules, task detection, the fitted offline and the LLM assessors."""

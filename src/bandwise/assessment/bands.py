@@ -39,3 +39,15 @@ def overall_band(*criteria: Decimal) -> Decimal:
     # Round half up on the doubled value: x.5 steps become the nearest half band, ties upwards.
     rounded = (doubled + HALF).to_integral_value(rounding=ROUND_FLOOR) / 2
     return Decimal(rounded).quantize(Decimal("0.1"))
+
+
+def band(value: Decimal | None) -> str:
+    """Render a band as 6.5 (or — when missing)."""
+    return "—" if value is None else f"{value:.1f}"
+
+
+def likely_band(overall: Decimal | None, low: Decimal | None, high: Decimal | None) -> str:
+    """Render a band with its likely range, "6.5 (likely 6.0–7.0)" (no range: just "6.5")."""
+    if overall is None or low is None or high is None:
+        return band(overall)
+    return f"{band(overall)} (likely {band(low)}–{band(high)})"

@@ -27,6 +27,11 @@ class LanguageGuess:
     probability: float
 
     @property
+    def clearly_other(self) -> bool:
+        """Tell whether the text is clearly in another language (no verdict: not other)."""
+        return self.language != "unknown" and not self.is_english
+
+    @property
     def is_english(self) -> bool:
         """Tell whether the text is English with enough confidence."""
         return self.language == ENGLISH and self.probability >= MIN_ENGLISH_PROBABILITY

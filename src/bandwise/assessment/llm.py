@@ -78,7 +78,9 @@ class LLMAssessor:
         """Close the HTTP client."""
         await self._client.close()
 
-    async def assess(self, text: str, task_type: TaskType) -> AssessmentResult:
+    async def assess(
+        self, text: str, task_type: TaskType, *, prompt: str | None = None
+    ) -> AssessmentResult:
         """Score ``text``; raise ProviderUnavailable or InvalidAssessment when it cannot."""
         if not self.breaker.allow():
             raise ProviderUnavailable(
@@ -86,7 +88,7 @@ class LLMAssessor:
             )
         messages: list[dict[str, str]] = [
             {"role": "system", "content": system_prompt(task_type)},
-            {"role": "user", "content": user_prompt(text)},
+            {"role": "user", "content": user_prompt(text, prompt)},
         ]
         try:
             content = await self._complete(messages)

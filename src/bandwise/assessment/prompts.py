@@ -22,7 +22,27 @@ COMMON_RULES = """You are a certified IELTS Writing examiner. Score the candidat
 the public IELTS Writing band descriptors, strictly and consistently. Judge:
 - Coherence and Cohesion: logical organisation, paragraphing, referencing, linking devices.
 - Lexical Resource: range, precision, collocation, spelling and word formation.
-- Grammatical Range and Accuracy: range of structures, accuracy, punctuation."""
+- Grammatical Range and Accuracy: range of structures, accuracy, punctuation.
+
+What the bands mean (the public descriptors, summarised):
+- 9: fully answers the task; cohesion goes unnoticed; wide, natural, precise vocabulary; a wide
+  range of structures with only the rarest slip.
+- 8: answers every part well; ideas sequenced logically, paragraphs well managed; occasional
+  inaccuracies in word choice; most sentences free of errors.
+- 7: covers all parts with a clear position or overview; clear progression with a range of
+  linkers (some over- or under-used); less common words with some awareness of style; frequent
+  error-free sentences, good control with a few errors.
+- 6: addresses the task but some parts more fully than others; coherent but linking is
+  sometimes faulty or mechanical; adequate vocabulary, some spelling and word-form errors that
+  do not impede meaning; a mix of simple and complex sentences with some errors.
+- 5: addresses the task only partly, ideas limited or not developed; some organisation but
+  inadequate or repetitive linking, paragraphing may be missing; limited vocabulary with
+  noticeable errors that may strain the reader; limited range of structures, frequent errors.
+- 4: responds to the task only minimally or off-topic; ideas not arranged coherently; basic,
+  repetitive vocabulary, errors that strain the reader; few complex sentences, errors dominate.
+- 3 and below: hardly any relevant content, no organisation, words and structures too limited
+  or faulty to convey meaning; text copied from the question, word lists or another language
+  earn nothing for the copied or unreadable part."""
 
 TASK_RULES = {
     TaskType.TASK_1: """This is Writing Task 1 (at least 150 words): the candidate describes a
@@ -46,9 +66,15 @@ def system_prompt(task_type: TaskType) -> str:
     return f"{COMMON_RULES}\n\n{TASK_RULES[task_type]}\n\n{JSON_SHAPE}"
 
 
-def user_prompt(text: str) -> str:
-    """Return the message carrying the candidate's essay."""
-    return f"The candidate's essay:\n<<<\n{text}\n>>>"
+def user_prompt(text: str, question: str | None = None) -> str:
+    """Return the message carrying the task question (when known) and the candidate's essay."""
+    essay = f"The candidate's essay:\n<<<\n{text}\n>>>"
+    if not question:
+        return f"The task question was not given; judge relevance from the essay alone.\n\n{essay}"
+    return (
+        f"The task question:\n<<<\n{question}\n>>>\nJudge Task Achievement/Response against "
+        f"this question; words copied from it do not count as the candidate's own.\n\n{essay}"
+    )
 
 
 def repair_prompt(problem: str) -> str:

@@ -13,6 +13,8 @@ GET_PRO = "⭐ Get Pro"
 
 CB_SUBMIT = "submit:"  # followed by the task type value
 CB_CHOOSE_TASK = "task:"  # followed by the task type value, for an essay already sent
+CB_SKIP_QUESTION = "question:skip"
+SKIP_QUESTION = "⏭ Skip the question"
 CB_HISTORY = "history"
 CB_BUY_PRO = "pro:buy"
 
@@ -55,6 +57,11 @@ def after_result() -> InlineKeyboardMarkup:
             [_button(CHECK_HISTORY, CB_HISTORY)],
         ]
     )
+
+
+def skip_question() -> InlineKeyboardMarkup:
+    """Return the one button that skips the task question."""
+    return InlineKeyboardMarkup(inline_keyboard=[[_button(SKIP_QUESTION, CB_SKIP_QUESTION)]])
 
 
 def get_pro() -> InlineKeyboardMarkup:

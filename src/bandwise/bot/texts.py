@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from html import escape
 
+from bandwise.assessment.bands import band, likely_band
 from bandwise.assessment.types import CRITERIA, CRITERION_TITLES, AssessmentResult
 from bandwise.models import TaskType
 from bandwise.services.history import History
@@ -34,6 +34,10 @@ HELP = (
 ASK_FOR_ESSAY = (
     "✍️ Send your <b>Writing {task}</b> essay as one text message.\n"
     "<i>{task} asks for at least {minimum} words.</i>"
+)
+ASK_FOR_QUESTION = (
+    "❓ First send the <b>task question</b> your {task} essay answers (paste it as text): "
+    "the score then checks your answer against it. Or tap <b>Skip</b>."
 )
 TOO_SHORT = (
     "Your message has {words}. Please send the complete essay — at least {min_words} words "
@@ -100,9 +104,9 @@ ADMIN_REFUNDED = "Refunded {amount} ⭐ for payment {charge_id}."
 ADMIN_ERROR = "Not done: {reason}"
 
 
-def band(value: Decimal | None) -> str:
-    """Render a band as 6.5 (or — when missing)."""
-    return "—" if value is None else f"{value:.1f}"
+def _shorten(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def utc(moment: datetime) -> str:
@@ -118,6 +122,11 @@ def greeting(first_name: str | None) -> str:
 def help_text() -> str:
     """Return the /help text."""
     return HELP.format(min_words=MIN_WORDS)
+
+
+def ask_for_question(task_type: TaskType) -> str:
+    """Return the request for the task question before the essay."""
+    return ASK_FOR_QUESTION.format(task=TASK_NAMES[task_type])
 
 
 def ask_for_essay(task_type: TaskType) -> str:
@@ -172,14 +181,20 @@ def assessment_result(result: AssessmentResult, task_type: TaskType, word_count:
         lines.append(f"<b>{CRITERION_TITLES[name]}: {band(score.band)}</b>")
         lines.append(escape(score.justification))
         lines.append("")
-    lines.append(f"🎯 <b>Overall band: {band(result.overall)}</b>")
+    overall = likely_band(result.overall, result.band_low, result.band_high)
+    lines.append(f"🎯 <b>Overall band: {overall}</b>")
+    if result.flagged:
+        lines.append(
+            "⚠️ The AI examiner and the offline model disagree by more than 1.5 bands: "
+            "treat this band with caution."
+        )
     if result.feedback:
         lines += ["", escape(result.feedback)]
     lines += ["", "<b>Suggestions</b>"]
     lines += [f"{number}. {escape(item)}" for number, item in enumerate(result.suggestions, 1)]
     assessor = (
-        "the offline heuristic assessor"
-        if result.assessor == "heuristic"
+        "the offline model (fitted on bands given by human examiners)"
+        if result.assessor == "offline"
         else f"the AI examiner ({escape(result.assessor.removeprefix('llm:'))})"
     )
     lines += ["", f"<i>Scored by {assessor}.</i>"]
@@ -191,12 +206,18 @@ def history(history: History) -> str:
     lines = ["<b>📊 Your band score history</b>", ""]
     for item in history.items:
         submission = item.submission
-        overall = item.assessment.overall_band_score if item.assessment else None
-        status = band(overall) if item.assessment else submission.processing_status.value
+        assessment = item.assessment
+        status = (
+            likely_band(assessment.overall_band_score, assessment.band_low, assessment.band_high)
+            if assessment
+            else submission.processing_status.value
+        )
         lines.append(
             f"{submission.submitted_at:%Y-%m-%d} · {TASK_NAMES[submission.task_type]} · "
             f"{submission.word_count} words · <b>{status}</b>"
         )
+        if submission.prompt:
+            lines.append(f"   <i>{escape(_shorten(submission.prompt, 80))}</i>")
     trend = history.trend
     lines += [
         "",

@@ -6,7 +6,17 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Numeric, String, Text, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Numeric,
+    String,
+    Text,
+    false,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column
@@ -73,6 +83,14 @@ class Assessment(Base):
     coherence_cohesion_justification: Mapped[str] = mapped_column(Text, server_default=text("''"))
     lexical_resource_justification: Mapped[str] = mapped_column(Text, server_default=text("''"))
     grammatical_accuracy_justification: Mapped[str] = mapped_column(Text, server_default=text("''"))
-    # Which assessor produced the scores: "llm:<model>", "heuristic", or "legacy" for old rows.
+    # Which assessor produced the scores: "llm:<model>", "offline" ("heuristic" before 0005),
+    # or "legacy" for old rows.
     assessor: Mapped[str] = mapped_column(String(100), server_default=text("'legacy'"))
     assessed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Where the human band likely lies (cross-validated residuals); NULL on older rows.
+    band_low: Mapped[Decimal | None] = mapped_column(Band, nullable=True)
+    band_high: Mapped[Decimal | None] = mapped_column(Band, nullable=True)
+    # The language model and the offline model disagreed by more than 1.5 bands.
+    flagged: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # sha256 of the normalised essay, task and prompt: the same essay gets the same result.
+    content_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)

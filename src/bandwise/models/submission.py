@@ -25,6 +25,8 @@ class Submission(Base):
         BigId, ForeignKey("users.id", ondelete="CASCADE"), index=True
     )
     text: Mapped[str] = mapped_column(Text)
+    # The task question the essay answers, when the candidate gave it.
+    prompt: Mapped[str | None] = mapped_column(Text, nullable=True)
     task_type: Mapped[TaskType] = mapped_column(TASK_TYPE)
     word_count: Mapped[int] = mapped_column(Integer)
     submitted_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -24,6 +24,16 @@ async def create(session: AsyncSession, submission_id: int, **fields: Any) -> As
     return assessment
 
 
+async def find_by_content_hash(session: AsyncSession, content_hash: str) -> Assessment | None:
+    """Return the first stored assessment of the same essay, task and prompt, or None."""
+    return await session.scalar(
+        select(Assessment)
+        .where(Assessment.content_hash == content_hash)
+        .order_by(Assessment.id)
+        .limit(1)
+    )
+
+
 async def get_for_submission(session: AsyncSession, submission_id: int) -> Assessment | None:
     """Return the assessment of ``submission_id``, or None."""
     return await session.scalar(select(Assessment).where(Assessment.submission_id == submission_id))

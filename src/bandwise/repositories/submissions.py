@@ -17,6 +17,7 @@ async def create(
     task_type: TaskType,
     word_count: int,
     submitted_at: datetime | None = None,
+    prompt: str | None = None,
 ) -> Submission:
     """Insert a pending submission and return it with its id."""
     submission = Submission(
@@ -24,6 +25,7 @@ async def create(
         text=text,
         task_type=task_type,
         word_count=word_count,
+        prompt=prompt,
         submitted_at=submitted_at or utcnow(),
         processing_status=ProcessingStatus.PENDING,
     )

@@ -36,7 +36,7 @@ class EssayPrecheck:
     @property
     def not_english(self) -> bool:
         """Tell whether the text is clearly in another language (too little text: no verdict)."""
-        return self.language.language != "unknown" and not self.language.is_english
+        return self.language.clearly_other
 
     def under_task_minimum(self, task_type: TaskType) -> bool:
         """Tell whether the essay is shorter than the task asks (it lowers Task Achievement)."""

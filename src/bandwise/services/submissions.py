@@ -16,6 +16,8 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bandwise import events
+from bandwise.assessment.cache import content_hash, result_from_row
+from bandwise.assessment.language import detect_language
 from bandwise.assessment.task_type import detect_task_type
 from bandwise.assessment.text_stats import word_count
 from bandwise.assessment.types import AssessmentResult, Assessor
@@ -37,6 +39,7 @@ MIN_WORDS = 50
 # Default age of an abandoned submission when no settings say more (see scoring_deadline).
 ABANDONED_AFTER = timedelta(minutes=15)
 MAX_CHARACTERS = 20_000
+MAX_PROMPT_CHARACTERS = 2_000
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ class EssayRequest:
     task_type: TaskType | None = None
     username: str | None = None
     first_name: str | None = None
+    prompt: str | None = None
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,18 @@ class SubmissionOutcome:
     saved: bool
 
 
+def clean_prompt(prompt: str | None) -> str | None:
+    """Return the task question stripped, None when absent, or raise InvalidInput."""
+    if prompt is None:
+        return None
+    cleaned = prompt.replace("\x00", "").strip()
+    if len(cleaned) > MAX_PROMPT_CHARACTERS:
+        raise InvalidInput(
+            f"the task question is longer than {MAX_PROMPT_CHARACTERS} characters", field="prompt"
+        )
+    return cleaned or None
+
+
 def validate_essay(request: EssayRequest) -> tuple[str, TaskType, int]:
     """Return (clean text, task type, word count) or raise InvalidInput naming the field."""
     if request.telegram_id <= 0:
@@ -76,6 +92,13 @@ def validate_essay(request: EssayRequest) -> tuple[str, TaskType, int]:
     if count < MIN_WORDS:
         raise InvalidInput(
             f"the essay has {count} words; send at least {MIN_WORDS} to be assessed", field="text"
+        )
+    language = detect_language(text)
+    if language.clearly_other:
+        raise InvalidInput(
+            f"the essay is not in English (it reads as '{language.language}'); "
+            "IELTS essays are scored in English only",
+            field="text",
         )
     task_type = request.task_type or detect_task_type(text).task_type
     return text, task_type, count
@@ -97,30 +120,38 @@ async def submit_essay(
     assessment: it is returned with ``saved=False`` (nothing is recorded, no limit applied).
     """
     text, task_type, count = validate_essay(request)
+    prompt = clean_prompt(request.prompt)
+    key = content_hash(text, task_type, prompt)
     moment = now or utcnow()
 
-    async def open_submission(session: AsyncSession) -> tuple[Submission, Allowance]:
+    async def open_submission(
+        session: AsyncSession,
+    ) -> tuple[Submission, Allowance, AssessmentResult | None]:
         user = await users.get_or_create(
             session, request.telegram_id, request.username, request.first_name
         )
         allowance = await consume_check(session, policy, user, moment)
-        submission = await submissions.create(session, user.id, text, task_type, count, moment)
-        return submission, allowance
+        submission = await submissions.create(
+            session, user.id, text, task_type, count, moment, prompt=prompt
+        )
+        # The same essay and question get the stored result, not a second, different score.
+        earlier = await assessments.find_by_content_hash(session, key)
+        return submission, allowance, None if earlier is None else result_from_row(earlier)
 
     try:
-        submission, allowance = await run_transaction(
+        submission, allowance, earlier = await run_transaction(
             sessions, open_submission, attempts=retry_attempts
         )
     except DatabaseError as error:
         if not allow_unsaved or not isinstance(error, DatabaseUnavailable | DatabaseBusy):
             raise
         log.error("history not saved, scoring anyway: %s", error)
-        result = await _assess(assessor, text, task_type)
+        result = await _assess(assessor, text, task_type, prompt)
         return SubmissionOutcome(None, None, result, task_type, count, None, saved=False)
 
     events.emit(events.EssaySubmitted(task_type.value))
     try:
-        result = await _assess(assessor, text, task_type)
+        result = earlier or await _assess(assessor, text, task_type, prompt)
     except asyncio.CancelledError:  # the process is stopping past its grace period
         await asyncio.shield(_give_back(sessions, policy, submission, moment))
         raise
@@ -134,7 +165,9 @@ async def submit_essay(
         existing = await assessments.get_for_submission(session, submission.id)
         if existing is not None:  # a retried commit that had in fact succeeded
             return existing
-        stored = await assessments.create(session, submission.id, **result.column_values())
+        stored = await assessments.create(
+            session, submission.id, content_hash=key, **result.column_values()
+        )
         await submissions.set_status(session, submission.id, ProcessingStatus.COMPLETED)
         return stored
 
@@ -239,9 +272,11 @@ async def sweep_abandoned_periodically(
         await asyncio.sleep(interval)
 
 
-async def _assess(assessor: Assessor, text: str, task_type: TaskType) -> AssessmentResult:
+async def _assess(
+    assessor: Assessor, text: str, task_type: TaskType, prompt: str | None
+) -> AssessmentResult:
     try:
-        result = await assessor.assess(text, task_type)
+        result = await assessor.assess(text, task_type, prompt=prompt)
     except AssessmentFailed:
         events.emit(events.EssayScored(assessor.name, succeeded=False))
         raise

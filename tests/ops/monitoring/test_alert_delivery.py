@@ -7,7 +7,7 @@ import logging
 import pytest
 from sqlalchemy import text
 
-from bandwise.assessment.heuristic import HeuristicAssessor
+from bandwise.assessment.offline import OfflineAssessor
 from bandwise.config import Settings, load_settings
 from bandwise.db.engine import create_engine, create_sessionmaker
 from bandwise.ops.monitoring.notify import AlertMessage, Notifier
@@ -24,7 +24,7 @@ def instance(settings: Settings) -> Runtime:
         settings=settings,
         engine=engine,
         sessions=create_sessionmaker(engine),
-        assessor=HeuristicAssessor(),
+        assessor=OfflineAssessor(),
         policy=LimitPolicy.from_settings(settings),
     )
 

@@ -18,6 +18,7 @@ from bandwise.api.schemas import (
     SubmissionOut,
     TrendOut,
 )
+from bandwise.assessment.bands import likely_band
 from bandwise.assessment.types import CRITERIA
 from bandwise.models import ProcessingStatus
 from bandwise.services.history import get_history
@@ -46,6 +47,7 @@ async def create_submission(body: SubmissionIn, runtime: RuntimeDep) -> Submissi
                 task_type=body.task_type,
                 username=body.username,
                 first_name=body.first_name,
+                prompt=body.prompt,
             ),
             retry_attempts=runtime.settings.db_retry_attempts,
         )
@@ -66,6 +68,10 @@ def _render(body: SubmissionIn, outcome: SubmissionOutcome) -> SubmissionOut:
         assessment=AssessmentOut(
             id=outcome.assessment.id if outcome.assessment else None,
             overall_band=result.overall,
+            band_low=result.band_low,
+            band_high=result.band_high,
+            likely=likely_band(result.overall, result.band_low, result.band_high),
+            flagged=result.flagged,
             criteria={
                 name: CriterionOut(
                     band=result.criteria[name].band,
@@ -105,7 +111,10 @@ async def user_history(
                 task_type=item.submission.task_type,
                 word_count=item.submission.word_count,
                 status=item.submission.processing_status,
+                prompt=item.submission.prompt,
                 overall_band=assessment.overall_band_score if assessment else None,
+                band_low=assessment.band_low if assessment else None,
+                band_high=assessment.band_high if assessment else None,
                 criteria={
                     "task_achievement": assessment.task_achievement_score,
                     "coherence_cohesion": assessment.coherence_cohesion_score,

@@ -22,17 +22,49 @@ from bandwise.services.submissions import EssayRequest, submit_essay
 
 PENDING_TEXT = "pending_text"
 CHOSEN_TASK = "task_type"
+QUESTION = "question"
+# A message this long sent when the question is asked is the essay itself (questions are
+# well under 100 words): score it rather than take it for the question.
+MIN_ESSAY_WORDS_FOR_QUESTION_STEP = 120
 REPLY_TIMEOUT = 5.0  # the last word to a candidate while the process stops
 
 
 async def choose_task_first(callback: CallbackQuery, state: FSMContext) -> None:
-    """Remember the chosen task and ask for the essay."""
+    """Remember the chosen task and ask for the task question (one tap skips it)."""
     task_type = TaskType(str(callback.data).removeprefix(keyboards.CB_SUBMIT))
-    await state.set_state(SubmissionStates.waiting_for_essay)
-    await state.update_data({CHOSEN_TASK: task_type.value})
+    await state.set_state(SubmissionStates.waiting_for_question)
+    await state.set_data({CHOSEN_TASK: task_type.value})
     await callback.answer()
     if callback.message is not None:
-        await callback.message.answer(texts.ask_for_essay(task_type))
+        await callback.message.answer(
+            texts.ask_for_question(task_type), reply_markup=keyboards.skip_question()
+        )
+
+
+async def receive_question(message: Message, state: FSMContext, bot: Bot, runtime: Runtime) -> None:
+    """Keep the task question and ask for the essay (a whole essay sent here is scored)."""
+    text = message.text or ""
+    if precheck_essay(text).word_count >= MIN_ESSAY_WORDS_FOR_QUESTION_STEP:
+        await receive_essay(message, state, bot, runtime)
+        return
+    await _ask_for_essay(message, state, question=text.strip() or None)
+
+
+async def skip_question(callback: CallbackQuery, state: FSMContext) -> None:
+    """Go on to the essay without a task question."""
+    await callback.answer()
+    if isinstance(callback.message, Message):
+        await _ask_for_essay(callback.message, state, question=None)
+
+
+async def _ask_for_essay(message: Message, state: FSMContext, question: str | None) -> None:
+    chosen = (await state.get_data()).get(CHOSEN_TASK)
+    if chosen is None:
+        await message.answer(texts.TASK_CHOICE_EXPIRED)
+        return
+    await state.set_state(SubmissionStates.waiting_for_essay)
+    await state.update_data({QUESTION: question})
+    await message.answer(texts.ask_for_essay(TaskType(chosen)))
 
 
 async def receive_essay(message: Message, state: FSMContext, bot: Bot, runtime: Runtime) -> None:
@@ -45,14 +77,16 @@ async def receive_essay(message: Message, state: FSMContext, bot: Bot, runtime: 
     if check.too_short:
         await message.answer(texts.too_short(check.word_count))
         return
-    chosen = (await state.get_data()).get(CHOSEN_TASK)
+    data = await state.get_data()
+    chosen = data.get(CHOSEN_TASK)
+    question = data.get(QUESTION)
     if chosen is None and not check.task_guess.confident:
         await state.set_state(SubmissionStates.choosing_task)
         await state.set_data({PENDING_TEXT: text})
         await message.answer(texts.ASK_TASK_TYPE, reply_markup=keyboards.choose_task())
         return
     task_type = TaskType(chosen) if chosen else check.task_guess.task_type
-    await _score(message, state, bot, runtime, text, task_type, message.from_user, check)
+    await _score(message, state, bot, runtime, text, task_type, message.from_user, check, question)
 
 
 async def task_chosen(
@@ -87,6 +121,7 @@ async def _score(
     task_type: TaskType,
     user: User | None,
     check: EssayPrecheck,
+    question: str | None = None,
 ) -> None:
     settings = runtime.settings
     async with runtime.write_guard():  # refuses during maintenance, counts the update in flight
@@ -112,6 +147,7 @@ async def _score(
                     task_type=task_type,
                     username=user.username if user else None,
                     first_name=user.first_name if user else None,
+                    prompt=question,
                 ),
                 retry_attempts=settings.db_retry_attempts,
                 allow_unsaved=True,
@@ -141,6 +177,10 @@ def build_router() -> Router:
     """Return a new router with this module's handlers (one per dispatcher)."""
     router = Router(name="submission")
     router.callback_query.register(choose_task_first, F.data.startswith(keyboards.CB_SUBMIT))
+    router.callback_query.register(skip_question, F.data == keyboards.CB_SKIP_QUESTION)
+    router.message.register(
+        receive_question, SubmissionStates.waiting_for_question, F.text, ~F.text.startswith("/")
+    )
     router.message.register(receive_essay, F.text, ~F.text.startswith("/"))
     router.callback_query.register(
         task_chosen, SubmissionStates.choosing_task, F.data.startswith(keyboards.CB_CHOOSE_TASK)

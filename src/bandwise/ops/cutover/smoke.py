@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bandwise.assessment.heuristic import HeuristicAssessor
+from bandwise.assessment.offline import OfflineAssessor
 from bandwise.config import Settings
 from bandwise.db import migrate
 from bandwise.db.engine import create_engine, create_sessionmaker
@@ -30,7 +30,7 @@ SMOKE_ESSAY = (
 
 async def round_trip(engine: AsyncEngine) -> None:
     """Write a user, submission and assessment in a transaction, read them back, roll back."""
-    result = HeuristicAssessor().assess_sync(SMOKE_ESSAY, TaskType.TASK_2)
+    result = OfflineAssessor().assess_sync(SMOKE_ESSAY, TaskType.TASK_2)
     async with create_sessionmaker(engine)() as session:
         transaction = await session.begin()
         try:

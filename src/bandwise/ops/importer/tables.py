@@ -103,6 +103,7 @@ SUBMISSIONS = TableSpec(
         ColumnSpec("word_count", "int"),  # default: counted from the text
         ColumnSpec("submitted_at", "ts"),
         ColumnSpec("processing_status", "enum", default="completed"),
+        ColumnSpec("prompt", "text", nullable=True, default=None),
     ),
     parent=("user_id", "users"),
 )
@@ -128,6 +129,10 @@ ASSESSMENTS = TableSpec(
         *(ColumnSpec(name, "text", default="") for name in JUSTIFICATIONS),
         ColumnSpec("assessor", "text", default="legacy", max_length=100),
         ColumnSpec("assessed_at", "ts"),
+        ColumnSpec("band_low", "band", nullable=True, default=None),
+        ColumnSpec("band_high", "band", nullable=True, default=None),
+        ColumnSpec("flagged", "bool", default=False),
+        ColumnSpec("content_hash", "text", nullable=True, default=None, max_length=64),
     ),
     parent=("submission_id", "submissions"),
 )

@@ -83,6 +83,12 @@ class ApplicationMetrics:
             ["assessor", "outcome"],
             registry=None,
         )
+        self.disagreements = Counter(
+            "bandwise_assessment_disagreements",
+            "LLM results more than 1.5 bands from the offline model's (flagged).",
+            ["assessor"],
+            registry=None,
+        )
         self.rate_limit_refusals = Counter(
             "bandwise_rate_limit_refusals", "Essays refused by the daily limit.", registry=None
         )
@@ -119,6 +125,7 @@ class ApplicationMetrics:
         return [
             self.submissions,
             self.assessments,
+            self.disagreements,
             self.rate_limit_refusals,
             self.bot_updates,
             self.bot_handling,
@@ -142,6 +149,7 @@ def _install_retry_hooks() -> None:
         events.subscribe(events.DatabaseFailed, count_database_error)
         events.subscribe(events.EssaySubmitted, count_submission)
         events.subscribe(events.EssayScored, count_assessment)
+        events.subscribe(events.ScoresDisagreed, count_disagreement)
         events.subscribe(events.LimitRefused, count_limit_refusal)
         events.subscribe(events.BotUpdateHandled, count_bot_update)
         events.subscribe(events.PaymentHandled, count_payment)
@@ -156,6 +164,11 @@ def count_database_retry(event: events.DatabaseRetried) -> None:
 def count_database_error(event: events.DatabaseFailed) -> None:
     """Count one database error surfaced to a caller."""
     APPLICATION.db_errors.labels(safe_label(event.kind)).inc()
+
+
+def count_disagreement(event: events.ScoresDisagreed) -> None:
+    """Count one LLM result flagged for disagreeing with the offline model."""
+    APPLICATION.disagreements.labels(safe_label(event.assessor)).inc()
 
 
 def count_submission(event: events.EssaySubmitted) -> None:
