@@ -77,6 +77,11 @@ apt_mirror() {
     ' "${files[@]}"
 }
 
+# Print the local CA certificates this machine adds to its trust store, one path a line.
+local_cas() {
+    find /usr/local/share/ca-certificates -maxdepth 2 -name '*.crt' -type f 2>/dev/null | sort
+}
+
 recipe_of() {
     docker image inspect --format "{{ index .Config.Labels \"$LABEL\" }}" "$1" 2>/dev/null || true
 }
@@ -86,7 +91,10 @@ build_base() {
     command -v debootstrap >/dev/null 2>&1 || die "debootstrap is missing (scripts/ensure-deploy-engine.sh installs it)"
     mirror=$(apt_mirror) || true
     [ -n "$mirror" ] || die "no http(s) apt source for $SUITE in /etc/apt/sources.list*"
-    recipe=$(printf 'minbase %s %s\n' "$SUITE" "$mirror" | sha256sum | cut -c1-16)
+    recipe=$( (
+        printf 'minbase %s %s\n' "$SUITE" "$mirror"
+        local_cas | xargs -r cat
+    ) | sha256sum | cut -c1-16)
     if [ "$(recipe_of "$BASE_IMAGE")" = "$recipe" ]; then
         log "$BASE_IMAGE is up to date"
         return 0
@@ -106,6 +114,10 @@ build_base() {
     printf 'path-exclude /usr/share/doc/*\npath-exclude /usr/share/man/*\npath-include /usr/share/doc/*/copyright\n' \
         >"$rootfs/etc/dpkg/dpkg.cfg.d/excludes"
     printf 'APT::Install-Recommends "false";\n' >"$rootfs/etc/apt/apt.conf.d/90no-recommends"
+    # Trust what this machine trusts: its local CAs (a TLS-inspecting egress proxy, a company
+    # CA) join the image's store when a later step installs ca-certificates.
+    mkdir -p "$rootfs/usr/local/share/ca-certificates"
+    local_cas | xargs -r -I{} cp {} "$rootfs/usr/local/share/ca-certificates/"
     tar -C "$rootfs" -c . | docker import --change "LABEL $LABEL=$recipe" --change 'CMD ["bash"]' - "$BASE_IMAGE" >/dev/null
     rm -rf "$rootfs"
     trap - EXIT

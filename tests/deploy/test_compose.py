@@ -12,7 +12,7 @@ import yaml
 
 from tests.deploy.conftest import PROJECT_ROOT, compose_command, script_env
 
-PROFILES = ("", "pgbouncer", "redis", "prometheus", "pgbouncer,redis,prometheus")
+PROFILES = ("", "pgbouncer", "redis", "prometheus", "proxy", "pgbouncer,redis,prometheus,proxy")
 
 
 def render(project: Path, profiles: str) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.engine.engine import DEFAULT_ENGINE_ROOT, Engine, Stack, copy_project
+from tests.deploy.engine.engine import DEFAULT_ENGINE_ROOT, Engine, Stack, clone_project
 
 
 @pytest.fixture(scope="session")
@@ -33,7 +33,7 @@ def engine() -> Iterator[Engine]:
 @pytest.fixture(scope="session")
 def deployed(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """Run deploy/deploy.sh from scratch in a fresh copy of the project; yield its stack."""
-    root = copy_project(tmp_path_factory.mktemp("deployed") / "bandwise")
+    root = clone_project(tmp_path_factory.mktemp("deployed"))
     stack = Stack(engine, root, "bwdeployed")
     stack.down()
     stack.deploy_result = stack.script("deploy.sh", BANDWISE_MIN_FREE_MB="1")

@@ -144,14 +144,19 @@ class Engine:
 
     def stop(self, timeout: float = 90) -> None:
         """Stop the daemon by its pid (SIGTERM, then SIGKILL after ``timeout``)."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=30)
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=30)
+        # dockerd leaves its default network namespace mounted under its exec root.
+        prefix = f"{self.runtime_dir}/"
+        with open("/proc/mounts", encoding="utf-8") as mounts:
+            mounted = [line.split()[1] for line in mounts if line.split()[1].startswith(prefix)]
+        for point in sorted(mounted, reverse=True):
+            subprocess.run(["umount", point], check=False, capture_output=True, timeout=30)
         shutil.rmtree(self.runtime_dir, ignore_errors=True)
 
     def docker(self, *args: str, check: bool = True, timeout: float = 600) -> str:
@@ -173,6 +178,23 @@ def copy_project(destination: Path) -> Path:
     return destination
 
 
+def clone_project(workdir: Path) -> Path:
+    """Commit a copy of the project to a repository and return a clone of it, as operators do.
+
+    The clone has an upstream, so `git pull --ff-only` in deploy/fast-update.sh works as on a
+    droplet.
+    """
+    source = copy_project(workdir / "origin")
+    git = ["git", "-c", "user.name=bandwise tests", "-c", "user.email=tests@localhost"]
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+    run([*git, "init", "-q", "-b", "main"], env, cwd=source)
+    run([*git, "add", "-A"], env, cwd=source)
+    run([*git, "commit", "-q", "-m", "release"], env, cwd=source)
+    clone = workdir / "bandwise"
+    run(["git", "clone", "-q", str(source), str(clone)], env)
+    return clone
+
+
 @dataclass
 class Stack:
     """One compose project (own name, volumes and loopback ports) of a project copy."""
@@ -187,14 +209,13 @@ class Stack:
 
     def env(self, **extra: str) -> dict[str, str]:
         """Return the environment for compose and the deploy scripts of this stack."""
-        return self.engine.env(
-            COMPOSE_PROJECT_NAME=self.name,
-            API_HOST_PORT=str(self.api_port),
-            POSTGRES_HOST_PORT=str(self.postgres_port),
-            BANDWISE_POLL_INTERVAL="1",
-            **self.settings,
-            **extra,
-        )
+        values = {
+            "COMPOSE_PROJECT_NAME": self.name,
+            "API_HOST_PORT": str(self.api_port),
+            "POSTGRES_HOST_PORT": str(self.postgres_port),
+            "BANDWISE_POLL_INTERVAL": "1",
+        }
+        return self.engine.env(**{**values, **self.settings, **extra})
 
     def write_env(self, **overrides: str) -> Path:
         """Write .env (0600) from .env.production: every placeholder a fresh secret."""
@@ -263,17 +284,22 @@ class Stack:
 
     def wait_healthy(self, service: str, timeout: float = 300) -> None:
         """Wait until Docker reports ``service`` healthy; fail on unhealthy or at ``timeout``."""
+        self.wait_container_healthy(self.container(service), timeout)
+
+    def wait_container_healthy(self, container: str, timeout: float = 300) -> None:
+        """Wait until Docker reports ``container`` healthy (or running, without a healthcheck)."""
         deadline = time.monotonic() + timeout
         status = ""
+        template = "{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}"
         while time.monotonic() < deadline:
-            status = self.health(service)
-            if status == "healthy":
+            status = self.engine.docker("inspect", "--format", template, container).strip()
+            if status in ("healthy", "running"):
                 return
             if status in ("unhealthy", "exited", "dead"):
                 break
             time.sleep(1)
-        logs = self.compose("logs", "--tail", "40", service, check=False).stdout
-        raise EngineError(f"{service} is {status or 'not healthy'}; last logs:\n{logs}")
+        logs = self.engine.docker("logs", "--tail", "40", container, check=False)
+        raise EngineError(f"{container} is {status or 'not healthy'}; last logs:\n{logs}")
 
     def exec(self, service: str, *command: str, check: bool = True) -> str:
         """Run ``command`` in ``service``'s running container and return its output."""
