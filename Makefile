@@ -58,13 +58,13 @@ test-deploy: install-dev engine-tools
 	$(BIN)/pytest -m engine tests/deploy/engine $(PYTEST_ARGS)
 
 lint: install-dev
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src testkit tests benchmarks
+	$(BIN)/ruff format --check src testkit tests benchmarks
 	$(BIN)/mypy
 
 format: install-dev
-	$(BIN)/ruff check --fix src tests benchmarks
-	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src testkit tests benchmarks
+	$(BIN)/ruff format src testkit tests benchmarks
 
 # Re-resolve the lock files from pyproject.toml (needs the package registry).
 lock:

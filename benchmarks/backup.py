@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,9 +26,13 @@ from sqlalchemy import text
 from bandwise.config import load_settings
 from bandwise.db import migrate
 from bandwise.db.engine import create_engine
-from bandwise.devtools.pg_cluster import PgCluster
 from bandwise.ops.backup import create_backup, verify_backup
 from bandwise.ops.backup.pgtools import find_pg_tools, libpq_environment
+
+# testkit (test tooling, not installed) lives at the repository root.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from testkit.pg_cluster import PgCluster
 
 BATCH = 20_000
 FILL_SQL = [

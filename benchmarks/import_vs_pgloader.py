@@ -29,9 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.support.legacy import write_generated_legacy_file  # noqa: E402
-
-from bandwise.devtools.pg_cluster import PgCluster  # noqa: E402
+from testkit.legacy import write_generated_legacy_file  # noqa: E402
+from testkit.pg_cluster import PgCluster  # noqa: E402
 
 TABLES = ("users", "submissions", "rate_limits", "assessments")
 

@@ -29,6 +29,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -39,8 +40,16 @@ from sqlalchemy import func, select
 
 from bandwise.config import load_settings
 from bandwise.db.engine import create_engine
-from bandwise.devtools.bot_driver import BotDriver
-from bandwise.devtools.load import (
+from bandwise.logs import setup_logging
+from bandwise.models import Assessment
+from bandwise.ops.health import pool_usage
+from bandwise.runtime import Runtime, start_runtime
+
+# testkit (test tooling, not installed) lives at the repository root.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from testkit.bot_driver import BotDriver
+from testkit.load import (
     HttpDriver,
     LoadReport,
     Sampler,
@@ -52,12 +61,8 @@ from bandwise.devtools.load import (
     self_cpu_seconds,
     tree_cpu_delta,
 )
-from bandwise.devtools.pg_cluster import PgCluster
-from bandwise.devtools.service import ServiceProcess
-from bandwise.logs import setup_logging
-from bandwise.models import Assessment
-from bandwise.ops.health import pool_usage
-from bandwise.runtime import Runtime, start_runtime
+from testkit.pg_cluster import PgCluster
+from testkit.service import ServiceProcess
 
 DATABASE = "bandwise"
 POOL_DETAIL = re.compile(r"(\d+)/(\d+) in use")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,9 +25,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bandwise.config import load_settings
 from bandwise.db import migrate
 from bandwise.db.engine import create_engine
-from bandwise.devtools.pg_cluster import PgCluster
 from bandwise.ops.monitoring.metrics import EngineMetrics
 from bandwise.ops.monitoring.pg_stats import collect_database_stats
+
+# testkit (test tooling, not installed) lives at the repository root.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from testkit.pg_cluster import PgCluster
 
 
 async def _batch(engine: AsyncEngine, statements: int) -> float:

@@ -19,10 +19,9 @@ from bandwise.assessment.heuristic import HeuristicAssessor
 from bandwise.config import Settings, get_settings, load_settings
 from bandwise.db import migrate
 from bandwise.db.engine import create_engine, create_sessionmaker
-from bandwise.devtools.pg_cluster import PgCluster
-from bandwise.devtools.service import clean_environment
 from bandwise.runtime import Runtime
 from bandwise.services.limits import LimitPolicy
+from testkit.pg_cluster import PgCluster
 
 ENGINES = ("sqlite", "postgresql")
 TEMPLATE_DB = "bandwise_template"
@@ -169,8 +168,3 @@ def bandwise_executable(project_root: Path) -> str:
     found = str(candidate) if candidate.exists() else shutil.which("bandwise")
     assert found, "the bandwise console script is not installed (run make install)"
     return found
-
-
-def subprocess_env(**extra: str) -> dict[str, str]:
-    """Return a clean environment for running bandwise in a subprocess."""
-    return clean_environment(extra)

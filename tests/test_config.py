@@ -8,7 +8,7 @@ import pytest
 
 from bandwise.config import load_settings, mask_url, normalise_database_url
 from bandwise.errors import ConfigurationError
-from tests.conftest import subprocess_env
+from testkit.service import subprocess_env
 
 
 @pytest.mark.parametrize(

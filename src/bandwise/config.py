@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -237,7 +238,10 @@ class Settings(BaseSettings):
         default=None, description="URL receiving alert JSON posts."
     )
     alert_cooldown_seconds: float = Field(
-        default=900.0, ge=0, description="Minimum gap between repeats."
+        default=900.0,
+        ge=0,
+        description="Seconds between reminders while an alert keeps firing (0: no reminders); "
+        "a new episode and its resolution are always announced at once.",
     )
 
     # Monitoring ---------------------------------------------------------------------------------
@@ -331,6 +335,31 @@ class Settings(BaseSettings):
         )
 
 
+def check_api_settings(settings: Settings) -> None:
+    """Refuse to expose /api beyond loopback without a bearer token."""
+    if not settings.api_is_loopback and settings.api_token is None:
+        raise ConfigurationError(
+            f"API_TOKEN: required when API_HOST is {settings.api_host} (not loopback)",
+            variable="API_TOKEN",
+        )
+
+
+def check_webhook_settings(settings: Settings) -> None:
+    """Refuse webhook mode without a secret token (anyone could post fake updates)."""
+    if settings.webhook_url and settings.webhook_secret is None:
+        raise ConfigurationError(
+            "WEBHOOK_SECRET: required when WEBHOOK_URL is set", variable="WEBHOOK_SECRET"
+        )
+    if settings.webhook_url and not settings.webhook_url.startswith("https://"):
+        raise ConfigurationError("WEBHOOK_URL: must be an https:// URL", variable="WEBHOOK_URL")
+
+
+def check_serve_settings(settings: Settings) -> None:
+    """Run every check `bandwise serve` makes before it starts (`config check` runs the same)."""
+    check_api_settings(settings)
+    check_webhook_settings(settings)
+
+
 def _describe_validation_error(exc: ValidationError) -> ConfigurationError:
     first = exc.errors()[0]
     location = [str(part) for part in first.get("loc", ())]
@@ -352,7 +381,16 @@ def load_settings(env_file: Path | str | None = None, **overrides: object) -> Se
         raise _describe_validation_error(exc) from None
 
 
+ENV_FILE_VARIABLE = "BANDWISE_ENV_FILE"
+
+
+def configured_env_file(environ: Mapping[str, str] | None = None) -> Path | None:
+    """Return the env file ``BANDWISE_ENV_FILE`` names (in ``environ``, default the process's)."""
+    named = (os.environ if environ is None else environ).get(ENV_FILE_VARIABLE)
+    return Path(named) if named else None
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """Return the process's settings, read once from the environment and ``BANDWISE_ENV_FILE``."""
-    return load_settings(os.environ.get("BANDWISE_ENV_FILE") or None)
+    return load_settings(configured_env_file())

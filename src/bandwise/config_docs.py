@@ -16,7 +16,13 @@ from pydantic import SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from bandwise.config import Settings, load_settings, mask_url
+from bandwise.config import (
+    Settings,
+    check_serve_settings,
+    configured_env_file,
+    load_settings,
+    mask_url,
+)
 
 CONFIGURATION_DOC = Path("docs/configuration.md")
 UNSET = "(unset)"
@@ -31,7 +37,9 @@ DOC_HEADER = """\
 
 Every setting is read from an environment variable of the same name (case-insensitive) or
 from the env file named by `BANDWISE_ENV_FILE`; the environment wins over the file. Check a
-file before starting the service with `bandwise config check --env-file .env`. Secrets are
+file before starting the service with `bandwise config check --env-file .env` (without
+`--env-file` it reads the file `BANDWISE_ENV_FILE` names); it refuses exactly what `bandwise
+serve` refuses (for instance `WEBHOOK_URL` without `WEBHOOK_SECRET`). Secrets are
 never printed: `config check` shows them as `***`. Placeholders such as `changeme` are refused
 for `POSTGRES_PASSWORD`, `API_TOKEN`, `ADMIN_TOKEN`, `WEBHOOK_SECRET` and the password inside
 `DATABASE_URL`.
@@ -207,12 +215,16 @@ def _masked(settings: Settings, name: str, field: FieldInfo) -> str:
 def check_configuration(
     env_file: Path | None = None, environ: Mapping[str, str] | None = None
 ) -> ConfigCheckReport:
-    """Validate the configuration (environment plus ``env_file``) and resolve every setting.
+    """Validate the configuration exactly as `bandwise serve` does and resolve every setting.
 
-    ``environ`` (default ``os.environ``) only tells which values came from the environment.
+    ``env_file`` defaults to the one ``BANDWISE_ENV_FILE`` names, like every other command.
+    ``environ`` (default ``os.environ``) tells which values came from the environment.
     Raises ConfigurationError naming the variable when a value is invalid.
     """
+    if env_file is None:
+        env_file = configured_env_file(environ)
     settings = load_settings(env_file)
+    check_serve_settings(settings)
     environment = {key.lower() for key in (os.environ if environ is None else environ)}
     file_values = (
         {key.lower() for key, value in dotenv_values(env_file).items() if value is not None}

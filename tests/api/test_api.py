@@ -9,7 +9,7 @@ import pytest
 
 from bandwise.api.app import create_app
 from bandwise.runtime import Runtime
-from tests.support.essays import SHORT_TEXT, TASK2_ESSAY
+from testkit.essays import SHORT_TEXT, TASK2_ESSAY
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from bandwise.assessment.heuristic import (
     has_subordinate_clause,
     linkers_in,
 )
-from bandwise.devtools.load import ESSAY
+from testkit.load import ESSAY
 
 
 def _texts() -> list[str]:

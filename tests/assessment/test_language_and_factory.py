@@ -7,7 +7,7 @@ from bandwise.assessment.fallback import FallbackAssessor
 from bandwise.assessment.heuristic import HeuristicAssessor
 from bandwise.assessment.language import detect_language, is_english
 from bandwise.config import load_settings
-from tests.support.essays import TASK1_ESSAY, TASK2_ESSAY
+from testkit.essays import TASK1_ESSAY, TASK2_ESSAY
 
 SPANISH = (
     "Algunas personas creen que las universidades deberían centrarse en habilidades "

@@ -13,8 +13,8 @@ from bandwise.assessment.heuristic import HeuristicAssessor
 from bandwise.assessment.llm import LLMAssessor, ProviderConfig
 from bandwise.errors import InvalidAssessment, ProviderUnavailable
 from bandwise.models import TaskType
-from tests.support.essays import TASK1_ESSAY, TASK2_ESSAY
-from tests.support.fake_llm import FakeLLMServer, Reply, fake_llm_server, good_answer
+from testkit.essays import TASK1_ESSAY, TASK2_ESSAY
+from testkit.fake_llm import FakeLLMServer, Reply, fake_llm_server, good_answer
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ from bandwise.assessment.heuristic import HeuristicAssessor
 from bandwise.assessment.types import AssessmentResult
 from bandwise.bot import keyboards, texts
 from bandwise.models import Assessment, RateLimit, Submission, TaskType
-from tests.bot.conftest import Conversation
-from tests.support.essays import TASK1_ESSAY, TASK2_ESSAY
+from testkit.conversation import Conversation
+from testkit.essays import TASK1_ESSAY, TASK2_ESSAY
 
 SPANISH = (
     "Algunas personas creen que las universidades deberían centrarse en habilidades "

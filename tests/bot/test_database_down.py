@@ -16,11 +16,11 @@ from bandwise.bot import texts
 from bandwise.bot.dispatcher import build_dispatcher
 from bandwise.config import Settings
 from bandwise.db.engine import create_engine, create_sessionmaker
-from bandwise.devtools.telegram import recording_bot
 from bandwise.runtime import Runtime
 from bandwise.services.limits import LimitPolicy
-from tests.bot.conftest import Conversation
-from tests.support.essays import TASK1_ESSAY
+from testkit.conversation import Conversation
+from testkit.essays import TASK1_ESSAY
+from testkit.telegram import recording_bot
 
 
 @pytest.fixture

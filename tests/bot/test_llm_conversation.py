@@ -12,9 +12,9 @@ from bandwise.assessment.fallback import FallbackAssessor
 from bandwise.assessment.heuristic import HeuristicAssessor
 from bandwise.assessment.llm import LLMAssessor, ProviderConfig
 from bandwise.models import Assessment
-from tests.bot.conftest import Conversation
-from tests.support.essays import TASK2_ESSAY
-from tests.support.fake_llm import FakeLLMServer, Reply, fake_llm_server
+from testkit.conversation import Conversation
+from testkit.essays import TASK2_ESSAY
+from testkit.fake_llm import FakeLLMServer, Reply, fake_llm_server
 
 
 @pytest.fixture

@@ -8,11 +8,11 @@ from aiogram.methods import AnswerPreCheckoutQuery, RefundStarPayment, SendInvoi
 from sqlalchemy import select
 
 from bandwise.bot.dispatcher import build_dispatcher
-from bandwise.devtools.telegram import Candidate, recording_bot
 from bandwise.models import Payment, User, utcnow
 from bandwise.runtime import Runtime
-from tests.bot.conftest import Conversation
-from tests.support.essays import TASK1_ESSAY
+from testkit.conversation import Conversation
+from testkit.essays import TASK1_ESSAY
+from testkit.telegram import Candidate, recording_bot
 
 ADMIN_ID = 9001
 

@@ -15,14 +15,14 @@ from pydantic import SecretStr
 from bandwise.api.app import create_app
 from bandwise.bot import texts
 from bandwise.bot.dispatcher import build_dispatcher, build_storage
-from bandwise.bot.service import BotMode, check_bot_settings, start_bot_service
-from bandwise.config import load_settings
-from bandwise.devtools.telegram import Candidate, recording_bot
+from bandwise.bot.service import BotMode, start_bot_service
+from bandwise.config import check_webhook_settings, load_settings
 from bandwise.errors import ConfigurationError
 from bandwise.models import TaskType
 from bandwise.runtime import Runtime
-from tests.conftest import subprocess_env
-from tests.support.essays import TASK2_ESSAY
+from testkit.essays import TASK2_ESSAY
+from testkit.service import subprocess_env
+from testkit.telegram import Candidate, recording_bot
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 SECRET = "s3cr3t-webhook-token"
@@ -66,14 +66,14 @@ async def test_webhook_route_verifies_the_secret_and_feeds_the_dispatcher(runtim
 
 
 async def test_polling_handles_updates_and_stops_gracefully(runtime: Runtime) -> None:
-    bot, session = recording_bot()
+    replied = asyncio.Event()
+    bot, session = recording_bot(
+        lambda sent: replied.set() if isinstance(sent, SendMessage) else None
+    )
     service = await start_bot_service(runtime, bot)
     assert service.mode is BotMode.POLLING
-    session.pending_updates.append(Candidate().text("/help"))
-    for _ in range(100):
-        if any(isinstance(m, SendMessage) for m in session.requests):
-            break
-        await asyncio.sleep(0.05)
+    session.deliver(Candidate().text("/help"))
+    await asyncio.wait_for(replied.wait(), timeout=30)
     await service.stop()
     sent = session.take()
     assert isinstance(sent[0], DeleteWebhook)
@@ -82,13 +82,14 @@ async def test_polling_handles_updates_and_stops_gracefully(runtime: Runtime) ->
 
 def test_webhook_mode_needs_a_secret_and_https() -> None:
     with pytest.raises(ConfigurationError, match="WEBHOOK_SECRET"):
-        check_bot_settings(load_settings(webhook_url="https://x.example/hook"))
+        check_webhook_settings(load_settings(webhook_url="https://x.example/hook"))
     with pytest.raises(ConfigurationError, match="https"):
-        check_bot_settings(
+        check_webhook_settings(
             load_settings(webhook_url="http://x.example/hook", webhook_secret="another-secret")
         )
 
 
+@pytest.mark.system_tools  # a Redis server
 async def test_fsm_state_is_shared_through_redis(runtime: Runtime) -> None:
     """Two instances (two Dispatchers) share the conversation state through Redis."""
     import redis.asyncio as aioredis

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from bandwise.config import ConfigurationError, Settings, load_settings
 from bandwise.db import migrate
 from bandwise.db.engine import create_engine
-from bandwise.devtools.pg_cluster import PgCluster
+from testkit.pg_cluster import PgCluster
 
 # PRAGMA synchronous reports a number: 1 NORMAL, 2 FULL.
 SQLITE_LEVELS = {"NORMAL": 1, "FULL": 2}

@@ -17,8 +17,8 @@ from bandwise.db import migrate
 from bandwise.db.engine import create_engine
 from bandwise.errors import MigrationError
 from bandwise.legacy.schema import legacy_metadata
-from tests.conftest import subprocess_env
-from tests.support.legacy import quirky_legacy_data, write_legacy_file
+from testkit.legacy import quirky_legacy_data, write_legacy_file
+from testkit.service import subprocess_env
 
 APP_TABLES = {"users", "submissions", "assessments", "rate_limits", "import_quarantine"}
 

@@ -16,8 +16,8 @@ from bandwise.config import load_settings
 from bandwise.db.engine import create_engine
 from bandwise.db.readiness import backoff_delays, wait_for_database
 from bandwise.db.retry import run_transaction
-from bandwise.devtools.pg_cluster import PgCluster, free_port
 from bandwise.errors import DatabaseUnavailable
+from testkit.pg_cluster import PgCluster, free_port
 
 
 async def test_wait_gives_up_in_bounded_time_naming_host_and_port(

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.deploy.conftest import PROJECT_ROOT, compose_command, script_env
+from testkit.deploy import PROJECT_ROOT, compose_command, script_env
 
 PROFILES = ("", "pgbouncer", "redis", "prometheus", "proxy", "pgbouncer,redis,prometheus,proxy")
 

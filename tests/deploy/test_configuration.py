@@ -16,8 +16,8 @@ from bandwise.config_docs import (
     render_configuration_doc,
 )
 from bandwise.errors import ConfigurationError
-from tests.conftest import subprocess_env
-from tests.deploy.conftest import PROJECT_ROOT
+from testkit.deploy import PROJECT_ROOT
+from testkit.service import subprocess_env
 
 # Read by docker-compose.yml only; the application ignores them.
 COMPOSE_ONLY = {

@@ -11,7 +11,7 @@ import pytest
 import typer.main
 
 from bandwise.cli.main import app
-from tests.deploy.conftest import PROJECT_ROOT
+from testkit.deploy import PROJECT_ROOT
 
 DOCUMENTS = [PROJECT_ROOT / "README.md", *sorted((PROJECT_ROOT / "docs").glob("*.md"))]
 SCRIPTS = sorted((PROJECT_ROOT / "deploy").rglob("*.sh"))

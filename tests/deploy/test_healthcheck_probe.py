@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from bandwise.devtools.pg_cluster import free_port
-from tests.conftest import subprocess_env
-from tests.deploy.conftest import PROJECT_ROOT
+from testkit.deploy import PROJECT_ROOT
+from testkit.pg_cluster import free_port
+from testkit.service import subprocess_env
 
 
 def healthcheck_command() -> list[str]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.conftest import run_lib
+from testkit.deploy import run_lib
 
 
 def lib(project: Path, snippet: str) -> str:

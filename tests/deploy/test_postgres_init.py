@@ -7,9 +7,9 @@ import os
 import subprocess
 import uuid
 
-from bandwise.devtools.pg_cluster import PgCluster
-from tests.conftest import subprocess_env
-from tests.deploy.conftest import PROJECT_ROOT
+from testkit.deploy import PROJECT_ROOT
+from testkit.pg_cluster import PgCluster
+from testkit.service import subprocess_env
 
 INIT_SCRIPT = PROJECT_ROOT / "deploy" / "postgres" / "10-create-app-role.sh"
 

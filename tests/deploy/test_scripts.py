@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.conftest import StubDocker, run_lib, run_script
+from testkit.deploy import StubDocker, run_lib, run_script
 
 HEALTHY_RULES = (
     ("compose version", ""),

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.conftest import PROJECT_ROOT
+from testkit.deploy import PROJECT_ROOT
 
 SCRIPTS = sorted(
     path.relative_to(PROJECT_ROOT)

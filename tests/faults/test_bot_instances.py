@@ -1,6 +1,6 @@
 """Two bot processes on one PostgreSQL: exact daily limits, a redelivered payment recorded once.
 
-Each process is a real Dispatcher in its own OS process (``bandwise.devtools.bot_runner``)
+Each process is a real Dispatcher in its own OS process (``testkit.bot_runner``)
 fed Telegram updates by the test; only Telegram is imitated.
 """
 
@@ -16,12 +16,12 @@ import pytest
 from aiogram.types import Update
 
 from bandwise.bot import texts
-from bandwise.devtools.bot_driver import ASSESSMENT_MARKER, LIMIT_MARKER
-from bandwise.devtools.bot_process import BotProcess
-from bandwise.devtools.load import essay_for
-from bandwise.devtools.pg_cluster import PgCluster
-from bandwise.devtools.telegram import Candidate
 from bandwise.models import utcnow
+from testkit.bot_driver import ASSESSMENT_MARKER, LIMIT_MARKER
+from testkit.bot_process import BotProcess
+from testkit.load import essay_for
+from testkit.pg_cluster import PgCluster
+from testkit.telegram import Candidate
 
 LIMIT = 3
 ESSAYS_PER_PROCESS = 10

@@ -9,14 +9,15 @@ import time
 import asyncpg  # type: ignore[import-untyped]
 import pytest
 
-from bandwise.devtools.pg_cluster import PgCluster
-from tests.faults.conftest import (
+from testkit.faults import (
     APP_DATABASE,
     ServiceFactory,
+    hold_lock,
     make_cluster,
+    submit_many,
     wait_ready_async,
 )
-from tests.faults.test_network_faults import _hold_lock, _submit_many
+from testkit.pg_cluster import PgCluster
 
 POOL_TIMEOUT = 0.5
 
@@ -34,9 +35,9 @@ async def test_pool_exhaustion_gives_clear_503_and_recovers(
         db_statement_timeout="5",
     )
     await asyncio.to_thread(service.wait_ready)
-    holder = _hold_lock(private_cluster, "rate_limits", seconds=2.5)
+    holder = hold_lock(private_cluster, "rate_limits", seconds=2.5)
     try:
-        results = await _submit_many(service.base_url, 5)
+        results = await submit_many(service.base_url, 5)
     finally:
         holder.wait(10)
     codes = sorted(code for code, _, _ in results)
@@ -51,9 +52,7 @@ async def test_pool_exhaustion_gives_clear_503_and_recovers(
         assert seconds < POOL_TIMEOUT * 3 + 2.5  # queued behind the lock holder at most
     assert not [code for code in codes if code not in (201, 503)]
     await wait_ready_async(service.base_url, bound=5)
-    assert {code for code, _, _ in await _submit_many(service.base_url, 5, telegram_id=900)} == {
-        201
-    }
+    assert {code for code, _, _ in await submit_many(service.base_url, 5, telegram_id=900)} == {201}
 
 
 @pytest.mark.timeout(90)
@@ -79,7 +78,7 @@ async def test_server_at_max_connections(service_factory: ServiceFactory) -> Non
                 break
             assert len(hogs) < 20
         started = time.monotonic()
-        results = await _submit_many(service.base_url, 6)
+        results = await submit_many(service.base_url, 6)
         assert time.monotonic() - started < 10
         codes = [code for code, _, _ in results]
         assert set(codes) <= {201, 503}, results
@@ -92,9 +91,9 @@ async def test_server_at_max_connections(service_factory: ServiceFactory) -> Non
             await hog.close()
         hogs.clear()
         await wait_ready_async(service.base_url, bound=5)
-        assert {
-            code for code, _, _ in await _submit_many(service.base_url, 6, telegram_id=700)
-        } == {201}
+        assert {code for code, _, _ in await submit_many(service.base_url, 6, telegram_id=700)} == {
+            201
+        }
     finally:
         for hog in hogs:
             with contextlib.suppress(Exception):

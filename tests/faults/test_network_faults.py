@@ -1,6 +1,6 @@
 """A misbehaving network between the service and PostgreSQL: every request ends in its bound.
 
-The service reaches PostgreSQL through ``tests/support/tcp_proxy.py`` on loopback, which
+The service reaches PostgreSQL through ``testkit/tcp_proxy.py`` on loopback, which
 blackholes or resets connections on demand; a lock held by another session makes a statement
 run into ``DB_STATEMENT_TIMEOUT``.
 """
@@ -8,19 +8,15 @@ run into ``DB_STATEMENT_TIMEOUT``.
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from bandwise.db.engine import CLIENT_TIMEOUT_MARGIN
-from bandwise.devtools.load import essay_for
-from bandwise.devtools.pg_cluster import PgCluster
-from bandwise.devtools.service import ServiceProcess
-from tests.faults.conftest import APP_DATABASE, ServiceFactory, wait_ready_async
-from tests.support.tcp_proxy import TcpProxy
+from testkit.faults import APP_DATABASE, ServiceFactory, hold_lock, submit_many, wait_ready_async
+from testkit.pg_cluster import PgCluster
+from testkit.service import ServiceProcess
+from testkit.tcp_proxy import TcpProxy
 
 CONNECT_TIMEOUT = 1.0
 STATEMENT_TIMEOUT = 1.0
@@ -37,22 +33,6 @@ def proxy(private_cluster: PgCluster) -> Iterator[TcpProxy]:
 
 def _proxied_url(proxy: TcpProxy) -> str:
     return f"postgresql+asyncpg://postgres@127.0.0.1:{proxy.port}/{APP_DATABASE}"
-
-
-async def _submit_many(
-    base_url: str, count: int, telegram_id: int = 42
-) -> list[tuple[int, dict[str, object], float]]:
-    async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
-
-        async def one(index: int) -> tuple[int, dict[str, object], float]:
-            started = time.monotonic()
-            response = await client.post(
-                "/api/v1/submissions",
-                json={"telegram_id": telegram_id + index, "text": essay_for(index, 1)},
-            )
-            return response.status_code, response.json(), time.monotonic() - started
-
-        return list(await asyncio.gather(*(one(i) for i in range(count))))
 
 
 def _service(service_factory: ServiceFactory, url: str, **extra: str) -> ServiceProcess:
@@ -74,13 +54,13 @@ async def test_blackholed_network_requests_end_within_their_bound(
     """Pooled and new connections blackholed: 503 after the client-side timeouts; recovery."""
     service = _service(service_factory, _proxied_url(proxy))
     await asyncio.to_thread(service.wait_ready)
-    assert {code for code, _, _ in await _submit_many(service.base_url, 4)} == {201}
+    assert {code for code, _, _ in await submit_many(service.base_url, 4)} == {201}
 
     proxy.blackhole_all()
     # Per attempt: a stale pooled connection's ping (statement timeout + margin), SQLAlchemy's
     # graceful close of the dead connection (2 s), and a new connection's connect timeout.
     bound = ATTEMPTS * (STATEMENT_TIMEOUT + CLIENT_TIMEOUT_MARGIN + 2 + CONNECT_TIMEOUT) + 1
-    results = await _submit_many(service.base_url, 4, telegram_id=100)
+    results = await submit_many(service.base_url, 4, telegram_id=100)
     for code, body, seconds in results:
         assert code == 503, body
         assert body["retryable"] is True
@@ -89,9 +69,7 @@ async def test_blackholed_network_requests_end_within_their_bound(
 
     proxy.heal()
     await wait_ready_async(service.base_url, bound=5)
-    assert {code for code, _, _ in await _submit_many(service.base_url, 4, telegram_id=200)} == {
-        201
-    }
+    assert {code for code, _, _ in await submit_many(service.base_url, 4, telegram_id=200)} == {201}
 
 
 @pytest.mark.timeout(60)
@@ -102,14 +80,12 @@ async def test_reset_connections_fail_fast_and_recover(
     service = _service(service_factory, _proxied_url(proxy))
     await asyncio.to_thread(service.wait_ready)
     proxy.reset_all()
-    for code, body, seconds in await _submit_many(service.base_url, 3):
+    for code, body, seconds in await submit_many(service.base_url, 3):
         assert code == 503, body
         assert seconds < 2 * CONNECT_TIMEOUT + 1
     proxy.heal()
     await wait_ready_async(service.base_url, bound=5)
-    assert {code for code, _, _ in await _submit_many(service.base_url, 3, telegram_id=300)} == {
-        201
-    }
+    assert {code for code, _, _ in await submit_many(service.base_url, 3, telegram_id=300)} == {201}
 
 
 @pytest.mark.timeout(60)
@@ -119,44 +95,16 @@ async def test_statement_timeout_fires_on_a_blocked_statement(
     """A table lock held elsewhere: the server cancels after DB_STATEMENT_TIMEOUT; a clear 503."""
     service = _service(service_factory, private_cluster.url(APP_DATABASE))
     await asyncio.to_thread(service.wait_ready)
-    holder = _hold_lock(private_cluster, "rate_limits", seconds=4)
+    holder = hold_lock(private_cluster, "rate_limits", seconds=4)
     try:
-        results = await _submit_many(service.base_url, 2, telegram_id=400)
+        results = await submit_many(service.base_url, 2, telegram_id=400)
     finally:
         holder.wait(10)
     for code, body, seconds in results:
         assert code == 503, body
         assert "statement_timeout" in str(body["detail"]), body
         assert STATEMENT_TIMEOUT * 0.9 < seconds < STATEMENT_TIMEOUT + 1.5
-    assert {code for code, _, _ in await _submit_many(service.base_url, 2, telegram_id=500)} == {
-        201
-    }
-
-
-def _hold_lock(cluster: PgCluster, table: str, seconds: float) -> subprocess.Popen[bytes]:
-    """Hold an exclusive lock on ``table`` for ``seconds`` in a psql session; return it."""
-    process = subprocess.Popen(
-        [
-            *cluster.psql_command(APP_DATABASE),
-            "-q",
-            "-c",
-            f"BEGIN; LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE; "
-            f"SELECT pg_sleep({seconds}); COMMIT;",
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        granted = cluster.psql(
-            f"SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
-            f"WHERE c.relname = '{table}' AND l.mode = 'AccessExclusiveLock' AND l.granted",
-            APP_DATABASE,
-        )
-        if granted == "1":
-            return process
-        time.sleep(0.05)
-    process.kill()
-    raise AssertionError(f"could not lock {table}")
+    assert {code for code, _, _ in await submit_many(service.base_url, 2, telegram_id=500)} == {201}
 
 
 @pytest.mark.timeout(60)
@@ -168,18 +116,16 @@ async def test_slow_network_succeeds_below_the_timeouts_and_fails_fast_above(
     await asyncio.to_thread(service.wait_ready)
 
     proxy.set_mode("pass", delay=0.02)  # each direction of each round trip
-    slow = await _submit_many(service.base_url, 3, telegram_id=600)
+    slow = await submit_many(service.base_url, 3, telegram_id=600)
     assert {code for code, _, _ in slow} == {201}, slow
     assert min(seconds for _, _, seconds in slow) > 0.04
 
     proxy.set_mode("pass", delay=STATEMENT_TIMEOUT + CLIENT_TIMEOUT_MARGIN + 0.5)
     bound = ATTEMPTS * (STATEMENT_TIMEOUT + CLIENT_TIMEOUT_MARGIN + 2 + CONNECT_TIMEOUT) + 1
-    for code, body, seconds in await _submit_many(service.base_url, 3, telegram_id=610):
+    for code, body, seconds in await submit_many(service.base_url, 3, telegram_id=610):
         assert code == 503, body
         assert seconds < bound, f"request took {seconds:.1f} s (bound {bound:.1f} s)"
 
     proxy.heal()
     await wait_ready_async(service.base_url, bound=10)
-    assert {code for code, _, _ in await _submit_many(service.base_url, 3, telegram_id=620)} == {
-        201
-    }
+    assert {code for code, _, _ in await submit_many(service.base_url, 3, telegram_id=620)} == {201}

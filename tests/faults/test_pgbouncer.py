@@ -18,14 +18,14 @@ from bandwise.assessment.heuristic import HeuristicAssessor
 from bandwise.config import Settings, load_settings
 from bandwise.db import migrate
 from bandwise.db.engine import create_engine, create_sessionmaker
-from bandwise.devtools.load import HttpDriver, essay_for, run_load
-from bandwise.devtools.pg_cluster import PgCluster
-from bandwise.devtools.pgbouncer import PgBouncer
 from bandwise.errors import DailyLimitReached, DatabaseError
 from bandwise.services.history import get_history
 from bandwise.services.limits import LimitPolicy
 from bandwise.services.submissions import EssayRequest, submit_essay
-from tests.faults.conftest import ServiceFactory
+from testkit.faults import ServiceFactory
+from testkit.load import HttpDriver, essay_for, run_load
+from testkit.pg_cluster import PgCluster
+from testkit.pgbouncer import PgBouncer
 
 
 @pytest.fixture(scope="module")

@@ -8,14 +8,9 @@ from collections.abc import Callable
 
 import pytest
 
-from bandwise.devtools.load import HttpDriver, LoadReport, run_load
-from bandwise.devtools.pg_cluster import PgCluster
-from tests.faults.conftest import (
-    APP_DATABASE,
-    ServiceFactory,
-    completed_submission_ids,
-    wait_ready_async,
-)
+from testkit.faults import APP_DATABASE, ServiceFactory, completed_submission_ids, wait_ready_async
+from testkit.load import HttpDriver, LoadReport, run_load
+from testkit.pg_cluster import PgCluster
 
 USERS = 8
 LOAD_SECONDS = 6.0

@@ -9,9 +9,9 @@ import httpx
 import pytest
 
 from bandwise.db.migrate import head_revision
-from bandwise.devtools.load import essay_for
-from bandwise.devtools.pg_cluster import PgCluster
-from tests.faults.conftest import APP_DATABASE, ServiceFactory
+from testkit.faults import APP_DATABASE, ServiceFactory
+from testkit.load import essay_for
+from testkit.pg_cluster import PgCluster
 
 LIMIT = 3
 REQUESTS = 20

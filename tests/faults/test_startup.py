@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from bandwise.devtools.pg_cluster import free_port
-from tests.faults.conftest import APP_DATABASE, ServiceFactory, make_cluster
+from testkit.faults import APP_DATABASE, ServiceFactory, make_cluster
+from testkit.pg_cluster import free_port
 
 BACKOFF_LINE = re.compile(r"database not ready \(attempt (\d+)\): .*; next try in ([\d.]+) s")
 

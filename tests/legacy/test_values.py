@@ -8,7 +8,7 @@ import pytest
 
 from bandwise.legacy import values
 from bandwise.models import ProcessingStatus, TaskType
-from tests.support.legacy import SCHEMA_PATH
+from testkit.legacy import SCHEMA_PATH
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from bandwise.config import load_settings
 from bandwise.db.engine import create_engine
-from tests.conftest import subprocess_env
+from testkit.service import subprocess_env
 
 WORKER = textwrap.dedent(
     """

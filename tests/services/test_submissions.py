@@ -16,7 +16,7 @@ from bandwise.runtime import Runtime
 from bandwise.services.history import get_history
 from bandwise.services.limits import LimitPolicy
 from bandwise.services.submissions import EssayRequest, submit_essay
-from tests.support.essays import SHORT_TEXT, TASK1_ESSAY, TASK2_ESSAY
+from testkit.essays import SHORT_TEXT, TASK1_ESSAY, TASK2_ESSAY
 
 NOW = datetime(2026, 11, 24, 21, 30, tzinfo=UTC)
 

@@ -10,23 +10,13 @@ from fastapi import FastAPI
 import bandwise
 from bandwise.api.errors import install_error_handlers
 from bandwise.api.routes import health, monitoring, submissions
-from bandwise.config import Settings
-from bandwise.errors import ConfigurationError
+from bandwise.config import Settings, check_api_settings
 from bandwise.runtime import Runtime, start_runtime
-
-
-def check_api_security(settings: Settings) -> None:
-    """Refuse to expose /api beyond loopback without a bearer token."""
-    if not settings.api_is_loopback and settings.api_token is None:
-        raise ConfigurationError(
-            f"API_TOKEN: required when API_HOST is {settings.api_host} (not loopback)",
-            variable="API_TOKEN",
-        )
 
 
 def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     """Build the app; the lifespan starts the runtime unless one is handed in (tests)."""
-    check_api_security(settings)
+    check_api_settings(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -10,8 +10,8 @@ import logging
 
 import uvicorn
 
-from bandwise.api.app import check_api_security, create_app
-from bandwise.config import Settings
+from bandwise.api.app import create_app
+from bandwise.config import Settings, check_serve_settings
 from bandwise.runtime import start_runtime
 
 log = logging.getLogger(__name__)
@@ -19,11 +19,10 @@ log = logging.getLogger(__name__)
 
 async def serve_http(settings: Settings) -> None:
     """Wait for the database, migrate, start the bot (BOT_TOKEN), serve HTTP until stopped."""
-    check_api_security(settings)
+    check_serve_settings(settings)  # a bad configuration stops us before the database
     if settings.bot_token is not None:
-        from bandwise.bot.service import check_bot_settings, start_bot_service
+        from bandwise.bot.service import start_bot_service
 
-        check_bot_settings(settings)  # a bad bot configuration stops us before the database
     runtime = await start_runtime(settings)
     bot = None
     try:

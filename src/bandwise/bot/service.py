@@ -15,7 +15,7 @@ from aiogram.types import Update
 from pydantic import ValidationError
 
 from bandwise.bot.dispatcher import build_bot, build_dispatcher, build_storage
-from bandwise.config import Settings
+from bandwise.config import Settings, check_webhook_settings
 from bandwise.errors import ConfigurationError, InvalidInput
 from bandwise.runtime import Runtime, start_runtime
 
@@ -119,19 +119,9 @@ def _report_polling_end(task: asyncio.Task[None]) -> None:
         log.error("bot polling stopped with an error: %s", error, exc_info=error)
 
 
-def check_bot_settings(settings: Settings) -> None:
-    """Refuse webhook mode without a secret token (anyone could post fake updates)."""
-    if settings.webhook_url and settings.webhook_secret is None:
-        raise ConfigurationError(
-            "WEBHOOK_SECRET: required when WEBHOOK_URL is set", variable="WEBHOOK_SECRET"
-        )
-    if settings.webhook_url and not settings.webhook_url.startswith("https://"):
-        raise ConfigurationError("WEBHOOK_URL: must be an https:// URL", variable="WEBHOOK_URL")
-
-
 async def start_bot_service(runtime: Runtime, bot: Bot | None = None) -> BotService:
     """Build and start the bot for ``runtime`` and remember it in ``runtime.extras``."""
-    check_bot_settings(runtime.settings)
+    check_webhook_settings(runtime.settings)
     service = BotService(
         runtime,
         bot or build_bot(runtime.settings),

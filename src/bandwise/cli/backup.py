@@ -13,19 +13,11 @@ from bandwise.cli.errors import fail, guarded, run
 from bandwise.errors import InvalidInput
 from bandwise.ops import backup as backups
 from bandwise.ops.backup.manifest import utcnow
+from bandwise.units import format_bytes
 
 app = typer.Typer(
     help="Backups proven restorable: create, verify, restore, retain.", no_args_is_help=True
 )
-
-
-def _size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"
 
 
 def _age(moment: datetime, now: datetime) -> str:
@@ -57,7 +49,7 @@ def create(
     manifest = run(main)
     typer.echo(
         f"backup {manifest.id} created: {settings.backup_dir / manifest.file} "
-        f"({_size(manifest.size_bytes)}, {manifest.duration_seconds:.1f}s, "
+        f"({format_bytes(manifest.size_bytes)}, {manifest.duration_seconds:.1f}s, "
         f"sha256 {manifest.sha256[:16]}…"
         f"{', encrypted' if manifest.encrypted else ''})"
     )
@@ -80,7 +72,7 @@ def list_command(
     typer.echo(f"{'ID':<20} {'AGE':>5} {'SIZE':>10}  {'VERIFIED':<10} {'ENGINE':<10} LABEL")
     for item in manifests:
         typer.echo(
-            f"{item.id:<20} {_age(item.created_at, now):>5} {_size(item.size_bytes):>10}  "
+            f"{item.id:<20} {_age(item.created_at, now):>5} {format_bytes(item.size_bytes):>10}  "
             f"{_state(item):<10} {item.engine:<10} {item.label or ''}"
         )
 

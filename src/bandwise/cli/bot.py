@@ -1,6 +1,10 @@
-"""`bandwise bot run`: the Telegram bot alone, polling, without the HTTP service."""
+"""`bandwise bot run`: the Telegram bot alone, polling; `bandwise bot try`: chat in a terminal."""
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -17,3 +21,20 @@ def run_command() -> None:
 
     settings = command_settings()
     run(lambda: run_bot(settings))
+
+
+@app.command("try")
+def try_command(
+    charts_dir: Annotated[
+        Path | None,
+        typer.Option(help="Where to save the charts the bot sends (default: a new temp dir)."),
+    ] = None,
+    telegram_id: Annotated[int, typer.Option(help="The Telegram user id you chat as.")] = 7001,
+    name: Annotated[str, typer.Option(help="The first name you chat as.")] = "Anna",
+) -> None:
+    """Chat with the bot in this terminal: real handlers and database, no Telegram."""
+    from bandwise.bot.terminal import ChatUser, try_bot
+
+    settings = command_settings()
+    user = ChatUser(telegram_id, first_name=name, username=None)
+    run(lambda: try_bot(settings, sys.stdin, sys.stdout, charts_dir=charts_dir, user=user))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,7 +13,13 @@ from rich.table import Table
 
 from bandwise.cli.context import command_settings, open_engine
 from bandwise.cli.errors import run
+from bandwise.ops.monitoring.prometheus_rules import (
+    ALERT_RULES_FILE,
+    render_alert_rules,
+    write_alert_rules,
+)
 from bandwise.ops.monitoring.status import DatabaseStatus, collect_status
+from bandwise.units import format_bytes
 
 UrlOption = Annotated[str | None, typer.Option("--url", help="Database URL (default: configured)")]
 
@@ -29,8 +36,7 @@ def render_table(status: DatabaseStatus) -> Table:
     table.add_row("engine", f"{status.engine} {status.server_version or ''}".strip())
     table.add_row("target", status.target)
     table.add_row("database", "up" if status.up else f"DOWN ({status.error})")
-    state = "at head" if status.schema_at_head else f"code expects {status.head_revision}"
-    table.add_row("schema", f"{status.schema_revision or 'base'} ({state})")
+    table.add_row("schema", status.schema_text())
     pool = status.pool
     table.add_row(
         "pool",
@@ -40,9 +46,9 @@ def render_table(status: DatabaseStatus) -> Table:
         states = ", ".join(f"{name} {count}" for name, count in sorted(status.connections.items()))
         total = sum(status.connections.values())
         table.add_row("connections", f"{total} of {status.max_connections} ({states})")
-    table.add_row("size", f"{status.size_bytes / 1_048_576:.1f} MiB")
+    table.add_row("size", format_bytes(status.size_bytes) if status.up else "unknown")
     for name, amount, unit in status.biggest_tables:
-        shown = f"{amount / 1_048_576:.2f} MiB" if unit == "bytes" else f"{amount} rows"
+        shown = format_bytes(amount) if unit == "bytes" else f"{amount} rows"
         table.add_row(f"table {name}", shown)
     backup = status.last_backup
     table.add_row(
@@ -50,7 +56,7 @@ def render_table(status: DatabaseStatus) -> Table:
         "none"
         if backup is None
         else f"{backup.backup_id} at {_when(backup.created_at)}, "
-        f"{backup.size_bytes / 1_048_576:.1f} MiB, verify {backup.verify_outcome or 'pending'}",
+        f"{format_bytes(backup.size_bytes)}, verify {backup.verify_outcome or 'pending'}",
     )
     alerts = "; ".join(f"{a.name}: {a.detail}" for a in status.firing_alerts) or "none"
     table.add_row("firing alerts", alerts)
@@ -58,7 +64,30 @@ def render_table(status: DatabaseStatus) -> Table:
 
 
 def register(db_app: typer.Typer) -> None:
-    """Add the ``status`` command to the ``db`` command group."""
+    """Add the ``status`` and ``alert-rules`` commands to the ``db`` command group."""
+
+    @db_app.command("alert-rules")
+    def alert_rules(
+        output: Annotated[
+            Path, typer.Option("--output", "-o", help="File to write, or - for standard output")
+        ] = ALERT_RULES_FILE,
+        check: Annotated[
+            bool, typer.Option("--check", help="Write nothing; exit 1 when the file is out of date")
+        ] = False,
+    ) -> None:
+        """Generate the Prometheus alert rules (deploy/prometheus/alerts.yml) from the built-in."""
+        if str(output) == "-":
+            typer.echo(render_alert_rules(), nl=False)
+            return
+        if check:
+            current = output.read_text(encoding="utf-8") if output.is_file() else ""
+            if current != render_alert_rules():
+                typer.echo(f"{output} is out of date: run `bandwise db alert-rules`", err=True)
+                raise typer.Exit(1)
+            typer.echo(f"{output} is up to date")
+            return
+        changed = write_alert_rules(output)
+        typer.echo(f"{'wrote' if changed else 'unchanged:'} {output}")
 
     @db_app.command()
     def status(

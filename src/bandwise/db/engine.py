@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import NullPool
 
 from bandwise.config import Settings, mask_url, normalise_database_url
+from bandwise.db.pool_counts import track_connections
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +142,7 @@ def create_engine(
         engine = create_async_engine(
             target, connect_args=_postgres_connect_args(settings), **options
         )
+    track_connections(engine)
     log.info("database engine %s at %s", engine.dialect.name, mask_url(target))
     return engine
 

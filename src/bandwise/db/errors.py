@@ -82,6 +82,8 @@ def error_kind(error: BaseException) -> str:
             return "serialization"
         if state == "57014":
             return "statement_timeout"
+        if state == "55P03":
+            return "lock_timeout"
         if state in TOO_MANY_CONNECTIONS:
             return "too_many_connections"
         if "database is locked" in str(item):

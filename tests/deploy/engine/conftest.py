@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.engine.engine import DEFAULT_ENGINE_ROOT, Engine, Stack, clone_project
+from testkit.engine import DEFAULT_ENGINE_ROOT, Engine, Stack, clone_project
 
 
 @pytest.fixture(scope="session")

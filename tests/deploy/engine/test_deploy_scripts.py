@@ -8,8 +8,8 @@ import stat
 
 import pytest
 
-from tests.deploy.engine.engine import Stack
-from tests.support.essays import TASK1_ESSAY
+from testkit.engine import Stack
+from testkit.essays import TASK1_ESSAY
 
 pytestmark = [pytest.mark.engine, pytest.mark.timeout(1500)]
 

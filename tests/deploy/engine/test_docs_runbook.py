@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.conftest import PROJECT_ROOT
-from tests.deploy.engine.engine import Stack
+from testkit.deploy import PROJECT_ROOT
+from testkit.engine import Stack
 
 pytestmark = [pytest.mark.engine, pytest.mark.timeout(1500)]
 

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.deploy.engine.engine import Engine, Stack, copy_project
-from tests.support.essays import TASK1_ESSAY, TASK2_ESSAY
+from testkit.engine import Engine, Stack, copy_project
+from testkit.essays import TASK1_ESSAY, TASK2_ESSAY
 
 pytestmark = [pytest.mark.engine, pytest.mark.timeout(1500)]
 

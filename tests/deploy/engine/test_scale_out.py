@@ -17,8 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.deploy.engine.engine import Engine, Stack, copy_project
-from tests.support.essays import TASK2_ESSAY
+from testkit.engine import Engine, Stack, copy_project
+from testkit.essays import TASK2_ESSAY
 
 pytestmark = [pytest.mark.engine, pytest.mark.timeout(1500)]
 

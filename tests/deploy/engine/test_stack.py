@@ -11,9 +11,9 @@ from datetime import datetime
 
 import pytest
 
-from tests.deploy.conftest import PROJECT_ROOT
-from tests.deploy.engine.engine import Engine, Stack, copy_project
-from tests.support.essays import TASK2_ESSAY
+from testkit.deploy import PROJECT_ROOT
+from testkit.engine import Engine, Stack, copy_project
+from testkit.essays import TASK2_ESSAY
 
 pytestmark = [pytest.mark.engine, pytest.mark.timeout(1500)]
 

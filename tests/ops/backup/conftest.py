@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bandwise.config import Settings
 from bandwise.db.engine import create_engine
-from tests.ops.backup.support import seed
+from testkit.backup import seed
 
 
 @pytest.fixture

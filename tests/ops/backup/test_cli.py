@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bandwise.config import Settings
-from tests.conftest import subprocess_env
+from testkit.service import subprocess_env
 
 
 def _bandwise(executable: str, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

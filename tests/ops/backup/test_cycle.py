@@ -14,7 +14,7 @@ from bandwise.db import migrate
 from bandwise.db.engine import create_engine
 from bandwise.errors import Conflict
 from bandwise.ops.backup import create_backup, list_backups, restore_backup, verify_backup
-from tests.ops.backup.support import fingerprint
+from testkit.backup import fingerprint
 
 
 def _target_url(settings: Settings, engine: AsyncEngine, target: str) -> str:
@@ -57,7 +57,7 @@ async def test_create_verify_restore_equals_original(
     finally:
         await restored.dispose()
         if settings.engine_name == "postgresql":
-            from tests.ops.backup.pg import drop
+            from testkit.backup import drop
 
             drop(settings, target)
     assert result.target == target and not result.replaced_current

@@ -14,7 +14,7 @@ from bandwise.db.engine import create_engine
 from bandwise.errors import BackupDamaged, BackupKeyMismatch
 from bandwise.ops.backup import create_backup, restore_backup, verify_backup
 from bandwise.ops.backup.crypto import EncryptingWriter, decrypt_stream
-from tests.ops.backup.support import fingerprint
+from testkit.backup import fingerprint
 
 
 def _with_key(settings: Settings, key: str | None) -> Settings:
@@ -55,7 +55,7 @@ async def test_encrypted_round_trip_and_wrong_key(settings: Settings, seeded: As
     finally:
         await restored.dispose()
         if settings.engine_name == "postgresql":
-            from tests.ops.backup.pg import drop
+            from testkit.backup import drop
 
             drop(settings, target)
 

@@ -82,7 +82,7 @@ def test_pg_dump_older_than_server_is_refused() -> None:
 
 @pytest.mark.parametrize("engine_name", ["postgresql"], indirect=True)
 async def test_unreachable_server_is_a_clear_error(settings: Settings) -> None:
-    from bandwise.devtools.pg_cluster import free_port
+    from testkit.pg_cluster import free_port
 
     url = f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/nowhere_{uuid.uuid4().hex[:6]}"
     engine = create_engine(settings, url=url, null_pool=True)

@@ -18,8 +18,7 @@ from bandwise.db.engine import create_engine
 from bandwise.errors import Conflict, InvalidInput
 from bandwise.ops.backup import copy_sqlite_online, create_backup, restore_backup, verify_backup
 from bandwise.ops.backup.files import sha256_of
-from tests.ops.backup.pg import drop
-from tests.ops.backup.support import fingerprint, seed
+from testkit.backup import drop, fingerprint, seed
 
 
 async def test_restore_over_current_keeps_the_previous(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shlex
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,12 +18,11 @@ from sqlalchemy import text
 from bandwise.config import load_settings
 from bandwise.db import migrate
 from bandwise.db.engine import create_engine
-from bandwise.devtools.pg_cluster import PgCluster, free_port
 from bandwise.ops.cutover import CutoverOptions, StepRecord, run_cutover
-from tests.support import service_runner
-from tests.support.essays import TASK1_ESSAY, TASK2_ESSAY
-
-RUNNER = Path(service_runner.__file__)
+from testkit import service_runner
+from testkit.essays import TASK1_ESSAY, TASK2_ESSAY
+from testkit.pg_cluster import PgCluster, free_port
+from testkit.service import REPOSITORY_ROOT, module_command
 
 
 def sha256(path: Path) -> str:
@@ -44,7 +43,8 @@ class LiveService:
             f"MAINTENANCE_FLAG_PATH={directory / 'data' / 'maintenance.flag'}\n"
             f"BACKUP_DIR={directory / 'backups'}\nDAILY_SUBMISSION_LIMIT=50\n"
         )
-        self.restart_cmd = f"{sys.executable} {RUNNER} restart {directory}"
+        runner = shlex.join(module_command("service_runner"))
+        self.restart_cmd = f"env PYTHONPATH={REPOSITORY_ROOT} {runner} restart {directory}"
 
     def start(self) -> None:
         service_runner.start(self.directory)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import asyncpg
 import pytest
 
 from bandwise.config import Settings, load_settings
@@ -26,19 +25,3 @@ def import_settings(target_url: str) -> Settings:
 def legacy_path(tmp_path: Path) -> Path:
     """Return where a test writes its legacy SQLite file."""
     return tmp_path / "legacy.db"
-
-
-async def fetch(url: str, query: str, *args: object) -> list[asyncpg.Record]:
-    """Run one query on ``url`` and return its rows."""
-    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        return list(await connection.fetch(query, *args))
-    finally:
-        await connection.close()
-
-
-async def table_counts(url: str) -> dict[str, int]:
-    """Return the row count of every table an import writes."""
-    names = ("users", "submissions", "rate_limits", "assessments", "import_quarantine")
-    rows = await fetch(url, " UNION ALL ".join(f"SELECT '{n}', count(*) FROM {n}" for n in names))
-    return {row[0]: int(row[1]) for row in rows}

@@ -10,8 +10,8 @@ import pytest
 from bandwise.config import Settings
 from bandwise.errors import ImportFailed
 from bandwise.ops.importer import ImportOptions, import_sqlite, verify_import
-from tests.ops.importer.conftest import fetch, table_counts
-from tests.support.legacy import bad_legacy_data, quirky_legacy_data, write_legacy_file
+from testkit.importer import fetch, table_counts
+from testkit.legacy import bad_legacy_data, quirky_legacy_data, write_legacy_file
 
 
 async def test_abort_names_the_bad_values_and_commits_nothing(

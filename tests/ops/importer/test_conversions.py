@@ -10,8 +10,8 @@ from pathlib import Path
 from bandwise.config import Settings
 from bandwise.db import migrate
 from bandwise.ops.importer import ImportOptions, import_sqlite
-from tests.ops.importer.conftest import fetch
-from tests.support.legacy import conversion_legacy_data, set_raw_text, write_legacy_file
+from testkit.importer import fetch
+from testkit.legacy import conversion_legacy_data, set_raw_text, write_legacy_file
 
 
 async def test_every_conversion_arrives_exactly(

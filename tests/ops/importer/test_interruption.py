@@ -19,12 +19,12 @@ import asyncpg
 import pytest
 
 from bandwise.config import Settings
-from bandwise.devtools.pg_cluster import PgCluster
 from bandwise.errors import DatabaseUnavailable
 from bandwise.ops.importer import ImportOptions, import_sqlite
-from tests.conftest import subprocess_env
-from tests.ops.importer.conftest import fetch, table_counts
-from tests.support.legacy import quirky_legacy_data, write_generated_legacy_file, write_legacy_file
+from testkit.importer import fetch, table_counts
+from testkit.legacy import quirky_legacy_data, write_generated_legacy_file, write_legacy_file
+from testkit.pg_cluster import PgCluster
+from testkit.service import subprocess_env
 
 
 async def _checksums(url: str) -> list[tuple[object, ...]]:

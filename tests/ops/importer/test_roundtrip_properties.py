@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from bandwise.config import Settings
 from bandwise.ops.importer import ImportOptions, import_sqlite
 from bandwise.ops.importer.canonical import jsonb_text
-from tests.ops.importer.conftest import fetch
-from tests.support.legacy import LegacyData, write_legacy_file
+from testkit.importer import fetch
+from testkit.legacy import LegacyData, write_legacy_file
 
 LEGAL_TEXT = st.text(
     st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=40

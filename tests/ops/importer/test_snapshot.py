@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bandwise.ops.importer.snapshot import check_integrity, open_snapshot
-from tests.support.legacy import write_generated_legacy_file
+from testkit.legacy import write_generated_legacy_file
 
 
 @pytest.fixture

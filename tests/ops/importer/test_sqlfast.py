@@ -18,7 +18,7 @@ from bandwise.ops.importer.sqlfast import (
     uses_sql_path,
 )
 from bandwise.ops.importer.tables import TABLES
-from tests.support.legacy import write_generated_legacy_file
+from testkit.legacy import write_generated_legacy_file
 
 
 def test_the_bots_own_rows_all_take_the_sql_path(

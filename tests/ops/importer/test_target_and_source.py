@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from bandwise.config import Settings
-from bandwise.devtools.pg_cluster import free_port
 from bandwise.errors import Conflict, DatabaseUnavailable, InvalidInput
 from bandwise.ops.importer import ImportOptions, import_sqlite, verify_import
-from tests.ops.importer.conftest import fetch, table_counts
-from tests.support.legacy import quirky_legacy_data, write_legacy_file
+from testkit.importer import fetch, table_counts
+from testkit.legacy import quirky_legacy_data, write_legacy_file
+from testkit.pg_cluster import free_port
 
 
 async def test_non_empty_target_is_refused_unless_replace(

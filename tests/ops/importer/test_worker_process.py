@@ -13,8 +13,8 @@ from bandwise.config import Settings
 from bandwise.errors import ImportFailed
 from bandwise.ops.importer import ImportOptions, ImportReport, import_sqlite
 from bandwise.ops.importer.snapshot import take_snapshot
-from tests.ops.importer.conftest import fetch
-from tests.support.legacy import (
+from testkit.importer import fetch
+from testkit.legacy import (
     bad_legacy_data,
     conversion_legacy_data,
     write_generated_legacy_file,

@@ -18,12 +18,12 @@ from pydantic import SecretStr
 
 from bandwise.api.app import create_app
 from bandwise.config import Settings, load_settings
-from bandwise.devtools.pg_cluster import PgCluster, free_port
 from bandwise.ops.monitoring.service import start_monitoring
 from bandwise.runtime import Runtime
-from tests.ops.monitoring.test_alert_delivery import write_manifest
-from tests.support.essays import TASK2_ESSAY
-from tests.support.tools import require_tool
+from testkit.backup import write_manifest
+from testkit.essays import TASK2_ESSAY
+from testkit.pg_cluster import PgCluster, free_port
+from testkit.tools import require_tool
 
 ADMIN_TOKEN = "admin-token-for-tests-0123456789"
 

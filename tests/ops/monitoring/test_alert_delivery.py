@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import logging
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -16,22 +14,8 @@ from bandwise.ops.monitoring.notify import AlertMessage, Notifier
 from bandwise.ops.monitoring.service import Monitoring
 from bandwise.runtime import Runtime
 from bandwise.services.limits import LimitPolicy
-from tests.support.http_receiver import http_receiver
-
-
-def write_manifest(backup_dir: Path, day: int, outcome: str | None) -> None:
-    backup_dir.mkdir(parents=True, exist_ok=True)
-    (backup_dir / f"2099-01-{day:02d}.json").write_text(
-        json.dumps(
-            {
-                "created_at": f"2099-01-{day:02d}T03:00:00Z",
-                "size_bytes": 4096,
-                "duration_seconds": 1.5,
-                "verified_at": f"2099-01-{day:02d}T03:01:00Z" if outcome else None,
-                "verify_outcome": outcome,
-            }
-        )
-    )
+from testkit.backup import write_manifest
+from testkit.http_receiver import http_receiver
 
 
 def instance(settings: Settings) -> Runtime:

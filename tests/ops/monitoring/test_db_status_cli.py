@@ -7,9 +7,9 @@ import subprocess
 from pathlib import Path
 
 from bandwise.db import migrate
-from bandwise.devtools.pg_cluster import free_port
-from tests.conftest import subprocess_env
-from tests.ops.monitoring.test_alert_delivery import write_manifest
+from testkit.backup import write_manifest
+from testkit.pg_cluster import free_port
+from testkit.service import subprocess_env
 
 
 def _status(
@@ -37,6 +37,7 @@ def test_status_json_and_table(
     assert status["schema"] == {
         "revision": migrate.head_revision(),
         "head": migrate.head_revision(),
+        "known": True,
         "at_head": True,
     }
     assert status["size_bytes"] > 0 and status["server_version"]
@@ -50,6 +51,7 @@ def test_status_json_and_table(
     assert table.returncode == 0, table.stderr
     for label in ("engine", "schema", "pool", "size", "last backup", "firing alerts"):
         assert label in table.stdout
+    assert "4.0 KiB" in table.stdout and "0.0 MiB" not in table.stdout  # the 4096-byte backup
 
 
 def test_status_of_an_unreachable_database_exits_3(
@@ -60,5 +62,14 @@ def test_status_of_an_unreachable_database_exits_3(
     assert result.returncode == 3
     status = json.loads(result.stdout)
     assert status["up"] is False and status["error"]
-    assert [alert["name"] for alert in status["firing_alerts"]] == ["BandwiseDatabaseDown"]
+    assert status["schema"]["known"] is False and status["schema"]["at_head"] is None
+    names = [alert["name"] for alert in status["firing_alerts"]]
+    assert names == ["BandwiseDatabaseDown", "BandwiseBackupMissing"]
+    down = status["firing_alerts"][0]["detail"]
+    assert down.startswith("database postgresql+asyncpg://bandwise:***@127.0.0.1:")
     assert "hunter2-secret" not in result.stdout + result.stderr
+
+    table = _status(bandwise_executable, url, tmp_path / "backups")
+    assert table.returncode == 3
+    assert "unknown (database unreachable" in table.stdout
+    assert "base (" not in table.stdout

@@ -83,6 +83,20 @@ async def test_pool_metrics_rise_then_count_waiters_and_timeouts(settings: Setti
     assert (metrics.value("bandwise_db_pool_connections_recycled_total") or 0) >= 2
 
 
+async def test_connections_opened_before_the_metrics_are_counted(settings: Settings) -> None:
+    engine = create_engine(settings)
+    try:
+        async with engine.connect() as early:  # start-up connects before monitoring starts
+            await early.execute(text("SELECT 1"))
+            metrics = EngineMetrics(engine, capacity=30)
+            assert metrics.value("bandwise_db_pool_checked_out") == 1
+            assert metrics.value("bandwise_db_pool_connections_created_total") == 1
+            async with engine.connect():  # a checkout opens a second connection
+                assert metrics.value("bandwise_db_pool_connections_created_total") == 2
+    finally:
+        await engine.dispose()
+
+
 async def test_statement_errors_are_counted_by_kind(settings: Settings) -> None:
     engine = create_engine(settings)
     metrics = EngineMetrics(engine, capacity=30)

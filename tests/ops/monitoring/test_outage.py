@@ -16,12 +16,12 @@ import pytest
 
 from bandwise.api.app import create_app
 from bandwise.config import load_settings
-from bandwise.devtools.pg_cluster import PgCluster
 from bandwise.ops.health import READY_TIMEOUT
 from bandwise.ops.monitoring.rules import DEFAULT_RULES
 from bandwise.ops.monitoring.service import start_monitoring
 from bandwise.runtime import start_runtime
-from tests.support.http_receiver import http_receiver
+from testkit.http_receiver import http_receiver
+from testkit.pg_cluster import PgCluster
 
 pytestmark = pytest.mark.slow
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
+from dataclasses import replace
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
@@ -13,8 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bandwise.config import load_settings
 from bandwise.db.engine import create_engine
-from bandwise.devtools.pg_cluster import PgCluster, free_port
 from bandwise.ops.monitoring.pg_stats import StatsExporter, collect_database_stats
+from bandwise.ops.monitoring.rules import LONG_TRANSACTION_SECONDS, Observation, long_transaction
+from testkit.pg_cluster import PgCluster, free_port
 
 
 async def test_collects_a_snapshot(engine: AsyncEngine, engine_name: str) -> None:
@@ -40,9 +43,37 @@ async def test_sees_an_open_transaction_and_idle_in_transaction(
     async with engine.connect() as holder:
         await holder.execute(text("SELECT 1"))  # opens the transaction and leaves it idle
         await holder.execute(text("SELECT pg_sleep(0.2)"))
+        pid = await holder.scalar(text("SELECT pg_backend_pid()"))
         stats = await collect_database_stats(engine)
     assert stats.longest_transaction_seconds >= 0.2
     assert stats.idle_in_transaction >= 1
+    session = stats.oldest_session
+    assert session is not None and session.pid == pid
+    assert session.application == "bandwise" and session.state == "idle in transaction"
+    assert session.transaction_start and session.query_start
+    assert session.query_start >= session.transaction_start
+    old = replace(stats, longest_transaction_seconds=LONG_TRANSACTION_SECONDS + 1)
+    check = long_transaction(Observation(old))
+    assert check is not None and check.holds
+    assert f"session pid {pid} (application 'bandwise', state idle in transaction" in check.detail
+    assert re.search(r"query started \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", check.detail)
+
+
+async def test_the_stats_timestamp_moves_only_on_a_complete_collection(
+    engine: AsyncEngine,
+) -> None:
+    exporter = StatsExporter()
+    registry = CollectorRegistry()
+    registry.register(exporter)
+    good = await collect_database_stats(engine)
+    exporter.latest = good
+    assert registry.get_sample_value("bandwise_db_stats_timestamp_seconds") == good.collected_at
+    exporter.latest = replace(good, collected_at=good.collected_at + 30, up=False, error="x")
+    assert registry.get_sample_value("bandwise_db_up") == 0
+    assert registry.get_sample_value("bandwise_db_stats_timestamp_seconds") == good.collected_at
+    exporter.latest = replace(good, collected_at=good.collected_at + 60, stale={"tables": "x"})
+    assert registry.get_sample_value("bandwise_db_up") == 1
+    assert registry.get_sample_value("bandwise_db_stats_timestamp_seconds") == good.collected_at
 
 
 async def test_exports_the_snapshot(engine: AsyncEngine, engine_name: str) -> None:
@@ -70,6 +101,7 @@ async def test_unreachable_database_is_reported_not_raised() -> None:
         await engine.dispose()
     assert not stats.up
     assert stats.error
+    assert stats.target.startswith("postgresql+asyncpg://nobody@127.0.0.1:")
 
 
 def _as_postgres(args: list[str]) -> list[str]:

@@ -12,7 +12,7 @@ from bandwise.api.app import create_app
 from bandwise.config import load_settings
 from bandwise.ops.monitoring.service import start_monitoring
 from bandwise.runtime import start_runtime
-from tests.support.essays import TASK2_ESSAY
+from testkit.essays import TASK2_ESSAY
 
 PASSWORD = "pw-Secret-4242"
 API_TOKEN = "api-token-Secret-4242"

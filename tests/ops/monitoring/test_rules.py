@@ -7,14 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bandwise.config import load_settings
-from bandwise.ops.monitoring.alerts import Alerter
 from bandwise.ops.monitoring.backups import BackupRecord
-from bandwise.ops.monitoring.notify import AlertMessage, Notifier
-from bandwise.ops.monitoring.pg_stats import DatabaseStats, TableStats
-from bandwise.ops.monitoring.rules import DEFAULT_RULES, Observation
+from bandwise.ops.monitoring.pg_stats import DatabaseStats, SessionInfo, TableStats
+from bandwise.ops.monitoring.rules import DEFAULT_RULES, Observation, duration_words
 
 NOW = 1_800_000_000.0
+SESSION = SessionInfo(4242, "psql", "idle in transaction", NOW - 301, NOW - 300)
 
 
 def pg(**values: object) -> DatabaseStats:
@@ -38,28 +36,63 @@ def backup(hours_ago: float, outcome: str | None = "passed") -> BackupRecord:
 
 
 def firing(observation: Observation) -> set[str]:
-    return {rule.name for rule in DEFAULT_RULES if rule.condition(observation) is not None}
+    return {
+        rule.name
+        for rule in DEFAULT_RULES
+        if (check := rule.condition(observation)) is not None and check.holds
+    }
+
+
+def earlier(**values: object) -> list[DatabaseStats]:
+    """One snapshot a minute before NOW (the window the counter rules look back over)."""
+    return [replace(pg(**values), collected_at=NOW - 60)]
 
 
 def test_healthy_database_fires_nothing() -> None:
-    assert firing(Observation(pg(), previous=pg(), backups=[backup(1)], now=NOW)) == set()
+    assert firing(Observation(pg(), history=earlier(), backups=[backup(1)], now=NOW)) == set()
 
 
 @pytest.mark.parametrize(
     ("observation", "expected"),
     [
         (
-            Observation(replace(pg(), up=False, error="ConnectionRefusedError")),
+            Observation(
+                replace(pg(), up=False, error="ConnectionRefusedError"), backups=[backup(1)]
+            ),
             "BandwiseDatabaseDown",
         ),
-        (Observation(pg(connections={"active": 50, "idle": 31})), "BandwiseConnectionsHigh"),
-        (Observation(pg(), pool_waiters=3), "BandwisePoolSaturated"),
-        (Observation(pg(deadlocks=2), previous=pg(deadlocks=1)), "BandwiseDeadlocks"),
-        (Observation(pg(commits=1080, rollbacks=20), previous=pg()), "BandwiseRollbackRatioHigh"),
-        (Observation(pg(longest_transaction_seconds=301)), "BandwiseLongTransaction"),
-        (Observation(pg(blocks_hit=90_000, blocks_read=10_000)), "BandwiseCacheHitLow"),
         (
-            Observation(pg(tables=[TableStats("submissions", 1000, 20_000, None, 1)])),
+            Observation(pg(stale={"tables": "waited over 1 s for a lock"}), backups=[backup(1)]),
+            "BandwiseStatisticsStale",
+        ),
+        (Observation(pg(), backups=[]), "BandwiseBackupMissing"),
+        (
+            Observation(pg(connections={"active": 50, "idle": 31}), backups=[backup(1)]),
+            "BandwiseConnectionsHigh",
+        ),
+        (Observation(pg(), pool_waiters=3, backups=[backup(1)]), "BandwisePoolSaturated"),
+        (
+            Observation(pg(deadlocks=2), earlier(deadlocks=1), backups=[backup(1)], now=NOW),
+            "BandwiseDeadlocks",
+        ),
+        (
+            Observation(pg(commits=1080, rollbacks=20), earlier(), backups=[backup(1)], now=NOW),
+            "BandwiseRollbackRatioHigh",
+        ),
+        (
+            Observation(
+                pg(longest_transaction_seconds=301, oldest_session=SESSION), backups=[backup(1)]
+            ),
+            "BandwiseLongTransaction",
+        ),
+        (
+            Observation(pg(blocks_hit=90_000, blocks_read=10_000), backups=[backup(1)]),
+            "BandwiseCacheHitLow",
+        ),
+        (
+            Observation(
+                pg(tables=[TableStats("submissions", 1000, 20_000, None, 1)]), backups=[backup(1)]
+            ),
             "BandwiseDeadTuplesHigh",
         ),
         (Observation(pg(), backups=[backup(27)], now=NOW), "BandwiseBackupStale"),
@@ -71,52 +104,33 @@ def test_each_rule_fires_on_its_condition(observation: Observation, expected: st
 
 
 def test_small_samples_do_not_fire_ratio_rules() -> None:
-    few = Observation(pg(commits=1005, rollbacks=5), previous=pg())
-    cold = Observation(pg(blocks_hit=50, blocks_read=50))
+    few = Observation(pg(commits=1005, rollbacks=5), earlier(), backups=[backup(1)], now=NOW)
+    cold = Observation(pg(blocks_hit=50, blocks_read=50), backups=[backup(1)])
     assert firing(few) == set() and firing(cold) == set()
 
 
-class _AlwaysLeader:
-    is_leader = True
+def test_a_deadlock_keeps_its_alert_for_the_five_minute_window() -> None:
+    """The built-in twin of `increase(bandwise_pg_deadlocks_total[5m]) > 0`."""
+    snapshots = [replace(pg(deadlocks=0), collected_at=NOW)]
+    snapshots += [replace(pg(deadlocks=1), collected_at=NOW + 30 * step) for step in range(1, 16)]
+    holding = []
+    for index in range(1, len(snapshots)):
+        observation = Observation(
+            snapshots[index],
+            snapshots[:index],
+            backups=[backup(1)],
+            now=snapshots[index].collected_at,
+        )
+        history = [s for s in snapshots[:index] if s.collected_at >= observation.now - 300]
+        observation.history = history
+        holding.append("BandwiseDeadlocks" in firing(observation))
+    # The deadlock happened between 0 s and 30 s: the alert holds while that is inside the window.
+    seconds = [30 * step for step, held in enumerate(holding, start=1) if held]
+    assert seconds == [30, 60, 90, 120, 150, 180, 210, 240, 270, 300]
 
-    async def refresh(self) -> bool:
-        return True
 
-    async def release(self) -> None:
-        return None
-
-
-class _Recorder(Notifier):
-    def __init__(self) -> None:
-        super().__init__(load_settings(alert_webhook_url="http://127.0.0.1:9/unused"))
-        self.sent: list[AlertMessage] = []
-
-    async def send(self, message: AlertMessage) -> int:
-        self.sent.append(message)
-        return 1
-
-
-async def test_alerter_holds_fires_resolves_and_keeps_quiet_within_cooldown() -> None:
-    notifier = _Recorder()
-    alerter = Alerter(DEFAULT_RULES, notifier, _AlwaysLeader(), cooldown_seconds=600)  # type: ignore[arg-type]
-    down = replace(pg(), up=False, error="timed out")
-
-    async def at(seconds: float, stats: DatabaseStats) -> list[str]:
-        sent = await alerter.evaluate(Observation(stats, now=NOW + seconds))
-        return [f"{m.alert}:{m.status}" for m in sent]
-
-    assert await at(0, down) == []  # pending: DatabaseDown holds for 60 s
-    assert await at(30, down) == []
-    assert await at(61, down) == ["BandwiseDatabaseDown:firing"]
-    assert [a.name for a in alerter.firing()] == ["BandwiseDatabaseDown"]
-    assert await at(90, down) == []  # no repeats while it keeps firing
-    assert await at(120, pg()) == ["BandwiseDatabaseDown:resolved"]
-    assert alerter.firing() == []
-    # Flapping: down again within the cool-down → neither firing nor resolved is announced.
-    assert await at(200, down) == []
-    assert await at(300, down) == []
-    assert await at(320, pg()) == []
-    # After the cool-down it is announced again.
-    assert await at(1000, down) == []
-    assert await at(1100, down) == ["BandwiseDatabaseDown:firing"]
-    assert [m.status for m in notifier.sent] == ["firing", "resolved", "firing"]
+def test_duration_words() -> None:
+    assert duration_words(60) == "1 minute"
+    assert duration_words(300) == "5 minutes"
+    assert duration_words(26 * 3600) == "26 hours"
+    assert duration_words(90) == "90 seconds"

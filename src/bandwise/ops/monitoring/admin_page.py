@@ -11,10 +11,12 @@ from html import escape
 
 from bandwise.ops.monitoring.backups import BackupRecord
 from bandwise.ops.monitoring.history import Sample
-from bandwise.ops.monitoring.notify import AlertMessage
+from bandwise.ops.monitoring.outbox import Delivery
 from bandwise.ops.monitoring.status import DatabaseStatus
+from bandwise.units import format_bytes
 
 CHART_WIDTH = 290
+DELIVERY_CLASS = {"delivered": "ok", "not sent": "muted"}
 NONE_ROW = "<tr><td>none</td></tr>"
 CHART_HEIGHT = 110
 STYLE = """
@@ -32,15 +34,6 @@ def _when(timestamp: float | None) -> str:
     if timestamp is None:
         return "—"
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def _bytes(amount: int) -> str:
-    value = float(amount)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024:
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TiB"
 
 
 def chart(
@@ -109,8 +102,7 @@ def _status_table(status: DatabaseStatus) -> str:
         ("Server version", escape(status.server_version or "—")),
         (
             "Schema",
-            f'<span class="{schema_class}">{escape(status.schema_revision or "base")}</span>'
-            f" (head {escape(status.head_revision)})",
+            f'<span class="{schema_class}">{escape(status.schema_text())}</span>',
         ),
         (
             "Pool",
@@ -118,20 +110,20 @@ def _status_table(status: DatabaseStatus) -> str:
             f"{pool.size} + {pool.max_overflow} overflow",
         ),
         ("Connections", f"{sum(status.connections.values())} of {status.max_connections or '—'}"),
-        ("Size", _bytes(status.size_bytes)),
+        ("Size", format_bytes(status.size_bytes)),
     ]
     return f'<table id="status">{_rows(rows)}</table>'
 
 
 def _tables(status: DatabaseStatus) -> str:
     rows = [
-        (escape(name), _bytes(amount) if unit == "bytes" else f"{amount} rows")
+        (escape(name), format_bytes(amount) if unit == "bytes" else f"{amount} rows")
         for name, amount, unit in status.biggest_tables
     ]
     return f"<table>{_rows(rows) or '<tr><td>—</td></tr>'}</table>"
 
 
-def _alerts(status: DatabaseStatus, recent: Sequence[AlertMessage]) -> str:
+def _alerts(status: DatabaseStatus, recent: Sequence[Delivery]) -> str:
     firing = [
         (
             f'<span class="bad">{escape(a.name)}</span>',
@@ -142,8 +134,14 @@ def _alerts(status: DatabaseStatus, recent: Sequence[AlertMessage]) -> str:
         for a in status.firing_alerts
     ]
     events = [
-        (escape(m.status), escape(m.alert), escape(m.detail), _when(m.resolved_at or m.started_at))
-        for m in reversed(recent)
+        (
+            escape("reminder" if d.message.reminder else d.message.status),
+            escape(d.message.alert),
+            escape(d.message.detail),
+            _when(d.message.resolved_at or d.message.started_at),
+            f'<span class="{DELIVERY_CLASS.get(d.state, "bad")}">{escape(d.describe())}</span>',
+        )
+        for d in reversed(recent)
     ]
     return (
         f'<h2>Firing alerts</h2><table id="firing">{_rows(firing) or NONE_ROW}</table>'
@@ -157,7 +155,7 @@ def _backups(backups: Sequence[BackupRecord]) -> str:
         (
             escape(b.backup_id),
             _when(b.created_at.timestamp()),
-            _bytes(b.size_bytes),
+            format_bytes(b.size_bytes),
             f"{b.duration_seconds:.1f} s",
             escape(b.verify_outcome or "not verified"),
         )
@@ -169,7 +167,7 @@ def _backups(backups: Sequence[BackupRecord]) -> str:
 def render_admin_page(
     status: DatabaseStatus,
     samples: Sequence[Sample],
-    recent: Sequence[AlertMessage],
+    recent: Sequence[Delivery],
     backups: Sequence[BackupRecord],
 ) -> str:
     """Return the whole HTML page."""

@@ -1,8 +1,11 @@
-"""The built-in alerter: evaluate the rules, track firing/resolved, send once per cluster.
+"""The built-in alerter: evaluate the rules, track episodes, send once per cluster.
 
-Every instance evaluates (so a new leader knows what is firing); only the leader sends. A rule
-that fires again within ``ALERT_COOLDOWN_SECONDS`` of its previous firing message is not
-announced again (nor is its resolution), which keeps a flapping condition quiet.
+Every instance evaluates (so a new leader knows what is firing); only the leader sends. An
+episode is one stretch during which a rule's condition holds past its hold time. Its start is
+always announced at once, its end ("resolved", with the current value) too; while it lasts a
+reminder goes out every ``ALERT_COOLDOWN_SECONDS`` (0: no reminders). So the cool-down only
+limits repeats: no episode, however soon after the previous one, goes unannounced.
+Messages go through an ``Outbox``: kept in order and retried with backoff until delivered.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from dataclasses import dataclass
 
 from bandwise.ops.monitoring.leader import Leader
 from bandwise.ops.monitoring.notify import AlertMessage, Notifier
+from bandwise.ops.monitoring.outbox import Delivery, Outbox
 from bandwise.ops.monitoring.rules import AlertRule, Observation
 
 log = logging.getLogger(__name__)
@@ -29,8 +33,7 @@ class AlertState:
     pending_since: float | None = None
     firing_since: float | None = None
     detail: str = ""
-    announced: bool = False
-    last_announced_at: float | None = None
+    last_sent_at: float | None = None
 
     @property
     def firing(self) -> bool:
@@ -58,13 +61,15 @@ class Alerter:
         notifier: Notifier,
         leader: Leader,
         cooldown_seconds: float,
+        outbox: Outbox | None = None,
     ) -> None:
         self._states = {rule.name: AlertState(rule) for rule in rules}
         self._notifier = notifier
         self._leader = leader
         self._cooldown = cooldown_seconds
         self._instance = socket.gethostname()
-        self.recent: deque[AlertMessage] = deque(maxlen=RECENT_EVENTS)
+        self.outbox = outbox or Outbox(notifier)
+        self.recent: deque[Delivery] = deque(maxlen=RECENT_EVENTS)
 
     @property
     def is_leader(self) -> bool:
@@ -85,53 +90,65 @@ class Alerter:
         ]
 
     async def evaluate(self, observation: Observation) -> list[AlertMessage]:
-        """Update every rule's state and send the resulting messages (leader only)."""
+        """Update every rule's state, queue the messages and deliver what is due (leader only).
+
+        Returns the messages that reached every destination during this call.
+        """
         changes = [
             message
             for state in self._states.values()
             if (message := self._step(state, observation)) is not None
         ]
-        self.recent.extend(changes)
         for message in changes:
-            log.info("alert %s %s", message.alert, message.status)
+            log.info("alert %s %s: %s", message.alert, message.status, message.detail)
         # Refreshed on every evaluation, not only on changes: the leader keeps its lock alive
         # and a follower gets to see the lock free twice.
         leading = self._notifier.configured and await self._leader.refresh()
+        for message in changes:
+            if leading:
+                self.recent.append(self.outbox.add(message))
+            else:
+                reason = "another instance sends" if self._notifier.configured else None
+                self.recent.append(Delivery(message, note=reason or "no destination configured"))
         if not leading:
             return []
-        return [message for message in changes if await self._notifier.send(message)]
+        delivered = await self.outbox.flush(observation.now)
+        return [delivery.message for delivery in delivered]
 
     def _step(self, state: AlertState, observation: Observation) -> AlertMessage | None:
         now = observation.now
-        detail = state.rule.condition(observation)
-        if detail is None:
+        check = state.rule.condition(observation)
+        if check is None:  # the rule cannot tell now (database down, statistics stale)
+            return None
+        state.detail = check.detail
+        if not check.holds:
             state.pending_since = None
             if state.firing_since is None:
                 return None
             started, state.firing_since = state.firing_since, None
-            if not state.announced:
-                return None
-            state.announced = False
+            state.last_sent_at = now
             return self._message(state, "resolved", started, now)
-        state.detail = detail
         if state.firing_since is not None:
+            if self._cooldown > 0 and now - (state.last_sent_at or now) >= self._cooldown:
+                state.last_sent_at = now
+                return self._message(state, "firing", state.firing_since, None, reminder=True)
             return None
         state.pending_since = state.pending_since if state.pending_since is not None else now
         if now - state.pending_since < state.rule.for_seconds:
             return None
+        # A new episode: announced at once, however recently the previous one ended.
         state.firing_since = now
-        recently = (
-            state.last_announced_at is not None and now - state.last_announced_at < self._cooldown
-        )
-        if recently:
-            log.info("alert %s fires again within the cool-down; not announced", state.rule.name)
-            return None
-        state.announced = True
-        state.last_announced_at = now
+        state.last_sent_at = now
         return self._message(state, "firing", now, None)
 
     def _message(
-        self, state: AlertState, status: str, started: float, resolved: float | None
+        self,
+        state: AlertState,
+        status: str,
+        started: float,
+        resolved: float | None,
+        *,
+        reminder: bool = False,
     ) -> AlertMessage:
         return AlertMessage(
             status=status,
@@ -142,8 +159,10 @@ class Alerter:
             started_at=started,
             instance=self._instance,
             resolved_at=resolved,
+            reminder=reminder,
         )
 
     async def close(self) -> None:
-        """Release leadership."""
+        """Release leadership and the notifier's connections."""
         await self._leader.release()
+        await self.outbox.close()

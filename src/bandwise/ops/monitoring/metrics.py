@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bandwise import events
 from bandwise.db import retry
 from bandwise.db.errors import error_kind
+from bandwise.db.pool_counts import track_connections
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 HANDLING_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -180,6 +181,7 @@ class _PoolCollector(Collector):
     def __init__(self, engine: AsyncEngine, capacity: int) -> None:
         self._engine = engine
         self._capacity = capacity
+        self._connections = track_connections(engine)
 
     def collect(self) -> Iterator[Metric]:
         pool: Any = self._engine.sync_engine.pool
@@ -193,6 +195,11 @@ class _PoolCollector(Collector):
             yield GaugeMetricFamily(
                 f"bandwise_db_pool_{name}", f"Pool connections: {name}.", value=max(0, int(read()))
             )
+        yield CounterMetricFamily(
+            "bandwise_db_pool_connections_created",
+            "Database connections the pool opened since the engine was created.",
+            value=self._connections.created,
+        )
         yield GaugeMetricFamily(
             "bandwise_db_pool_capacity",
             "Connections the pool may hold (size + max overflow).",
@@ -227,11 +234,6 @@ class EngineMetrics:
         )
         self.checkouts = Counter(
             "bandwise_db_pool_checkouts", "Connections checked out.", registry=reg
-        )
-        self.created = Counter(
-            "bandwise_db_pool_connections_created",
-            "Database connections opened by the pool.",
-            registry=reg,
         )
         self.invalidated = Counter(
             "bandwise_db_pool_connections_invalidated",
@@ -286,7 +288,6 @@ class EngineMetrics:
         pool: Any = sync_engine.pool
         self._wrap_checkout(pool)
         event.listen(sync_engine, "checkout", lambda *_: self.checkouts.inc())
-        event.listen(sync_engine, "connect", lambda *_: self.created.inc())
         event.listen(sync_engine, "invalidate", lambda *_: self.invalidated.labels("false").inc())
         event.listen(
             sync_engine, "soft_invalidate", lambda *_: self.invalidated.labels("true").inc()

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -24,8 +25,19 @@ from bandwise.ops.monitoring.history import History, Sample
 from bandwise.ops.monitoring.leader import leader_for
 from bandwise.ops.monitoring.metrics import EngineMetrics
 from bandwise.ops.monitoring.notify import Notifier
-from bandwise.ops.monitoring.pg_stats import DatabaseStats, StatsExporter, collect_database_stats
-from bandwise.ops.monitoring.rules import DEFAULT_RULES, AlertRule, Observation
+from bandwise.ops.monitoring.pg_stats import (
+    SUBMISSIONS,
+    DatabaseStats,
+    StatsExporter,
+    StatsTimeouts,
+    collect_database_stats,
+)
+from bandwise.ops.monitoring.rules import (
+    COUNTER_WINDOW_SECONDS,
+    DEFAULT_RULES,
+    AlertRule,
+    Observation,
+)
 from bandwise.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -57,28 +69,46 @@ class Monitoring:
         )
         self._task: asyncio.Task[None] | None = None
         self._previous: DatabaseStats | None = None
+        # The snapshots the windowed rules (deadlocks, rollbacks) count over.
+        self._window: deque[DatabaseStats] = deque()
         self._latency_mark = (0.0, 0)
 
     async def tick(self) -> DatabaseStats:
         """Collect once, sample the charts and evaluate the alerts."""
-        timeout = max(1.0, min(10.0, self.interval))
-        stats = await collect_database_stats(self.stats_engine, timeout)
+        timeouts = StatsTimeouts(answer=max(1.0, min(10.0, self.interval)))
+        stats = await collect_database_stats(self.stats_engine, timeouts=timeouts)
         previous, self._previous = self._previous, stats
-        if not stats.up and (previous is None or previous.up):
-            log.warning("database statistics not collected: %s", stats.error)
-        elif stats.up and previous is not None and not previous.up:
-            log.info("database statistics collected again")
+        self._log_change(stats, previous)
         self.stats.latest = stats
         self.history.add(self._sample(stats, previous))
+        await self.alerter.evaluate(self.observe(stats))
+        return stats
+
+    def observe(self, stats: DatabaseStats) -> Observation:
+        """Return what the rules see with ``stats`` as the newest snapshot (then remember it)."""
+        oldest_needed = stats.collected_at - COUNTER_WINDOW_SECONDS - 2 * self.interval
+        while self._window and self._window[0].collected_at < oldest_needed:
+            self._window.popleft()
         observation = Observation(
             stats=stats,
-            previous=previous,
+            history=list(self._window),
             pool_waiters=self.metrics.waiting,
             backups=list_backups(self.runtime.settings.backup_dir),
             now=stats.collected_at,
         )
-        await self.alerter.evaluate(observation)
-        return stats
+        self._window.append(stats)
+        return observation
+
+    @staticmethod
+    def _log_change(stats: DatabaseStats, previous: DatabaseStats | None) -> None:
+        if not stats.up and (previous is None or previous.up):
+            log.warning("database %s does not answer: %s", stats.target, stats.error)
+        elif stats.up and previous is not None and not previous.up:
+            log.info("database %s answers again", stats.target)
+        if stats.stale and (previous is None or not previous.stale):
+            log.warning("database statistics stale: %s", stats.stale)
+        elif stats.complete and previous is not None and previous.stale:
+            log.info("database statistics collected in full again")
 
     def _sample(self, stats: DatabaseStats, previous: DatabaseStats | None) -> Sample:
         checked_out, capacity = pool_usage(self.runtime)
@@ -89,7 +119,7 @@ class Monitoring:
             (seconds - mark_seconds) / (count - mark_count) * 1000 if count > mark_count else 0.0
         )
         submissions = 0
-        if previous is not None and previous.up and stats.up:
+        if previous is not None and previous.has(SUBMISSIONS) and stats.has(SUBMISSIONS):
             submissions = max(0, stats.latest_submission_id - previous.latest_submission_id)
         return Sample(
             at=stats.collected_at,

@@ -16,6 +16,7 @@ from bandwise.db.engine import describe_target
 from bandwise.models import Base
 from bandwise.ops.monitoring.alerts import FiringAlert
 from bandwise.ops.monitoring.backups import BackupRecord, list_backups
+from bandwise.ops.monitoring.notify import iso_utc
 from bandwise.ops.monitoring.pg_stats import DatabaseStats, collect_database_stats
 from bandwise.ops.monitoring.rules import DEFAULT_RULES, Observation, without_hold
 
@@ -54,9 +55,21 @@ class DatabaseStatus:
     collected_at: float = field(default_factory=time.time)
 
     @property
-    def schema_at_head(self) -> bool:
-        """Tell whether the schema is this code's head revision."""
-        return self.schema_revision == self.head_revision
+    def schema_known(self) -> bool:
+        """Tell whether the schema revision could be read (not when the database is down)."""
+        return self.up
+
+    @property
+    def schema_at_head(self) -> bool | None:
+        """Tell whether the schema is this code's head revision (None: unknown)."""
+        return self.schema_revision == self.head_revision if self.schema_known else None
+
+    def schema_text(self) -> str:
+        """Return the schema line: revision and how it compares with the code's head."""
+        if not self.schema_known:
+            return f"unknown (database unreachable; code expects {self.head_revision})"
+        state = "at head" if self.schema_at_head else f"code expects {self.head_revision}"
+        return f"{self.schema_revision or 'base (empty database)'} ({state})"
 
     def as_dict(self) -> dict[str, Any]:
         """Return the JSON form (`bandwise db status --json`)."""
@@ -69,6 +82,7 @@ class DatabaseStatus:
             "schema": {
                 "revision": self.schema_revision,
                 "head": self.head_revision,
+                "known": self.schema_known,
                 "at_head": self.schema_at_head,
             },
             "pool": {
@@ -94,11 +108,11 @@ class DatabaseStatus:
                     "severity": a.severity,
                     "summary": a.summary,
                     "detail": a.detail,
-                    "since": a.since,
+                    "since": iso_utc(a.since),
                 }
                 for a in self.firing_alerts
             ],
-            "collected_at": self.collected_at,
+            "collected_at": iso_utc(self.collected_at),
         }
 
 
@@ -127,10 +141,12 @@ def one_shot_alerts(stats: DatabaseStats, backups: list[BackupRecord]) -> list[F
     observation = Observation(stats=stats, backups=backups, now=stats.collected_at)
     firing: list[FiringAlert] = []
     for rule in without_hold(DEFAULT_RULES):
-        detail = rule.condition(observation)
-        if detail is not None:
+        check = rule.condition(observation)
+        if check is not None and check.holds:
             firing.append(
-                FiringAlert(rule.name, rule.severity, rule.summary, detail, stats.collected_at)
+                FiringAlert(
+                    rule.name, rule.severity, rule.summary, check.detail, stats.collected_at
+                )
             )
     return firing
 

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bandwise.devtools.pg_cluster import PgCluster, free_port
+from testkit.pg_cluster import PgCluster, free_port
 
 
 def find_pgbouncer() -> str:

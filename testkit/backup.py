@@ -1,16 +1,21 @@
-"""Seed a database with real rows and fingerprint it row by row (for restore comparisons)."""
+"""Backup-test helpers: seed and fingerprint a database, drop one, write backup manifests."""
 
 from __future__ import annotations
 
 import hashlib
+import json
+import subprocess
 from decimal import Decimal
+from pathlib import Path
 
 from sqlalchemy import inspect, text
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+from bandwise.config import Settings
 from bandwise.models import Assessment, ProcessingStatus, Submission, TaskType, User
-from tests.support.essays import TASK1_ESSAY, TASK2_ESSAY
+from testkit.essays import TASK1_ESSAY, TASK2_ESSAY
+from testkit.pg_cluster import find_bindir
 
 
 async def seed(engine: AsyncEngine, users: int = 5, per_user: int = 3) -> None:
@@ -70,3 +75,41 @@ async def fingerprint(engine: AsyncEngine) -> dict[str, str]:
     """Return a SHA-256 over every row, in id order, of every table."""
     async with engine.connect() as connection:
         return await connection.run_sync(_fingerprint)
+
+
+def drop(settings: Settings, database: str) -> None:
+    """Drop ``database`` on the settings' server (forcing sessions off)."""
+    url = make_url(settings.resolved_database_url)
+    subprocess.run(
+        [
+            str(find_bindir() / "psql"),
+            "-h",
+            str(url.host),
+            "-p",
+            str(url.port),
+            "-U",
+            str(url.username),
+            "-d",
+            "postgres",
+            "-c",
+            f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)',
+        ],
+        check=True,
+        capture_output=True,
+    )
+
+
+def write_manifest(backup_dir: Path, day: int, outcome: str | None) -> None:
+    """Write a backup manifest for day ``day`` of 2099 with verify outcome ``outcome``."""
+    backup_dir.mkdir(parents=True, exist_ok=True)
+    (backup_dir / f"2099-01-{day:02d}.json").write_text(
+        json.dumps(
+            {
+                "created_at": f"2099-01-{day:02d}T03:00:00Z",
+                "size_bytes": 4096,
+                "duration_seconds": 1.5,
+                "verified_at": f"2099-01-{day:02d}T03:01:00Z" if outcome else None,
+                "verify_outcome": outcome,
+            }
+        )
+    )

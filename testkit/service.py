@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from bandwise.devtools.pg_cluster import free_port
+from testkit.pg_cluster import free_port
 
 
 def bandwise_command() -> list[str]:
@@ -31,8 +31,17 @@ def bandwise_command() -> list[str]:
     return [found] if found else [sys.executable, "-m", "bandwise"]
 
 
+# The repository root: children started as ``python -m testkit.…`` import testkit from here.
+REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
+
+
+def module_command(module: str) -> list[str]:
+    """Return the command running ``testkit.<module>`` (its environment needs ``PYTHONPATH``)."""
+    return [sys.executable, "-m", f"testkit.{module}"]
+
+
 def clean_environment(settings: dict[str, str]) -> dict[str, str]:
-    """Return this process's environment without bandwise settings, plus ``settings``."""
+    """Return this environment without bandwise settings, testkit importable, plus ``settings``."""
     from bandwise.config import Settings
 
     env = {
@@ -40,8 +49,14 @@ def clean_environment(settings: dict[str, str]) -> dict[str, str]:
         for key, value in os.environ.items()
         if key.lower() not in Settings.model_fields and key != "BANDWISE_ENV_FILE"
     }
+    env["PYTHONPATH"] = str(REPOSITORY_ROOT)
     env.update(settings)
     return env
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """Return a clean environment for running bandwise in a subprocess, plus ``extra``."""
+    return clean_environment(extra)
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """A bot process for tests: the real Dispatcher fed Telegram updates on stdin, replies on stdout.
 
-    python -m bandwise.devtools.bot_runner      # settings from the environment (DATABASE_URL, …)
+    python -m testkit.bot_runner      # settings from the environment (DATABASE_URL, …)
 
 It starts the runtime (readiness, migrations) like `bandwise bot`, then prints one JSON line
 ``{"ready": true, "pid": …}``. Each stdin line is a Telegram ``Update`` as JSON; updates are
@@ -25,10 +25,10 @@ from pydantic import ValidationError
 
 from bandwise.bot.dispatcher import build_dispatcher
 from bandwise.config import load_settings
-from bandwise.devtools.bot_driver import sent_texts
-from bandwise.devtools.telegram import recording_bot
 from bandwise.logs import setup_logging
 from bandwise.runtime import start_runtime
+from testkit.bot_driver import sent_texts
+from testkit.telegram import recording_bot
 
 
 def _emit(payload: dict[str, Any]) -> None:

@@ -6,10 +6,10 @@ from bandwise.assessment.heuristic import HeuristicAssessor
 from bandwise.bot import texts
 from bandwise.config import Settings
 from bandwise.db.engine import create_engine, create_sessionmaker
-from bandwise.devtools.bot_driver import BotDriver, classify_replies
-from bandwise.devtools.load import OK, essay_for, run_load
 from bandwise.runtime import Runtime
 from bandwise.services.limits import LimitPolicy
+from testkit.bot_driver import BotDriver, classify_replies
+from testkit.load import OK, essay_for, run_load
 
 USERS = 3
 LIMIT = 2

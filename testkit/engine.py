@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bandwise.devtools.pg_cluster import free_port
-from tests.deploy.conftest import PROJECT_ROOT
+from testkit.deploy import PROJECT_ROOT
+from testkit.pg_cluster import free_port
 
 # What a deployment checkout holds that the stack uses: the production files, unchanged.
 PROJECT_FILES = (

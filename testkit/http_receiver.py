@@ -25,6 +25,8 @@ class Receiver:
 
     url: str
     posts: list[ReceivedPost] = field(default_factory=list)
+    refused: list[ReceivedPost] = field(default_factory=list)
+    refuse_next: int = 0  # answer this many coming posts with HTTP 500 (and not record them)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def bodies(self) -> list[dict[str, Any]]:
@@ -43,9 +45,14 @@ def http_receiver() -> Iterator[Receiver]:
             length = int(self.headers.get("Content-Length", "0"))
             body = json.loads(self.rfile.read(length) or b"{}")
             with receiver.lock:
-                receiver.posts.append(ReceivedPost(self.path, body))
-            payload = b'{"ok": true, "result": {}}'
-            self.send_response(200)
+                refuse = receiver.refuse_next > 0
+                if refuse:
+                    receiver.refuse_next -= 1
+                    receiver.refused.append(ReceivedPost(self.path, body))
+                else:
+                    receiver.posts.append(ReceivedPost(self.path, body))
+            payload = b'{"ok": false}' if refuse else b'{"ok": true, "result": {}}'
+            self.send_response(500 if refuse else 200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()

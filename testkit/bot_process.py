@@ -1,4 +1,4 @@
-"""Drive a bot runner child process (``bandwise.devtools.bot_runner``) from tests.
+"""Drive a bot runner child process (``testkit.bot_runner``) from tests.
 
 ``BotProcess`` starts the runner with settings as environment variables, waits until its
 Dispatcher is ready, sends it batches of Telegram updates and collects the replies, each call
@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import queue
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -21,7 +20,7 @@ from typing import IO, Any
 
 from aiogram.types import Update
 
-from bandwise.devtools.service import clean_environment
+from testkit.service import clean_environment, module_command
 
 END = None  # what the reader thread queues when the child closes its stdout
 
@@ -42,7 +41,7 @@ class BotProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "a", encoding="utf-8") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "bandwise.devtools.bot_runner"],
+                module_command("bot_runner"),
                 env=clean_environment({"LOG_LEVEL": "INFO", **self.settings}),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,

@@ -1,7 +1,7 @@
 """A tiny process manager for tests: start, stop and restart `bandwise serve` from an env file.
 
 Used as the cutover's ``--restart-cmd`` the way systemd or docker would be in production:
-``python service_runner.py restart STATE_DIR``.
+``python -m testkit.service_runner restart STATE_DIR``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from bandwise.devtools.service import clean_environment
+from testkit.service import clean_environment
 
 
 def start(state_dir: Path) -> int:

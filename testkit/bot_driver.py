@@ -21,9 +21,9 @@ from aiogram.methods import SendMessage, TelegramMethod
 from bandwise.bot import texts
 from bandwise.bot.dispatcher import build_dispatcher
 from bandwise.db import retry
-from bandwise.devtools.load import OK, Outcome
-from bandwise.devtools.telegram import Candidate, RecordingSession, recording_bot
 from bandwise.runtime import Runtime
+from testkit.load import OK, Outcome
+from testkit.telegram import Candidate, RecordingSession, recording_bot
 
 ASSESSMENT_MARKER = "— assessment</b>"
 LIMIT_MARKER = texts.LIMIT_REACHED.split("{", 1)[0]

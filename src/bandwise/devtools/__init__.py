@@ -1,1 +1,0 @@
-"""Tools for tests and benchmarks (a throwaway PostgreSQL cluster); never used in production."""

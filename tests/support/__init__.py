@@ -1,1 +1,0 @@
-"""Helpers shared by tests: essay texts, legacy SQLite files."""
