@@ -217,13 +217,25 @@ class Stack:
         }
         return self.engine.env(**{**values, **self.settings, **extra})
 
+    @property
+    def image(self) -> str:
+        """Return the bandwise image this stack builds (a tag of its own, unless deployed)."""
+        values = self.env_file() if (self.root / ".env").exists() else {}
+        return f"bandwise:{values.get('BANDWISE_TAG') or 'latest'}"
+
     def write_env(self, **overrides: str) -> Path:
-        """Write .env (0600) from .env.production: every placeholder a fresh secret."""
+        """Write .env (0600) from .env.production: every placeholder a fresh secret.
+
+        The stack's image gets a tag of its own (BANDWISE_TAG): stacks built from different
+        checkouts never retag each other's image.
+        """
+        overrides = {"BANDWISE_TAG": self.name, **overrides}
         lines = []
         for line in (self.root / ".env.production").read_text(encoding="utf-8").splitlines():
             if line.endswith("=changeme"):
                 line = line.removesuffix("changeme") + secrets.token_hex(32)
             lines.append(line)
+        lines = [line for line in lines if line.split("=", 1)[0] not in overrides]
         lines.extend(f"{key}={value}" for key, value in overrides.items())
         env = self.root / ".env"
         env.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -315,13 +327,14 @@ class Stack:
         return {key.strip(): value for key, value in pairs}
 
     def psql(self, sql: str) -> str:
-        """Run ``sql`` as the application role in the postgres service; return bare rows."""
+        """Run ``sql`` as the application role in the postgres service; return bare rows.
+
+        Over the server's local socket (trusted inside the container, as in the official image).
+        """
         values = self.env_file()
         return self.exec(
             "postgres",
             "psql",
-            "-h",
-            "127.0.0.1",
             "-U",
             values["POSTGRES_USER"],
             "-d",

@@ -109,7 +109,7 @@ def test_fast_update_with_a_broken_image_rolls_back_and_the_old_one_keeps_servin
     deployed.wait_healthy("bot")
     assert deployed.inspect("bot")["Image"] == serving
     status, body = deployed.api("GET", "/api/v1/users/8001/history")
-    assert status == 200 and isinstance(body, dict) and len(body["items"]) == 1, body
+    assert status == 200 and isinstance(body, dict) and len(body["entries"]) == 1, body
     listing = json.loads(deployed.exec("backup", "bandwise", "backup", "list", "--json"))
     entries = listing.get("backups", []) if isinstance(listing, dict) else listing
     assert any(str(entry.get("label", "")).startswith("pre-update-") for entry in entries)

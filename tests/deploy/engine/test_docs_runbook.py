@@ -156,8 +156,6 @@ def test_runbook_restore_drill_restores_into_a_new_database(deployed: Stack) -> 
     tables = deployed.exec(
         "postgres",
         "psql",
-        "-h",
-        "127.0.0.1",
         "-U",
         deployed.env_file()["POSTGRES_USER"],
         "-d",

@@ -12,13 +12,17 @@ from testkit.essays import TASK1_ESSAY, TASK2_ESSAY
 
 pytestmark = [pytest.mark.engine, pytest.mark.timeout(1500)]
 
-# How a compose deployment runs on SQLite: the bot's DATABASE_URL left empty, so it uses
-# SQLITE_PATH (/app/data/bandwise.db in the bandwise-data volume).
+# How a compose deployment runs on SQLite: no DATABASE_URL and none of the POSTGRES_* parts
+# the settings would compose one from, so the bot uses SQLITE_PATH (/app/data/bandwise.db in
+# the bandwise-data volume).
 SQLITE_OVERRIDE = """\
 services:
   bot:
     environment:
       DATABASE_URL: ""
+      POSTGRES_HOST: ""
+      POSTGRES_USER: ""
+      POSTGRES_DB: ""
 """
 TABLES = ("users", "submissions", "assessments", "payments")
 
@@ -114,7 +118,7 @@ def test_migrate_to_postgres_moves_every_row_and_the_bot_serves_from_postgres(
     for telegram_id, submission_id in submitted.items():
         status, history = stack.api("GET", f"/api/v1/users/{telegram_id}/history")
         assert status == 200 and isinstance(history, dict), history
-        assert [entry["submission_id"] for entry in history["items"]] == [submission_id]
+        assert [entry["submission_id"] for entry in history["entries"]] == [submission_id]
     # The SQLite file stays where it was, untouched, beside the cutover's report.
     assert json.loads(stack.exec("bot", "python", "-c", COUNT_SQLITE)) == counts
     assert "cutover-" in stack.exec("backup", "ls", "/app/backups")
