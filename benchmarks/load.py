@@ -43,11 +43,12 @@ from bandwise.db.engine import create_engine
 from bandwise.logs import setup_logging
 from bandwise.models import Assessment
 from bandwise.ops.health import pool_usage
-from bandwise.runtime import Runtime, start_runtime
+from bandwise.runtime import Runtime
 
 # testkit (test tooling, not installed) lives at the repository root.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bandwise.runtime import open_runtime
 from testkit.bot_driver import BotDriver
 from testkit.load import (
     HttpDriver,
@@ -340,27 +341,25 @@ async def measure_bot(
 ) -> EngineResult:
     """Run the load as Telegram updates through an in-process Dispatcher on ``target``."""
     flag = Path(tempfile.mkdtemp(prefix="bandwise-load-bot-")) / "maintenance.flag"
-    runtime = await start_runtime(
-        load_settings(
-            database_url=target.url,
-            daily_submission_limit=1_000_000,
-            bot_processing_notice_seconds=3600,
-            maintenance_flag_path=flag,
-            **{key.lower(): value for key, value in settings.items()},
-        )
+    settings_for_load = load_settings(
+        database_url=target.url,
+        daily_submission_limit=1_000_000,
+        bot_processing_notice_seconds=3600,
+        maintenance_flag_path=flag,
+        **{key.lower(): value for key, value in settings.items()},
     )
     try:
-        target.reset_statement_stats()
-        with CpuMeter(target, []) as meter:
-            report = await run_load(
-                BotDriver(runtime),
-                users=users,
-                duration=seconds,
-                samplers=bot_samplers(runtime, target),
-                sample_every=1.0,
-            )
+        async with open_runtime(settings_for_load) as runtime:
+            target.reset_statement_stats()
+            with CpuMeter(target, []) as meter:
+                report = await run_load(
+                    BotDriver(runtime),
+                    users=users,
+                    duration=seconds,
+                    samplers=bot_samplers(runtime, target),
+                    sample_every=1.0,
+                )
     finally:
-        await runtime.close()
         shutil.rmtree(flag.parent, ignore_errors=True)
     return EngineResult(target.engine, report, target.statement_stats(), "bot", cpu=meter.use)
 

@@ -212,17 +212,23 @@ backup_age_verdict() {
     fi
 }
 
-# Print the bot's mode from env FILE: webhook, polling or none (no BOT_TOKEN).
-bot_mode() {
-    local file
-    file="$1"
-    if [ -z "$(env_get "$file" BOT_TOKEN)" ]; then
-        printf 'none\n'
-    elif [ -n "$(env_get "$file" WEBHOOK_URL)" ]; then
-        printf 'webhook\n'
-    else
-        printf 'polling\n'
-    fi
+# Print the bot's state from a /health/ready JSON body read from standard input, as
+# "ok<TAB>detail", "down<TAB>detail", "none" (no bot in the service) or "unknown" (no JSON).
+bot_state() {
+    python3 -c '
+import json, sys
+
+try:
+    checks = json.load(sys.stdin).get("checks", {})
+except (ValueError, AttributeError):
+    print("unknown")
+    sys.exit(0)
+bot = checks.get("bot") if isinstance(checks, dict) else None
+if not isinstance(bot, dict):
+    print("none")
+else:
+    print(("ok" if bot.get("ok") else "down") + "\t" + str(bot.get("detail", "")))
+'
 }
 
 # Run Docker Compose (the scripts cd to the project directory first): the `docker compose`

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Check a running deployment: health, database connectivity, schema at head, age of the last
-# backup, bot mode. Prints one line per check; exits 1 when any check failed.
+# backup, the bot's state as /health/ready reports it. Prints one line per check; exits 1 when any check failed.
 #
 #   deploy/verify.sh [--max-backup-age-hours N] [--require-backup]
 set -euo pipefail
@@ -11,6 +11,7 @@ BANDWISE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 ENV_FILE=.env
 FAILURES=0
+READY_BODY=''
 READY_PROBE='import os, sys, urllib.request, urllib.error
 url = "http://127.0.0.1:%s/health/ready" % os.environ.get("API_PORT", "8080")
 try:
@@ -34,6 +35,7 @@ check_health() {
     else
         fail health "/health/ready: ${body:-no answer} (docker compose logs bot)"
     fi
+    READY_BODY=$body
 }
 
 check_database() {
@@ -86,19 +88,15 @@ check_backup() {
     esac
 }
 
-check_bot_mode() {
-    local mode url
-    mode=$(bot_mode "$ENV_FILE")
-    case "$mode" in
-        none) note bot "BOT_TOKEN is not set: HTTP service only" ;;
-        polling) pass bot "long polling" ;;
-        webhook)
-            url=$(env_get "$ENV_FILE" WEBHOOK_URL)
-            case "$url" in
-                https://*) pass bot "webhook at $url" ;;
-                *) fail bot "WEBHOOK_URL must be https:// (Telegram refuses plain http): $url" ;;
-            esac
-            ;;
+check_bot() {
+    local state detail
+    state=$(printf '%s\n' "$READY_BODY" | bot_state)
+    detail=${state#*$'\t'}
+    case "$state" in
+        none) note bot "no bot in the service (BOT_TOKEN is not set)" ;;
+        ok*) pass bot "$detail" ;;
+        down*) fail bot "$detail (docker compose logs bot; see docs/bot.md)" ;;
+        *) note bot "state unknown: /health/ready gave no JSON (see the health check)" ;;
     esac
 }
 
@@ -125,7 +123,7 @@ main() {
     check_database
     check_schema
     check_backup "$max_hours" "$require"
-    check_bot_mode
+    check_bot
     if [ "$FAILURES" -gt 0 ]; then
         printf '%d check(s) failed\n' "$FAILURES"
         exit 1

@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from bandwise.bot.dispatcher import build_dispatcher
 from bandwise.config import load_settings
 from bandwise.logs import setup_logging
-from bandwise.runtime import start_runtime
+from bandwise.runtime import open_runtime
 from testkit.bot_driver import sent_texts
 from testkit.telegram import recording_bot
 
@@ -85,13 +85,10 @@ async def run() -> None:
     """Start the runtime from the environment, announce readiness, serve stdin, clean up."""
     settings = load_settings(os.environ.get("BANDWISE_ENV_FILE") or None)
     setup_logging(settings.log_level)
-    runtime = await start_runtime(settings)
-    try:
+    async with open_runtime(settings) as runtime:
         dispatcher = build_dispatcher(runtime)
         _emit({"ready": True, "pid": os.getpid()})
         await serve_stdin(dispatcher)
-    finally:
-        await runtime.close()
 
 
 def main() -> None:

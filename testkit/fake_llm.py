@@ -69,6 +69,7 @@ class FakeLLMServer:
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -81,6 +82,7 @@ class FakeLLMServer:
                 with server._lock:
                     server.requests.append(body)
                     server.headers.append(dict(self.headers.items()))
+                    server._arrived.notify_all()
                     reply = server.script.pop(0) if len(server.script) > 1 else server.script[0]
                 if reply.delay:
                     time.sleep(reply.delay)
@@ -115,6 +117,16 @@ class FakeLLMServer:
         """Replace the script."""
         with self._lock:
             self.script = list(replies)
+
+    def wait_for_requests(self, count: int = 1, timeout: float = 30.0) -> None:
+        """Block until ``count`` requests have arrived (each arrival wakes it), or fail."""
+        deadline = time.monotonic() + timeout
+        with self._arrived:
+            while len(self.requests) < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"the fake LLM got {len(self.requests)} of {count} requests")
+                self._arrived.wait(left)
 
     def start(self) -> None:
         """Start serving in a thread."""

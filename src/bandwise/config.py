@@ -187,6 +187,18 @@ class Settings(BaseSettings):
     )
     webhook_url: str | None = Field(default=None, description="Public HTTPS URL for webhook mode.")
     webhook_secret: SecretStr | None = Field(default=None, description="Webhook secret token.")
+    telegram_api_url: str = Field(
+        default="https://api.telegram.org",
+        description="Bot API server the bot talks to (a local Bot API server, a test double).",
+    )
+    bot_startup_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description=(
+            "Seconds the bot may take to reach the Bot API at start-up: readiness reports it "
+            "as starting meanwhile, `bot run` exits 1 past it."
+        ),
+    )
     redis_url: SecretStr | None = Field(
         default=None, description="Redis URL for shared FSM storage."
     )
@@ -201,6 +213,15 @@ class Settings(BaseSettings):
     )
     bot_webhook_path: str = Field(
         default="/telegram/webhook", description="Path of the webhook route in the HTTP service."
+    )
+
+    shutdown_grace_seconds: float = Field(
+        default=200.0,
+        gt=0,
+        description=(
+            "Seconds a stop (SIGTERM, SIGINT) waits for requests and updates in flight; must "
+            "cover the scoring deadline, AI_TIMEOUT × (AI_MAX_RETRIES + 1)."
+        ),
     )
 
     # Assessment -----------------------------------------------------------------------------------
@@ -288,6 +309,12 @@ class Settings(BaseSettings):
                 and secret.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS
             ):
                 raise ValueError(f"{name.upper()} is still the placeholder; set a real secret")
+        deadline = self.ai_timeout * (self.ai_max_retries + 1)
+        if self.shutdown_grace_seconds < deadline:
+            raise ValueError(
+                f"SHUTDOWN_GRACE_SECONDS ({self.shutdown_grace_seconds:g}) must cover the scoring "
+                f"deadline AI_TIMEOUT × (AI_MAX_RETRIES + 1) = {deadline:g} s"
+            )
         url = self.database_url
         if url is not None:
             password = make_url(url.get_secret_value()).password

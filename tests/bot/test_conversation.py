@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from aiogram.methods import SendChatAction, SendMessage, SendPhoto
 from aiogram.types import InlineKeyboardMarkup, PhotoSize, Sticker
 from sqlalchemy import func, select
@@ -167,7 +169,10 @@ async def test_history_with_trend_and_chart(conversation: Conversation) -> None:
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 5000
 
 
-async def test_daily_limit_is_exact_through_the_bot(conversation: Conversation) -> None:
+async def test_daily_limit_is_exact_through_the_bot(
+    conversation: Conversation, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
     limit = conversation.runtime.settings.daily_submission_limit
     for _ in range(limit):
         assert "assessment" in texts_of(await conversation.say(TASK1_ESSAY))[-1]
@@ -181,6 +186,11 @@ async def test_daily_limit_is_exact_through_the_bot(conversation: Conversation) 
     assert await count(conversation, Submission) == limit
     async with conversation.runtime.sessions() as session:
         assert await session.scalar(select(RateLimit.submission_count)) == limit
+    counters = conversation.dispatcher["counters"]
+    assert counters.refused == {"message": 1} and counters.failed == {}
+    refusals = [r for r in caplog.records if "refused" in r.getMessage()]
+    assert [r.levelno for r in refusals] == [logging.INFO]
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 
 async def test_concurrent_essays_never_exceed_the_limit(conversation: Conversation) -> None:
@@ -248,5 +258,5 @@ async def test_unexpected_errors_get_a_generic_reply(conversation: Conversation)
         statuses = list(await session.scalars(select(Submission.processing_status)))
         used = await session.scalar(select(RateLimit.submission_count))
     assert [status.value for status in statuses] == ["failed"] and used == 0  # check given back
-    counters = conversation.runtime.extras["bot_update_counters"]
+    counters = conversation.dispatcher["counters"]
     assert counters.failed == {"message": 1}

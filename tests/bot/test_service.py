@@ -6,19 +6,22 @@ import asyncio
 import subprocess
 import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-from aiogram.methods import DeleteWebhook, SendMessage, SetWebhook
+from aiogram.methods import DeleteWebhook, GetMe, SendMessage, SetWebhook
 from pydantic import SecretStr
+from sqlalchemy import select
 
 from bandwise.api.app import create_app
 from bandwise.bot import texts
 from bandwise.bot.dispatcher import build_dispatcher, build_storage
-from bandwise.bot.service import BotMode, start_bot_service
+from bandwise.bot.link import LinkState
+from bandwise.bot.service import BotMode, BotService, start_bot_service
 from bandwise.config import check_webhook_settings, load_settings
 from bandwise.errors import ConfigurationError
-from bandwise.models import TaskType
+from bandwise.models import RateLimit, Submission, TaskType
 from bandwise.runtime import Runtime
 from testkit.essays import TASK2_ESSAY
 from testkit.service import subprocess_env
@@ -34,6 +37,7 @@ async def test_webhook_route_verifies_the_secret_and_feeds_the_dispatcher(runtim
     bot, session = recording_bot()
     service = await start_bot_service(runtime, bot)
     assert service.mode is BotMode.WEBHOOK
+    await service.wait_connected(timeout=10)
     registered = session.take()
     assert isinstance(registered[0], SetWebhook)
     assert registered[0].url == "https://bot.example.org/telegram/webhook"
@@ -59,6 +63,7 @@ async def test_webhook_route_verifies_the_secret_and_feeds_the_dispatcher(runtim
         )
     assert (missing.status_code, wrong.status_code, garbage.status_code) == (401, 401, 422)
     assert good.status_code == 200 and good.json() == {"ok": True}
+    assert service.rejected_posts == {"missing_secret": 1, "wrong_secret": 1, "invalid_update": 1}
     await service.drain()
     sent = session.take()
     assert [m.text for m in sent if isinstance(m, SendMessage)] == [texts.greeting("Anna")]
@@ -76,7 +81,7 @@ async def test_polling_handles_updates_and_stops_gracefully(runtime: Runtime) ->
     await asyncio.wait_for(replied.wait(), timeout=30)
     await service.stop()
     sent = session.take()
-    assert isinstance(sent[0], DeleteWebhook)
+    assert [type(m) for m in sent[:2]] == [GetMe, DeleteWebhook]
     assert [m.text for m in sent if isinstance(m, SendMessage)] == [texts.help_text()]
 
 
@@ -145,17 +150,59 @@ def test_bot_command_needs_a_token(bandwise_executable: str, tmp_path: Path) -> 
     assert "BOT_TOKEN: not set" in result.stderr
 
 
-async def test_stop_is_clean_when_polling_crashed(
+async def test_unreachable_telegram_is_retried_and_stop_is_clean(
     runtime: Runtime, caplog: pytest.LogCaptureFixture
 ) -> None:
     bot, session = recording_bot()
+    calls = 0
+    third_attempt = asyncio.Event()
 
     async def unreachable(*_args: object, **_kwargs: object) -> object:
+        nonlocal calls
+        calls += 1
+        if calls >= 3:
+            third_attempt.set()
         raise ConnectionError("telegram unreachable")
 
     session.make_request = unreachable  # type: ignore[method-assign]
-    service = await start_bot_service(runtime, bot)
-    await asyncio.sleep(0.2)
+    service = BotService(runtime, bot, build_dispatcher(runtime))
+    service.retry_first_delay = service.retry_max_delay = 0.01
+    await service.start()
+    await asyncio.wait_for(third_attempt.wait(), 30)
+    assert not service.connected.is_set()
+    assert service.link.failures >= 3 and "telegram unreachable" in (service.link.last_error or "")
     await service.stop()
-    assert "could not remove the webhook before polling" in caplog.text
-    assert "bot polling stopped with an error" in caplog.text
+    assert service.link.state() is LinkState.STOPPED
+    assert "connecting to the Telegram Bot API failed (attempt 1)" in caplog.text
+    assert "connecting to the Telegram Bot API failed (attempt 2)" in caplog.text
+
+
+async def test_an_update_past_the_grace_period_gives_its_check_back(runtime: Runtime) -> None:
+    """Scoring that cannot finish before the stop is cancelled: check refunded, candidate told."""
+    scoring = asyncio.Event()
+
+    class StuckAssessor:
+        name = "stuck"
+
+        async def assess(self, text: str, task_type: TaskType) -> Any:
+            scoring.set()
+            await asyncio.Event().wait()  # never answers
+
+    runtime.assessor = StuckAssessor()
+    runtime.settings.webhook_url = "https://bot.example.org/telegram/webhook"
+    runtime.settings.webhook_secret = SecretStr(SECRET)
+    bot, session = recording_bot()
+    service = await start_bot_service(runtime, bot)
+    await service.wait_connected(timeout=10)
+    service.accept_webhook_update(
+        Candidate(telegram_id=5151).text(TASK2_ESSAY).model_dump(mode="json", exclude_none=True)
+    )
+    await asyncio.wait_for(scoring.wait(), 30)
+    await service.drain(timeout=0)
+    await service.stop()
+    replies = [m.text for m in session.take() if isinstance(m, SendMessage)]
+    assert replies[-1] == texts.INTERRUPTED
+    async with runtime.sessions() as db:
+        statuses = list(await db.scalars(select(Submission.processing_status)))
+        used = await db.scalar(select(RateLimit.submission_count))
+    assert [status.value for status in statuses] == ["failed"] and used == 0

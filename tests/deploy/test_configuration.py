@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bandwise.config import Settings
+from bandwise.config import Settings, load_settings
 from bandwise.config_docs import (
     CONFIGURATION_DOC,
     check_configuration,
@@ -177,3 +177,18 @@ def test_config_check_masks_secrets_and_exits_2_on_error(
         check=False,
     )
     assert missing.returncode == 2 and "does not exist" in missing.stderr
+
+
+def test_compose_waits_longer_than_the_shutdown_grace_period() -> None:
+    """docker compose must not SIGKILL the service while essays in flight may still finish."""
+    import yaml
+
+    compose = yaml.safe_load((PROJECT_ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+    period = compose["services"]["bot"]["stop_grace_period"]
+    assert period.endswith("s")
+    assert float(period[:-1]) > Settings.model_fields["shutdown_grace_seconds"].default
+
+
+def test_shutdown_grace_must_cover_the_scoring_deadline() -> None:
+    with pytest.raises(ConfigurationError, match="SHUTDOWN_GRACE_SECONDS"):
+        load_settings(shutdown_grace_seconds=100, ai_timeout=60, ai_max_retries=2)

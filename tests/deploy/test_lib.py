@@ -177,14 +177,16 @@ def test_newest_backup_is_read_from_the_json_listing(
 
 
 @pytest.mark.parametrize(
-    ("lines", "mode"),
+    ("body", "state"),
     [
-        ("", "none"),
-        ("BOT_TOKEN=1:x\n", "polling"),
-        ("BOT_TOKEN=1:x\nWEBHOOK_URL=https://b.example/t\n", "webhook"),
+        ('{"status": "ok", "checks": {"database": {"ok": true}}}', "none"),
+        ('{"checks": {"bot": {"ok": true, "detail": "polling, up"}}}', "ok\tpolling, up"),
+        (
+            '{"checks": {"bot": {"ok": false, "detail": "polling, down: refused"}}}',
+            "down\tpolling, down: refused",
+        ),
+        ("no answer", "unknown"),
     ],
 )
-def test_bot_mode(project: Path, lines: str, mode: str) -> None:
-    env = project / "x.env"
-    env.write_text(lines, encoding="utf-8")
-    assert lib(project, f"bot_mode {env}").strip() == mode
+def test_bot_state(project: Path, body: str, state: str) -> None:
+    assert lib(project, f"bot_state <<< '{body}'").rstrip("\n") == state

@@ -170,7 +170,7 @@ def test_verify_passes_on_a_healthy_deployment(project: Path, stub_docker: StubD
     assert "all checks passed" in result.stdout
     for check in ("health", "database", "schema", "backup"):
         assert re.search(rf"(?m)^ok +{check} ", result.stdout), check
-    assert re.search(r"(?m)^warn +bot +BOT_TOKEN is not set", result.stdout)
+    assert re.search(r"(?m)^warn +bot +no bot in the service", result.stdout)
     assert any(
         "pg_isready -h 127.0.0.1 -U bandwise -d bandwise" in call for call in stub_docker.calls()
     )
@@ -199,23 +199,43 @@ def test_verify_fails_when_a_check_fails(
     assert "1 check(s) failed" in result.stdout
 
 
-def test_verify_judges_backup_age_and_webhook(
-    project: Path, filled_env: Path, stub_docker: StubDocker
-) -> None:
-    filled_env.write_text(
-        filled_env.read_text(encoding="utf-8")
-        + "BOT_TOKEN=1:x\nWEBHOOK_URL=http://plain.example/hook\n",
-        "utf-8",
-    )
+@pytest.mark.usefixtures("filled_env")
+def test_verify_judges_backup_age(project: Path, stub_docker: StubDocker) -> None:
     verified_docker(stub_docker, project, backup_created="2020-01-01T03:00:00Z")
     result = run_script(project, "verify.sh", stub=stub_docker)
     assert result.returncode == 1
     assert re.search(r"(?m)^FAIL +backup +newest backup is older than 26 h", result.stdout)
-    assert re.search(r"(?m)^FAIL +bot +WEBHOOK_URL must be https://", result.stdout)
     relaxed = run_script(
         project, "verify.sh", "--max-backup-age-hours", "1000000", stub=stub_docker
     )
     assert re.search(r"(?m)^ok +backup ", relaxed.stdout)
+
+
+@pytest.mark.usefixtures("filled_env")
+@pytest.mark.parametrize(
+    ("ready", "code", "verdict"),
+    [
+        (
+            '{"status": "ok", "checks": {"bot": {"ok": true, "detail": "polling, up"}}}',
+            0,
+            r"(?m)^ok +bot +polling, up$",
+        ),
+        (
+            '{"status": "unavailable", "checks": {"bot": {"ok": false, '
+            '"detail": "webhook, down: TelegramNetworkError, webhook not registered"}}}',
+            1,
+            r"(?m)^FAIL +bot +webhook, down: TelegramNetworkError, webhook not registered",
+        ),
+    ],
+)
+def test_verify_reads_the_bot_state_from_readiness(
+    project: Path, stub_docker: StubDocker, ready: str, code: int, verdict: str
+) -> None:
+    """The bot's real state (not the env file) decides: a bot that cannot reach Telegram fails."""
+    stub_docker.answer("compose exec -T bot python -c *", ready, code)
+    verified_docker(stub_docker, project)
+    result = run_script(project, "verify.sh", stub=stub_docker)
+    assert re.search(verdict, result.stdout), result.stdout
 
 
 @pytest.mark.usefixtures("filled_env")

@@ -103,8 +103,7 @@ async def test_concurrent_submissions_and_limits_through_pgbouncer(
 
     outcomes = await asyncio.gather(*(submit(index) for index in range(40)))
     assert outcomes.count(True) == 8 * 3
-    async with sessions() as session:
-        history = await get_history(session, 700, 10)
+    history = await get_history(sessions, 700, 10)
     assert len(history.items) == 3
     assert all(item.assessment is not None for item in history.items)
 

@@ -155,8 +155,7 @@ async def test_history_lists_newest_first_with_trend(runtime: Runtime) -> None:
                 now=NOW + timedelta(minutes=index),
             )
         )
-    async with runtime.sessions() as session:
-        history = await get_history(session, 8, limit=2)
+    history = await get_history(runtime.sessions, 8, limit=2)
     assert [item.submission.id for item in history.items] == [
         outcomes[2].submission.id,
         outcomes[1].submission.id,
@@ -216,8 +215,7 @@ async def test_trend_covers_every_assessment_not_only_the_charted_ones(
         )
         for i, text in enumerate([TASK1_ESSAY, TASK2_ESSAY, TASK2_ESSAY + "\n\nHowever, thus."])
     ]
-    async with runtime.sessions() as session:
-        history = await get_history(session, 12)
+    history = await get_history(runtime.sessions, 12)
     bands = [outcome.result.overall for outcome in outcomes]
     assert len(history.series) == 2  # the chart's window
     assert history.trend.count == 3

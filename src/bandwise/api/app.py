@@ -1,4 +1,4 @@
-"""The FastAPI application factory; its lifespan owns the runtime (engine and friends)."""
+"""The FastAPI application factory; its lifespan opens the runtime unless given one."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from fastapi import FastAPI
 import bandwise
 from bandwise.api.errors import install_error_handlers
 from bandwise.api.routes import health, monitoring, submissions
+from bandwise.api.routes.telegram import build_webhook_router
 from bandwise.config import Settings, check_api_settings
-from bandwise.runtime import Runtime, start_runtime
+from bandwise.runtime import Runtime, open_runtime
 
 
 def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
@@ -20,25 +21,14 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if runtime is not None:
+        if runtime is not None:  # opened by the caller (serve_http, tests), who also stops it
             app.state.runtime = runtime
             yield
             return
-        started = await start_runtime(settings)
-        app.state.runtime = started
-        try:
-            bot = None
-            if settings.bot_token:
-                from bandwise.bot.service import start_bot_service
-
-                bot = await start_bot_service(started)
-            try:
-                yield
-            finally:
-                if bot is not None:
-                    await bot.stop()
-        finally:
-            await started.close()
+        with_bot = settings.bot_token is not None
+        async with open_runtime(settings, with_bot=with_bot, with_http=True) as opened:
+            app.state.runtime = opened
+            yield
 
     app = FastAPI(
         title="bandwise",
@@ -53,8 +43,5 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     app.include_router(submissions.router)
     app.include_router(monitoring.router)
     if settings.webhook_url:
-        # aiogram takes seconds to import: only a webhook deployment pays for it here.
-        from bandwise.bot.webhook import build_webhook_router
-
         app.include_router(build_webhook_router(settings.bot_webhook_path))
     return app

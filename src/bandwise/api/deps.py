@@ -1,13 +1,11 @@
-"""FastAPI dependencies: the runtime built by the lifespan, sessions, and the bearer token."""
+"""FastAPI dependencies: the runtime the lifespan opened, and the bearer token."""
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bandwise.runtime import Runtime
 
@@ -19,15 +17,6 @@ def get_runtime(request: Request) -> Runtime:
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-
-
-async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
-    """Yield a session for a read-only request (writes go through services' transactions)."""
-    async with runtime.sessions() as session:
-        yield session
-
-
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
 def require_api_token(

@@ -6,6 +6,8 @@ import logging
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
@@ -15,11 +17,10 @@ from bandwise.bot.errors import reply_for_error
 from bandwise.bot.handlers import admin, fallback, history, payments, start, submission
 from bandwise.bot.middlewares import RuntimeMiddleware, UpdateCounters, UpdateRecorder
 from bandwise.config import Settings
-from bandwise.errors import BandwiseError, ConfigurationError
+from bandwise.errors import BandwiseError, ConfigurationError, DailyLimitReached
 from bandwise.runtime import Runtime
 
 log = logging.getLogger(__name__)
-UPDATE_COUNTERS_KEY = "bot_update_counters"
 
 
 def build_storage(settings: Settings) -> BaseStorage:
@@ -32,11 +33,13 @@ def build_storage(settings: Settings) -> BaseStorage:
 
 
 def build_bot(settings: Settings) -> Bot:
-    """Return the Bot for ``BOT_TOKEN`` with HTML as the default parse mode."""
+    """Return the Bot for ``BOT_TOKEN`` talking to ``TELEGRAM_API_URL``, HTML by default."""
     if settings.bot_token is None:
         raise ConfigurationError("BOT_TOKEN: not set", variable="BOT_TOKEN")
+    server = TelegramAPIServer.from_base(settings.telegram_api_url.rstrip("/"))
     return Bot(
         settings.bot_token.get_secret_value(),
+        session=AiohttpSession(api=server),
         default=DefaultBotProperties(parse_mode=ParseMode.HTML),
     )
 
@@ -50,7 +53,10 @@ async def _on_error(event: ErrorEvent, bot: Bot, runtime: Runtime) -> None:
     elif update.callback_query is not None:
         query = update.callback_query
         chat_id = query.message.chat.id if query.message else query.from_user.id
-    if isinstance(error, BandwiseError):
+    if isinstance(error, DailyLimitReached):  # a refusal, not a failure
+        log.info("update %s refused: %s", update.update_id, error)
+        reply = reply_for_error(error, runtime.settings)
+    elif isinstance(error, BandwiseError):
         log.warning("update %s: %s: %s", update.update_id, type(error).__name__, error)
         reply = reply_for_error(error, runtime.settings)
     else:
@@ -62,8 +68,7 @@ async def _on_error(event: ErrorEvent, bot: Bot, runtime: Runtime) -> None:
 
 def build_dispatcher(runtime: Runtime, storage: BaseStorage | None = None) -> Dispatcher:
     """Return a Dispatcher with every router, the middlewares and the error mapping."""
-    counters = UpdateCounters()
-    runtime.extras[UPDATE_COUNTERS_KEY] = counters  # for monitoring: updates handled/failed
+    counters = UpdateCounters()  # dispatcher["counters"]: updates handled, refused, failed
     dispatcher = Dispatcher(storage=storage or MemoryStorage(), counters=counters)
     # Outer middlewares run before filters, so the admin filter can read ``is_admin``.
     dispatcher.update.outer_middleware(UpdateRecorder(counters))

@@ -12,6 +12,7 @@ from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject, Update
 
 from bandwise import events
+from bandwise.errors import DailyLimitReached
 from bandwise.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -20,9 +21,10 @@ Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
 @dataclass
 class UpdateCounters:
-    """How many updates were handled, and how many failed, by event type."""
+    """How many updates were handled, refused (daily limit) and failed, by event type."""
 
     handled: dict[str, int] = field(default_factory=dict)
+    refused: dict[str, int] = field(default_factory=dict)
     failed: dict[str, int] = field(default_factory=dict)
 
 
@@ -54,6 +56,12 @@ class UpdateRecorder(BaseMiddleware):
         started = time.monotonic()
         try:
             result = await handler(event, data)
+        except DailyLimitReached:  # answered with the limit message: a refusal, not a failure
+            self.counters.refused[kind] = self.counters.refused.get(kind, 0) + 1
+            events.emit(
+                events.BOT_UPDATE, kind=kind, seconds=time.monotonic() - started, refused=True
+            )
+            raise
         except Exception:
             self.counters.failed[kind] = self.counters.failed.get(kind, 0) + 1
             events.emit(

@@ -83,6 +83,10 @@ SCORING_FAILED = (
     "please try again later."
 )
 UNEXPECTED = "Sorry, something went wrong. Please try again."
+INTERRUPTED = (
+    "Sorry, bandwise restarted before your essay was scored. Your check was not used — "
+    "please send the essay again."
+)
 PAYMENT_THANKS = "🎉 Thank you! <b>Pro</b> is active until <b>{until}</b>."
 PAYMENT_ALREADY = "This payment is already recorded. Pro is active until <b>{until}</b>."
 PRE_CHECKOUT_REFUSED = (

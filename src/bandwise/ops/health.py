@@ -80,6 +80,7 @@ async def check_readiness(runtime: Runtime, timeout: float = READY_TIMEOUT) -> R
         report.checks.append(
             Check("database", False, f"unreachable: {reason}", time.monotonic() - started)
         )
+        _check_bot(runtime, report)
         return report
     started = time.monotonic()
     try:
@@ -99,4 +100,17 @@ async def check_readiness(runtime: Runtime, timeout: float = READY_TIMEOUT) -> R
         )
     checked_out, capacity = pool_usage(runtime)
     report.checks.append(Check("pool", checked_out < capacity, f"{checked_out}/{capacity} in use"))
+    _check_bot(runtime, report)
     return report
+
+
+def _check_bot(runtime: Runtime, report: ReadinessReport) -> None:
+    """Report the bot of this process (when it runs here): down counts after its start-up grace."""
+    if runtime.bot is None:
+        return
+    link = runtime.bot.link
+    state = link.state()
+    detail = f"{runtime.bot.mode.value}, {link.describe()}"
+    if runtime.bot.mode == "webhook":
+        detail += ", webhook registered" if link.webhook_registered else ", webhook not registered"
+    report.checks.append(Check("bot", state.value in ("up", "starting"), detail))

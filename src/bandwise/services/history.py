@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bandwise.db.retry import run_transaction
 from bandwise.errors import NotFound
 from bandwise.models import Assessment, Submission, User
 from bandwise.repositories import assessments, submissions, users
@@ -55,12 +56,22 @@ def trend_of(summary: BandSummary) -> Trend:
     return Trend(summary.count, summary.best, average, summary.first, summary.latest)
 
 
-async def get_history(session: AsyncSession, telegram_id: int, limit: int = 10) -> History:
+async def get_history(
+    sessions: async_sessionmaker[AsyncSession],
+    telegram_id: int,
+    limit: int = 10,
+    *,
+    retry_attempts: int = 3,
+) -> History:
     """Return the candidate's history, or raise NotFound for an unknown Telegram id."""
-    user = await users.get_by_telegram_id(session, telegram_id)
-    if user is None:
-        raise NotFound(f"no candidate with telegram_id {telegram_id}")
-    rows = await submissions.latest_with_assessments(session, user.id, limit)
-    series = await assessments.band_series(session, user.id)  # the newest ones, for the chart
-    trend = trend_of(await assessments.band_summary(session, user.id))  # over all of them
-    return History(user, [HistoryItem(s, a) for s, a in rows], trend, series)
+
+    async def load(session: AsyncSession) -> History:
+        user = await users.get_by_telegram_id(session, telegram_id)
+        if user is None:
+            raise NotFound(f"no candidate with telegram_id {telegram_id}")
+        rows = await submissions.latest_with_assessments(session, user.id, limit)
+        series = await assessments.band_series(session, user.id)  # the newest, for the chart
+        trend = trend_of(await assessments.band_summary(session, user.id))  # over all of them
+        return History(user, [HistoryItem(s, a) for s, a in rows], trend, series)
+
+    return await run_transaction(sessions, load, attempts=retry_attempts)

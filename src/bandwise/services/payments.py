@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bandwise import events
 from bandwise.config import Settings
-from bandwise.errors import Conflict, InvalidInput, NotFound
+from bandwise.db.retry import run_transaction
+from bandwise.errors import Conflict, DatabaseError, InvalidInput, NotFound
 from bandwise.models import Payment, User
 from bandwise.repositories import payments, users
+
+log = logging.getLogger(__name__)
 
 STARS = "XTR"
 PAYLOAD_PREFIX = "pro:"
@@ -75,7 +79,7 @@ def _days_from_payload(payload: str) -> int:
 
 
 async def record_payment(
-    session: AsyncSession,
+    sessions: async_sessionmaker[AsyncSession],
     *,
     telegram_id: int,
     charge_id: str,
@@ -86,72 +90,108 @@ async def record_payment(
     now: datetime,
     username: str | None = None,
     first_name: str | None = None,
+    retry_attempts: int = 3,
 ) -> PaymentOutcome:
     """Record a successful payment once and extend the user's Pro period by its days.
 
     Delivered twice (Telegram redelivers updates), the second call records nothing and
-    leaves Pro unchanged.
+    leaves Pro unchanged, so the transaction may be retried. A payment that cannot be
+    recorded is logged with everything needed to record it by hand (Telegram will not
+    deliver it again).
     """
     if currency != STARS:
         raise InvalidInput(f"currency {currency!r} is not Telegram Stars", field="currency")
     days = _days_from_payload(payload)
-    user = await users.get_or_create(session, telegram_id, username, first_name)
-    start = user.pro_until if user.pro_until is not None and user.pro_until > now else now
-    until = start + timedelta(days=days)
-    inserted = await payments.insert_once(
-        session,
-        user_id=user.id,
-        telegram_payment_charge_id=charge_id,
-        provider_payment_charge_id=provider_charge_id,
-        currency=currency,
-        amount=amount,
-        invoice_payload=payload,
-        pro_days=days,
-        pro_until=until,
-        paid_at=now,
-    )
-    if inserted is None:
-        existing = await payments.get_by_charge_id(session, charge_id)
-        assert existing is not None
-        events.emit(events.PAYMENT, outcome="duplicate")
-        return PaymentOutcome(recorded=False, pro_until=user.pro_until or existing.pro_until)
-    await users.set_pro_until(session, user.id, until)
-    events.emit(events.PAYMENT, outcome="succeeded")
-    return PaymentOutcome(recorded=True, pro_until=until)
+
+    async def record(session: AsyncSession) -> PaymentOutcome:
+        user = await users.get_or_create(session, telegram_id, username, first_name)
+        start = user.pro_until if user.pro_until is not None and user.pro_until > now else now
+        until = start + timedelta(days=days)
+        inserted = await payments.insert_once(
+            session,
+            user_id=user.id,
+            telegram_payment_charge_id=charge_id,
+            provider_payment_charge_id=provider_charge_id,
+            currency=currency,
+            amount=amount,
+            invoice_payload=payload,
+            pro_days=days,
+            pro_until=until,
+            paid_at=now,
+        )
+        if inserted is None:
+            existing = await payments.get_by_charge_id(session, charge_id)
+            assert existing is not None
+            return PaymentOutcome(recorded=False, pro_until=user.pro_until or existing.pro_until)
+        await users.set_pro_until(session, user.id, until)
+        return PaymentOutcome(recorded=True, pro_until=until)
+
+    try:
+        outcome = await run_transaction(sessions, record, attempts=retry_attempts)
+    except DatabaseError:
+        log.critical(
+            "payment NOT recorded, record it by hand: telegram_id=%s charge_id=%s "
+            "amount=%s %s payload=%s",
+            telegram_id,
+            charge_id,
+            amount,
+            currency,
+            payload,
+        )
+        raise
+    events.emit(events.PAYMENT, outcome="succeeded" if outcome.recorded else "duplicate")
+    return outcome
 
 
 Refunder = Callable[[int, str], Awaitable[object]]
 
 
 async def refund_payment(
-    session: AsyncSession, charge_id: str, refund: Refunder, now: datetime
+    sessions: async_sessionmaker[AsyncSession], charge_id: str, refund: Refunder, now: datetime
 ) -> Payment:
     """Refund a payment through ``refund(telegram_id, charge_id)`` and take its Pro days back.
 
-    Raises NotFound for an unknown charge and Conflict for one already refunded.
+    Raises NotFound for an unknown charge and Conflict for one already refunded. Never
+    retried: the refund must not be asked of Telegram twice.
     """
-    payment = await payments.get_by_charge_id(session, charge_id)
-    if payment is None:
-        raise NotFound(f"no payment with charge id {charge_id}")
-    if payment.refunded_at is not None:
-        raise Conflict(
-            f"payment {charge_id} was already refunded on {payment.refunded_at:%Y-%m-%d %H:%M} UTC"
-        )
-    user = await session.get(User, payment.user_id)
-    assert user is not None
-    await refund(user.telegram_id, charge_id)
-    await payments.mark_refunded(session, payment.id, now)
-    if user.pro_until is not None:
-        remaining = user.pro_until - timedelta(days=payment.pro_days)
-        await users.set_pro_until(session, user.id, remaining if remaining > now else None)
-    payment.refunded_at = now
+
+    async def take_back(session: AsyncSession) -> Payment:
+        payment = await payments.get_by_charge_id(session, charge_id)
+        if payment is None:
+            raise NotFound(f"no payment with charge id {charge_id}")
+        if payment.refunded_at is not None:
+            raise Conflict(
+                f"payment {charge_id} was already refunded on "
+                f"{payment.refunded_at:%Y-%m-%d %H:%M} UTC"
+            )
+        user = await session.get(User, payment.user_id)
+        assert user is not None
+        await refund(user.telegram_id, charge_id)
+        await payments.mark_refunded(session, payment.id, now)
+        if user.pro_until is not None:
+            remaining = user.pro_until - timedelta(days=payment.pro_days)
+            await users.set_pro_until(session, user.id, remaining if remaining > now else None)
+        payment.refunded_at = now
+        return payment
+
+    payment = await run_transaction(sessions, take_back, retry=False)
     events.emit(events.PAYMENT, outcome="refunded")
     return payment
 
 
-async def set_pro_flag(session: AsyncSession, telegram_id: int, enabled: bool) -> User:
+async def set_pro_flag(
+    sessions: async_sessionmaker[AsyncSession],
+    telegram_id: int,
+    enabled: bool,
+    *,
+    retry_attempts: int = 3,
+) -> User:
     """Grant (or revoke) permanent Pro for ``telegram_id``, creating the user if new."""
-    user = await users.get_or_create(session, telegram_id)
-    await users.set_pro(session, user.id, enabled)
-    user.is_pro = enabled
-    return user
+
+    async def switch(session: AsyncSession) -> User:
+        user = await users.get_or_create(session, telegram_id)
+        await users.set_pro(session, user.id, enabled)
+        user.is_pro = enabled
+        return user
+
+    return await run_transaction(sessions, switch, attempts=retry_attempts)

@@ -7,6 +7,7 @@ failed scoring marks the submission failed and gives the check back.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -119,6 +120,9 @@ async def submit_essay(
     events.emit(events.SUBMISSION, task_type=task_type.value)
     try:
         result = await _assess(assessor, text, task_type)
+    except asyncio.CancelledError:  # the process is stopping past its grace period
+        await asyncio.shield(_give_back(sessions, policy, submission, moment))
+        raise
     except AssessmentFailed:
 
         async def mark_failed(session: AsyncSession) -> None:

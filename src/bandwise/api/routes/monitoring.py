@@ -1,14 +1,12 @@
-"""/metrics (Prometheus) and /admin (the operator's page); the lifespan runs the monitoring."""
+"""/metrics (Prometheus) and /admin (the operator's page) over the runtime's monitoring."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Annotated
 
-from fastapi import APIRouter, Cookie, FastAPI, Header, HTTPException, Query
+from fastapi import APIRouter, Cookie, Header, HTTPException, Query
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
@@ -16,27 +14,14 @@ from bandwise.api.deps import RuntimeDep
 from bandwise.ops.health import pool_usage
 from bandwise.ops.monitoring.admin_page import render_admin_page
 from bandwise.ops.monitoring.backups import list_backups
-from bandwise.ops.monitoring.service import Monitoring, monitoring_of, start_monitoring
+from bandwise.ops.monitoring.service import Monitoring, monitoring_of
 from bandwise.ops.monitoring.status import collect_status
 from bandwise.runtime import Runtime
 
 ADMIN_COOKIE = "bandwise_admin"
 
 
-@asynccontextmanager
-async def monitoring_lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Start the runtime's monitoring after the app's lifespan built the runtime; stop it after."""
-    runtime: Runtime = app.state.runtime
-    started_here = monitoring_of(runtime) is None
-    monitoring = start_monitoring(runtime)
-    try:
-        yield
-    finally:
-        if started_here:
-            await monitoring.stop()
-
-
-router = APIRouter(tags=["monitoring"], lifespan=monitoring_lifespan)
+router = APIRouter(tags=["monitoring"])
 
 
 def _monitoring(runtime: Runtime) -> Monitoring:

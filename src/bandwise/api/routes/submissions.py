@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query
 
-from bandwise.api.deps import RuntimeDep, SessionDep, require_api_token
+from bandwise.api.deps import RuntimeDep, require_api_token
 from bandwise.api.schemas import (
     AssessmentOut,
     CriterionOut,
@@ -75,10 +75,12 @@ def _render(body: SubmissionIn, outcome: SubmissionOutcome) -> SubmissionOut:
 
 @router.get("/users/{telegram_id}/history", response_model=HistoryOut)
 async def user_history(
-    telegram_id: int, session: SessionDep, limit: int = Query(default=10, ge=1, le=100)
+    telegram_id: int, runtime: RuntimeDep, limit: int = Query(default=10, ge=1, le=100)
 ) -> HistoryOut:
     """Return the candidate's latest submissions with bands, and the trend."""
-    history = await get_history(session, telegram_id, limit)
+    history = await get_history(
+        runtime.sessions, telegram_id, limit, retry_attempts=runtime.settings.db_retry_attempts
+    )
     entries = []
     for item in history.items:
         assessment = item.assessment

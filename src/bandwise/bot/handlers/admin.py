@@ -5,16 +5,14 @@ from __future__ import annotations
 from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bandwise.bot import texts
-from bandwise.db.retry import run_transaction
 from bandwise.errors import Conflict, NotFound
-from bandwise.models import Payment, User, utcnow
+from bandwise.models import utcnow
 from bandwise.ops.health import check_readiness
 from bandwise.runtime import Runtime
 from bandwise.services.payments import refund_payment, set_pro_flag
-from bandwise.services.stats import UsageStats, usage_stats
+from bandwise.services.stats import usage_stats
 
 SWITCHES = {"on": True, "off": False}
 
@@ -26,13 +24,11 @@ def sent_by_admin(_message: Message, is_admin: bool) -> bool:
 
 async def stats_command(message: Message, runtime: Runtime) -> None:
     """Show users, today's submissions, assessments, Pro users and database health."""
-    now = utcnow()
-
-    async def collect(session: AsyncSession) -> UsageStats:
-        return await usage_stats(session, runtime.policy, now)
-
-    usage = await run_transaction(
-        runtime.sessions, collect, attempts=runtime.settings.db_retry_attempts
+    usage = await usage_stats(
+        runtime.sessions,
+        runtime.policy,
+        utcnow(),
+        retry_attempts=runtime.settings.db_retry_attempts,
     )
     readiness = await check_readiness(runtime)
     health = ", ".join(
@@ -48,11 +44,9 @@ async def pro_command(message: Message, command: CommandObject, runtime: Runtime
         await message.answer(texts.ADMIN_PRO_USAGE)
         return
     telegram_id, enabled = int(parts[0]), SWITCHES[parts[1].lower()]
-
-    async def switch(session: AsyncSession) -> User:
-        return await set_pro_flag(session, telegram_id, enabled)
-
-    await run_transaction(runtime.sessions, switch, attempts=runtime.settings.db_retry_attempts)
+    await set_pro_flag(
+        runtime.sessions, telegram_id, enabled, retry_attempts=runtime.settings.db_retry_attempts
+    )
     await message.answer(
         texts.ADMIN_PRO_SET.format(telegram_id=telegram_id, state="on" if enabled else "off")
     )
@@ -70,12 +64,8 @@ async def refund_command(
     async def refund_with_telegram(telegram_id: int, charge: str) -> object:
         return await bot.refund_star_payment(user_id=telegram_id, telegram_payment_charge_id=charge)
 
-    async def refund(session: AsyncSession) -> Payment:
-        return await refund_payment(session, charge_id, refund_with_telegram, utcnow())
-
     try:
-        # Not retried: the Telegram refund must not be requested twice.
-        payment = await run_transaction(runtime.sessions, refund, retry=False)
+        payment = await refund_payment(runtime.sessions, charge_id, refund_with_telegram, utcnow())
     except (NotFound, Conflict) as error:
         await message.answer(texts.ADMIN_ERROR.format(reason=texts.escape_text(error.message)))
         return

@@ -7,11 +7,9 @@ import asyncio
 from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bandwise.bot import keyboards, texts
 from bandwise.bot.charts import render_band_chart
-from bandwise.db.retry import run_transaction
 from bandwise.errors import NotFound
 from bandwise.runtime import Runtime
 from bandwise.services.history import History, get_history
@@ -34,12 +32,13 @@ async def history_button(callback: CallbackQuery, runtime: Runtime) -> None:
 
 
 async def _show_history(message: Message, runtime: Runtime, telegram_id: int) -> None:
-    async def load(session: AsyncSession) -> History:
-        return await get_history(session, telegram_id, HISTORY_ITEMS)
-
+    history: History | None
     try:
-        history = await run_transaction(
-            runtime.sessions, load, attempts=runtime.settings.db_retry_attempts
+        history = await get_history(
+            runtime.sessions,
+            telegram_id,
+            HISTORY_ITEMS,
+            retry_attempts=runtime.settings.db_retry_attempts,
         )
     except NotFound:
         history = None

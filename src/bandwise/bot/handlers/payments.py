@@ -7,15 +7,12 @@ import logging
 from aiogram import Bot, F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, LabeledPrice, Message, PreCheckoutQuery
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bandwise.bot import keyboards, texts
-from bandwise.db.retry import run_transaction
-from bandwise.errors import DatabaseError, InvalidInput, MaintenanceMode
+from bandwise.errors import InvalidInput, MaintenanceMode
 from bandwise.models import utcnow
 from bandwise.runtime import Runtime
 from bandwise.services.payments import (
-    PaymentOutcome,
     check_pre_checkout,
     pro_invoice,
     record_payment,
@@ -79,37 +76,19 @@ async def successful_payment(message: Message, runtime: Runtime) -> None:
     assert payment is not None
     telegram_id = user.id if user else message.chat.id
 
-    async def record(session: AsyncSession) -> PaymentOutcome:
-        return await record_payment(
-            session,
-            telegram_id=telegram_id,
-            charge_id=payment.telegram_payment_charge_id,
-            provider_charge_id=payment.provider_payment_charge_id or None,
-            currency=payment.currency,
-            amount=payment.total_amount,
-            payload=payment.invoice_payload,
-            now=utcnow(),
-            username=user.username if user else None,
-            first_name=user.first_name if user else None,
-        )
-
-    # Recording is idempotent (unique charge id), so a retried transaction cannot double it.
-    try:
-        outcome = await run_transaction(
-            runtime.sessions, record, attempts=runtime.settings.db_retry_attempts
-        )
-    except DatabaseError:
-        # Telegram will not deliver this payment again: log everything needed to record it.
-        log.critical(
-            "payment NOT recorded, record it by hand: telegram_id=%s charge_id=%s "
-            "amount=%s %s payload=%s",
-            telegram_id,
-            payment.telegram_payment_charge_id,
-            payment.total_amount,
-            payment.currency,
-            payment.invoice_payload,
-        )
-        raise
+    outcome = await record_payment(
+        runtime.sessions,
+        telegram_id=telegram_id,
+        charge_id=payment.telegram_payment_charge_id,
+        provider_charge_id=payment.provider_payment_charge_id or None,
+        currency=payment.currency,
+        amount=payment.total_amount,
+        payload=payment.invoice_payload,
+        now=utcnow(),
+        username=user.username if user else None,
+        first_name=user.first_name if user else None,
+        retry_attempts=runtime.settings.db_retry_attempts,
+    )
     template = texts.PAYMENT_THANKS if outcome.recorded else texts.PAYMENT_ALREADY
     await message.answer(template.format(until=texts.utc(outcome.pro_until)))
 

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from aiogram import Bot, F, Router
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message, User
@@ -16,6 +21,7 @@ from bandwise.services.submissions import EssayRequest, submit_essay
 
 PENDING_TEXT = "pending_text"
 CHOSEN_TASK = "task_type"
+REPLY_TIMEOUT = 5.0  # the last word to a candidate while the process stops
 
 
 async def choose_task_first(callback: CallbackQuery, state: FSMContext) -> None:
@@ -89,7 +95,10 @@ async def _score(
         if check.under_task_minimum(task_type):
             await message.answer(texts.under_minimum_note(check.word_count, task_type))
         await state.clear()
-        async with scoring_feedback(bot, message.chat.id, settings.bot_processing_notice_seconds):
+        async with (
+            _interruption_reply(message),
+            scoring_feedback(bot, message.chat.id, settings.bot_processing_notice_seconds),
+        ):
             outcome = await submit_essay(
                 runtime.sessions,
                 runtime.assessor,
@@ -112,6 +121,17 @@ async def _score(
         await message.answer(part, reply_markup=keyboards.after_result() if last else None)
     if not outcome.saved:
         await message.answer(texts.NOT_SAVED)
+
+
+@asynccontextmanager
+async def _interruption_reply(message: Message) -> AsyncIterator[None]:
+    """Tell the candidate when a stop cancels scoring (the service already gave the check back)."""
+    try:
+        yield
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(asyncio.shield(message.answer(texts.INTERRUPTED)), REPLY_TIMEOUT)
+        raise
 
 
 def build_router() -> Router:

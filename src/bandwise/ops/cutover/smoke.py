@@ -89,11 +89,10 @@ async def compare_histories(
     for telegram_id in telegram_ids:
         views: list[list[Any] | None] = []
         for sessions in (source_sessions, target_sessions):
-            async with sessions() as session:
-                try:
-                    views.append(_history_view(await get_history(session, telegram_id, limit=20)))
-                except NotFound:
-                    views.append(None)
+            try:
+                views.append(_history_view(await get_history(sessions, telegram_id, limit=20)))
+            except NotFound:
+                views.append(None)
         if views[0] != views[1]:
             raise OperationFailed(
                 f"smoke test: history of telegram_id {telegram_id} differs between SQLite and "

@@ -164,9 +164,12 @@ def record_rate_limit_refusal() -> None:
     APPLICATION.rate_limit_refusals.inc()
 
 
-def record_bot_update(kind: str, seconds: float, *, succeeded: bool = True) -> None:
+def record_bot_update(
+    kind: str, seconds: float, *, succeeded: bool = True, refused: bool = False
+) -> None:
     """Count one Telegram update of ``kind`` (message, callback_query, …) and its handling time."""
-    APPLICATION.bot_updates.labels(safe_label(kind), "ok" if succeeded else "failed").inc()
+    outcome = "refused" if refused else ("ok" if succeeded else "failed")
+    APPLICATION.bot_updates.labels(safe_label(kind), outcome).inc()
     APPLICATION.bot_handling.observe(seconds)
 
 

@@ -21,6 +21,7 @@ from bandwise.db.engine import create_engine
 from bandwise.ops.health import pool_usage
 from bandwise.ops.monitoring.alerts import Alerter
 from bandwise.ops.monitoring.backups import BackupCollector, list_backups
+from bandwise.ops.monitoring.bot_metrics import BotCollector
 from bandwise.ops.monitoring.history import History, Sample
 from bandwise.ops.monitoring.leader import leader_for
 from bandwise.ops.monitoring.metrics import EngineMetrics
@@ -42,8 +43,6 @@ from bandwise.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-MONITORING_KEY = "monitoring"
-
 
 class Monitoring:
     """Metrics, statistics, chart history and the alerter of one runtime."""
@@ -57,6 +56,7 @@ class Monitoring:
         self.stats = StatsExporter()
         self.metrics.add_collector(self.stats)
         self.metrics.add_collector(BackupCollector(settings.backup_dir))
+        self.metrics.add_collector(BotCollector(runtime))
         self.history = History(max_samples=int(3600 / self.interval) + 2)
         self.stats_engine: AsyncEngine = create_engine(
             settings, url=runtime.engine.url.render_as_string(hide_password=False), null_pool=True
@@ -162,17 +162,12 @@ class Monitoring:
 
 def start_monitoring(runtime: Runtime, rules: tuple[AlertRule, ...] = DEFAULT_RULES) -> Monitoring:
     """Attach monitoring to ``runtime`` (once) and start its background task."""
-    existing = runtime.extras.get(MONITORING_KEY)
-    if isinstance(existing, Monitoring):
-        existing.start()
-        return existing
-    monitoring = Monitoring(runtime, rules)
-    runtime.extras[MONITORING_KEY] = monitoring
+    monitoring = runtime.monitoring or Monitoring(runtime, rules)
+    runtime.monitoring = monitoring
     monitoring.start()
     return monitoring
 
 
 def monitoring_of(runtime: Runtime) -> Monitoring | None:
     """Return the runtime's monitoring, if started."""
-    found = runtime.extras.get(MONITORING_KEY)
-    return found if isinstance(found, Monitoring) else None
+    return runtime.monitoring

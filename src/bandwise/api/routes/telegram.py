@@ -1,4 +1,8 @@
-"""POST <BOT_WEBHOOK_PATH>: Telegram updates in webhook mode, served by the HTTP service."""
+"""POST <BOT_WEBHOOK_PATH>: Telegram updates in webhook mode, handed to the runtime's bot.
+
+The route reads ``runtime.bot``; it imports nothing from the bot package at run time, so
+the API does not depend on aiogram unless a bot runs.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,6 @@ from typing import Any
 from fastapi import APIRouter, Header, HTTPException
 
 from bandwise.api.deps import RuntimeDep
-from bandwise.bot.service import BotMode, bot_service_of
 
 
 def build_webhook_router(path: str) -> APIRouter:
@@ -21,11 +24,13 @@ def build_webhook_router(path: str) -> APIRouter:
         x_telegram_bot_api_secret_token: str | None = Header(default=None),
     ) -> dict[str, bool]:
         """Verify the secret token and hand the update to the Dispatcher."""
-        service = bot_service_of(runtime)
-        if service is None or service.mode is not BotMode.WEBHOOK:
+        service = runtime.bot
+        if service is None or service.mode != "webhook":
             raise HTTPException(status_code=404, detail="the bot is not in webhook mode")
         if not service.verify_secret(x_telegram_bot_api_secret_token):
             raise HTTPException(status_code=401, detail="wrong or missing secret token")
+        if service.stopping:  # Telegram delivers it again, to the next instance
+            raise HTTPException(status_code=503, detail="the bot is stopping")
         service.accept_webhook_update(payload)
         return {"ok": True}
 
