@@ -317,6 +317,10 @@ class Stack:
         """Run ``command`` in ``service``'s running container and return its output."""
         return self.compose("exec", "-T", service, *command, check=check).stdout
 
+    def run_once(self, service: str, *command: str) -> str:
+        """Run ``command`` in a one-off container of ``service``; return its output."""
+        return self.compose("run", "-T", "--rm", "--no-deps", service, *command).stdout
+
     def env_file(self) -> dict[str, str]:
         """Return the uncommented assignments of the project's .env."""
         pairs = [

@@ -30,7 +30,6 @@ TABLES = ("users", "submissions", "assessments", "payments")
 RECORD_PAYMENTS = """
 import asyncio
 from bandwise.config import get_settings
-from bandwise.db.retry import run_transaction
 from bandwise.models.base import utcnow
 from bandwise.runtime import start_runtime
 from bandwise.services.payments import record_payment
@@ -40,12 +39,10 @@ async def main() -> None:
     runtime = await start_runtime(get_settings(), migrate_schema=False)
     try:
         for number in range(3):
-            async def record(session, number=number):
-                return await record_payment(
-                    session, telegram_id=9100 + number, charge_id=f"charge-{number}",
-                    provider_charge_id=None, currency="XTR", amount=250,
-                    payload="pro:30", now=utcnow())
-            await run_transaction(runtime.sessions, record, attempts=3)
+            await record_payment(
+                runtime.sessions, telegram_id=9100 + number, charge_id=f"charge-{number}",
+                provider_charge_id=None, currency="XTR", amount=250,
+                payload="pro:30", now=utcnow())
     finally:
         await runtime.close()
 

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from testkit.engine import Engine, Stack, copy_project
+from testkit.engine import Engine, Stack, copy_project, run
 from testkit.essays import TASK2_ESSAY
 from testkit.fake_telegram import Call, FakeTelegram
 from testkit.pg_cluster import free_port
@@ -246,14 +246,22 @@ def test_the_daily_limit_holds_exactly_across_replicas(scaled: Stack) -> None:
 
 
 def test_one_alerter_leads(scaled: Stack) -> None:
-    holders = ""
+    claims: list[str] = []
     for _ in scaled.poll(timeout=120):
-        holders = scaled.psql(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
-        )
-        if holders == "1":
+        claims = [
+            replica
+            for replica in replicas(scaled)
+            if "this instance now sends the alerts"
+            in scaled.engine.docker("logs", replica, check=False) + run_logs_stderr(scaled, replica)
+        ]
+        if claims:
             break
-    assert holders == "1", f"{holders} instances hold the alerter's lock"
+    assert len(claims) == 1, f"{len(claims)} replicas lead the alerts"
+
+
+def run_logs_stderr(stack: Stack, container: str) -> str:
+    """Return what ``container`` wrote to its standard error (where the logs go)."""
+    return run(["docker", "logs", container], stack.engine.env(), check=False).stderr
 
 
 def test_killing_one_replica_loses_no_acknowledged_submission(scaled: Stack) -> None:

@@ -145,10 +145,13 @@ def test_the_backup_service_writes_a_verified_backup_and_it_restores(stack: Stac
         listing = raw.get("backups", []) if isinstance(raw, dict) else raw
         if any(entry.get("verify_outcome") == "passed" for entry in listing):
             break
-    verified = [entry for entry in listing if entry.get("verify_outcome") == "passed"]
-    assert verified, f"no verified backup appeared: {listing}"
-    backup = verified[0]
-    files = stack.exec(
+    assert any(entry.get("verify_outcome") == "passed" for entry in listing), listing
+    # Hold the schedule (its retention prunes older backups each minute), then drill.
+    stack.compose("stop", "backup")
+    raw = json.loads(stack.run_once("backup", "bandwise", "backup", "list", "--json"))
+    listing = raw.get("backups", []) if isinstance(raw, dict) else raw
+    backup = next(entry for entry in listing if entry.get("verify_outcome") == "passed")
+    files = stack.run_once(
         "backup", "find", "/app/backups", "-type", "f", "-exec", "stat", "-c", "%u %a %n", "{}", "+"
     ).splitlines()
     assert any(line.endswith(".dump") for line in files), f"no dump in the volume: {files}"
@@ -159,11 +162,12 @@ def test_the_backup_service_writes_a_verified_backup_and_it_restores(stack: Stac
     denied = stack.compose("exec", "-T", "bot", "touch", "/app/backups/x", check=False)
     assert denied.returncode != 0
     # The drill from the docs: restore into a new database, compare the rows.
-    stack.exec("backup", "bandwise", "backup", "verify", "--all")
-    restored = stack.exec(
+    stack.run_once("backup", "bandwise", "backup", "verify", "--all")
+    restored = stack.run_once(
         "backup", "bandwise", "backup", "restore", str(backup["id"]), "--into", "bandwise_drill"
     )
     assert "restored into" in restored
+    stack.compose("start", "backup")
     drill = stack.exec(
         "postgres",
         "psql",
