@@ -12,7 +12,7 @@ import yaml
 
 from testkit.deploy import PROJECT_ROOT, compose_command, script_env
 
-PROFILES = ("", "pgbouncer", "redis", "prometheus", "pgbouncer,redis,prometheus")
+PROFILES = ("", "pgbouncer", "redis", "prometheus", "proxy", "pgbouncer,redis,prometheus,proxy")
 
 
 def render(project: Path, profiles: str) -> dict[str, Any]:
@@ -169,9 +169,21 @@ def test_client_tools_match_the_server_major_version() -> None:
     image_default = re.search(r"(?m)^ARG PG_MAJOR=(\d+)$", dockerfile)
     assert image_default
     major = image_default.group(1)
-    assert f'image: "postgres:${{PG_MAJOR:-{major}}}-bookworm"' in compose
+    assert f'image: "${{POSTGRES_IMAGE:-postgres}}:${{PG_MAJOR:-{major}}}-bookworm"' in compose
     assert f'PG_MAJOR: "${{PG_MAJOR:-{major}}}"' in compose
     assert f"PG_MAJOR={major}" in production
+
+
+def test_production_defaults_are_the_official_images_and_pgdg() -> None:
+    # The deploy tests swap these for stand-ins through variables; unset, production's apply.
+    dockerfile = (PROJECT_ROOT / "Dockerfile").read_text(encoding="utf-8")
+    compose = (PROJECT_ROOT / "docker-compose.yml").read_text(encoding="utf-8")
+    assert "ARG PYTHON_IMAGE=python:3.11-slim-bookworm" in dockerfile
+    assert "ARG PG_CLIENT_SOURCE=pgdg" in dockerfile
+    assert 'PYTHON_IMAGE: "${PYTHON_IMAGE:-python:3.11-slim-bookworm}"' in compose
+    assert 'PG_CLIENT_SOURCE: "${PG_CLIENT_SOURCE:-pgdg}"' in compose
+    assert 'image: "${REDIS_IMAGE:-redis:7.4-bookworm}"' in compose
+    assert 'network: "${BANDWISE_BUILD_NETWORK:-default}"' in compose
 
 
 def test_dockerignore_keeps_secrets_and_data_out_of_the_image() -> None:
