@@ -7,8 +7,12 @@
 # it is the newest major with a long support window (until November 2029) at the time of
 # writing; Debian bookworm ships only 15, so the client comes from the PostgreSQL project's
 # Debian repository (PGDG), configured from the signing key shipped in postgresql-common.
+# PG_CLIENT_SOURCE=debian takes the client from Debian's own archive instead (bookworm: 15
+# only); the deploy tests use it with stand-in base images built from Debian packages
+# (scripts/build-standin-images.sh), since they reach no registry and no PGDG.
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 ARG PG_MAJOR=17
+ARG PG_CLIENT_SOURCE=pgdg
 
 # --- build: a virtual environment with the locked dependencies and the package -------------
 FROM ${PYTHON_IMAGE} AS build
@@ -26,6 +30,7 @@ RUN pip install --no-deps . && python -m compileall -q /opt/venv
 # --- runtime: slim, PostgreSQL client tools, non-root -----------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime
 ARG PG_MAJOR
+ARG PG_CLIENT_SOURCE
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PATH=/opt/venv/bin:$PATH \
     API_HOST=0.0.0.0 API_PORT=8080 \
     SQLITE_PATH=/app/data/bandwise.db MAINTENANCE_FLAG_PATH=/app/data/maintenance.flag \
@@ -33,7 +38,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PATH=/opt/venv/bin:$PATH \
 RUN set -eux; \
     apt-get update; \
     apt-get install -y --no-install-recommends postgresql-common ca-certificates; \
-    /usr/share/postgresql-common/pgdg/apt.postgresql.org.sh -y; \
+    case "$PG_CLIENT_SOURCE" in \
+        pgdg) /usr/share/postgresql-common/pgdg/apt.postgresql.org.sh -y ;; \
+        debian) ;; \
+        *) echo "PG_CLIENT_SOURCE must be pgdg or debian, not '$PG_CLIENT_SOURCE'" >&2; exit 1 ;; \
+    esac; \
     apt-get install -y --no-install-recommends "postgresql-client-${PG_MAJOR}"; \
     rm -rf /var/lib/apt/lists/*; \
     "/usr/lib/postgresql/${PG_MAJOR}/bin/pg_dump" --version

@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: install install-dev run test lint format postgres-binaries pgbouncer test-tools deploy-tools lock clean
+.PHONY: install install-dev run test test-quick test-deploy lint format postgres-binaries pgbouncer test-tools deploy-tools engine-tools lock clean
 
 install: $(RUNTIME_STAMP)
 
@@ -45,8 +45,24 @@ test-tools:
 deploy-tools:
 	@bash scripts/ensure-deploy-tools.sh
 
+# Docker Engine, docker-compose and debootstrap for the tests on a real engine (Debian/Ubuntu).
+engine-tools:
+	@bash scripts/ensure-deploy-engine.sh
+
 test: install-dev postgres-binaries pgbouncer test-tools deploy-tools
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The fast lane: pure and SQLite-only tests in this process; no PostgreSQL, PgBouncer, Chromium,
+# promtool, shellcheck, compose or Redis, and no `bandwise` child processes.
+QUICK_MARKERS := not postgres and not system_tools and not slow and not engine
+
+test-quick: install-dev
+	$(BIN)/pytest -m "$(QUICK_MARKERS)" $(PYTEST_ARGS)
+
+# The compose stack, the deploy scripts and the scale-out shape on a Docker daemon of the
+# tests' own (tests/deploy/engine). BANDWISE_ENGINE_ROOT keeps its images between runs.
+test-deploy: install-dev engine-tools
+	$(BIN)/pytest -m engine tests/deploy/engine $(PYTEST_ARGS)
 
 lint: install-dev
 	$(BIN)/ruff check src testkit tests benchmarks

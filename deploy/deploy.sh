@@ -19,8 +19,8 @@ check_prerequisites() {
     for tool in docker od awk python3; do
         command -v "$tool" >/dev/null 2>&1 || die "$tool is not installed (see docs/deployment-digitalocean.md)"
     done
-    docker compose version >/dev/null 2>&1 \
-        || die "the Docker Compose plugin is missing: install docker-compose-plugin"
+    compose version >/dev/null 2>&1 \
+        || die "Docker Compose is missing or broken: install docker-compose-plugin"
     docker info >/dev/null 2>&1 \
         || die "cannot talk to the Docker daemon: is it running, and may this user use it?"
     free_mb=$(df -Pk . | awk 'NR == 2 { print int($4 / 1024) }')

@@ -231,9 +231,20 @@ else:
 '
 }
 
-# Run `docker compose` (the scripts cd to the project directory first).
+# Run Docker Compose (the scripts cd to the project directory first): the `docker compose`
+# plugin, else the standalone `docker-compose` (Debian's docker-compose package, 1.29).
 compose() {
-    docker compose "$@"
+    if [ -z "${BANDWISE_COMPOSE:-}" ]; then
+        if docker compose version >/dev/null 2>&1; then
+            BANDWISE_COMPOSE="docker compose"
+        elif command -v docker-compose >/dev/null 2>&1; then
+            BANDWISE_COMPOSE=docker-compose
+        else
+            die "Docker Compose is missing: install docker-compose-plugin (or Debian's docker-compose)"
+        fi
+    fi
+    # shellcheck disable=SC2086 # "docker compose" is two words on purpose
+    $BANDWISE_COMPOSE "$@"
 }
 
 # Wait until SERVICE's container reports healthy; fail when it is unhealthy or after TIMEOUT s.

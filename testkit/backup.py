@@ -17,6 +17,8 @@ from bandwise.models import Assessment, ProcessingStatus, Submission, TaskType, 
 from testkit.essays import TASK1_ESSAY, TASK2_ESSAY
 from testkit.pg_cluster import find_bindir
 
+SEEDED_TELEGRAM_ID = 10_000  # the first seeded candidate's; the next ones follow
+
 
 async def seed(engine: AsyncEngine, users: int = 5, per_user: int = 3) -> None:
     """Insert ``users`` candidates with ``per_user`` assessed essays each."""
@@ -24,21 +26,26 @@ async def seed(engine: AsyncEngine, users: int = 5, per_user: int = 3) -> None:
     async with sessions() as session, session.begin():
         for number in range(users):
             user = User(
-                telegram_id=10_000 + number, username=f"candidate{number}", first_name="Ünïcode ✓"
+                telegram_id=SEEDED_TELEGRAM_ID + number,
+                username=f"candidate{number}",
+                first_name="Ünïcode ✓",
             )
             session.add(user)
             await session.flush()
-            for index in range(per_user):
-                essay = TASK2_ESSAY if index % 2 == 0 else TASK1_ESSAY
-                submission = Submission(
+            essays = [TASK2_ESSAY if index % 2 == 0 else TASK1_ESSAY for index in range(per_user)]
+            submissions = [
+                Submission(
                     user_id=user.id,
                     text=essay + f"\n#{number}-{index}",
                     task_type=TaskType.TASK_2 if index % 2 == 0 else TaskType.TASK_1,
                     word_count=len(essay.split()),
                     processing_status=ProcessingStatus.COMPLETED,
                 )
-                session.add(submission)
-                await session.flush()
+                for index, essay in enumerate(essays)
+            ]
+            session.add_all(submissions)
+            await session.flush()  # one flush per table: ids in insertion order
+            for index, submission in enumerate(submissions):
                 band = Decimal("6.5") + Decimal(index % 3) / 2
                 session.add(
                     Assessment(
@@ -53,6 +60,7 @@ async def seed(engine: AsyncEngine, users: int = 5, per_user: int = 3) -> None:
                         assessor="heuristic",
                     )
                 )
+            await session.flush()
 
 
 def _fingerprint(connection: Connection) -> dict[str, str]:

@@ -18,9 +18,9 @@ from typing import Any
 from aiogram import Bot, Dispatcher
 from aiogram.methods import SendMessage, TelegramMethod
 
+from bandwise import events
 from bandwise.bot import texts
 from bandwise.bot.dispatcher import build_dispatcher
-from bandwise.db import retry
 from bandwise.runtime import Runtime
 from testkit.load import OK, Outcome
 from testkit.telegram import Candidate, RecordingSession, recording_bot
@@ -45,16 +45,16 @@ _database_errors: contextvars.ContextVar[list[str] | None] = contextvars.Context
 _observer_registered = False
 
 
-def _note_database_error(kind: str) -> None:
+def _note_database_error(failed: events.DatabaseFailed) -> None:
     errors = _database_errors.get()
     if errors is not None:
-        errors.append(kind)
+        errors.append(failed.kind)
 
 
 def _observe_database_errors() -> None:
     global _observer_registered
     if not _observer_registered:  # observers cannot be removed: register one per process
-        retry.on_database_error(_note_database_error)
+        events.subscribe(events.DatabaseFailed, _note_database_error)
         _observer_registered = True
 
 

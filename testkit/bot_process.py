@@ -25,6 +25,10 @@ from testkit.service import clean_environment, module_command
 END = None  # what the reader thread queues when the child closes its stdout
 
 
+def _deadline(timeout: float | None) -> float | None:
+    return None if timeout is None else time.monotonic() + timeout
+
+
 @dataclass
 class BotProcess:
     """One bot runner child process: start, wait until ready, feed updates, stop."""
@@ -58,9 +62,12 @@ class BotProcess:
             self._lines.put(line)
         self._lines.put(END)
 
-    def _next(self, deadline: float) -> dict[str, Any]:
+    def _next(self, deadline: float | None) -> dict[str, Any]:
+        # No deadline: wait for the child's next line or its exit (both are signals); the
+        # test's own timeout bounds a hang. A load-dependent clock here only adds flakiness.
+        wait = None if deadline is None else max(0.0, deadline - time.monotonic())
         try:
-            line = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            line = self._lines.get(timeout=wait)
         except queue.Empty:
             silent = f"bot runner silent past the deadline:\n{self.log_tail()}"
             raise TimeoutError(silent) from None
@@ -69,9 +76,9 @@ class BotProcess:
         payload: dict[str, Any] = json.loads(line)
         return payload
 
-    def wait_ready(self, timeout: float = 30.0) -> None:
-        """Wait for the runner's ready line."""
-        if not self._next(time.monotonic() + timeout).get("ready"):
+    def wait_ready(self, timeout: float | None = None) -> None:
+        """Wait for the runner's ready line (or its exit); ``timeout`` bounds it when given."""
+        if not self._next(_deadline(timeout)).get("ready"):
             raise RuntimeError(f"bot runner did not announce readiness:\n{self.log_tail()}")
 
     def send(self, updates: Iterable[Update]) -> None:
@@ -82,9 +89,9 @@ class BotProcess:
         self.process.stdin.write("\n")
         self.process.stdin.flush()
 
-    def collect(self, timeout: float = 30.0) -> list[dict[str, Any]]:
+    def collect(self, timeout: float | None = None) -> list[dict[str, Any]]:
         """Return the outcome of every update of the batch sent last (waits for its barrier)."""
-        deadline = time.monotonic() + timeout
+        deadline = _deadline(timeout)
         outcomes = []
         while "batch_done" not in (payload := self._next(deadline)):
             outcomes.append(payload)

@@ -65,6 +65,8 @@ def script_env(stub: StubDocker | None = None, **extra: str) -> dict[str, str]:
         env["PATH"] = f"{stub.bindir}{os.pathsep}{env['PATH']}"
         env["DOCKER_STUB_LOG"] = str(stub.log)
         env["DOCKER_STUB_RULES"] = str(stub.rules)
+        # Compose through the stub too, never a real standalone docker-compose on PATH.
+        env["BANDWISE_COMPOSE"] = "docker compose"
     env["BANDWISE_POLL_INTERVAL"] = "0"
     env.update(extra)
     return env

@@ -59,7 +59,7 @@ def _parse_body(content_type: str, body: bytes) -> dict[str, Any]:
 class FakeTelegram:
     """The fake Bot API; ``url`` is its base (what ``TELEGRAM_API_URL`` takes)."""
 
-    def __init__(self, port: int = 0) -> None:
+    def __init__(self, port: int = 0, host: str = "127.0.0.1") -> None:
         self.calls: list[Call] = []
         self.down = False
         self._updates: list[dict[str, Any]] = []
@@ -87,7 +87,8 @@ class FakeTelegram:
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the bot gave up on a long poll (it is stopping)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        # ``host``: loopback, or the gateway of a container network for bots in containers.
+        self._server = ThreadingHTTPServer((host, port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -172,9 +173,9 @@ class FakeTelegram:
 
 
 @contextmanager
-def fake_telegram(port: int = 0) -> Iterator[FakeTelegram]:
+def fake_telegram(port: int = 0, host: str = "127.0.0.1") -> Iterator[FakeTelegram]:
     """Run a fake Bot API server for the duration of the block."""
-    server = FakeTelegram(port).start()
+    server = FakeTelegram(port, host).start()
     try:
         yield server
     finally:

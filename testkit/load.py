@@ -276,15 +276,20 @@ async def run_load(
     samplers: list[Sampler] | None = None,
     sample_every: float = 1.0,
     on_sample: Callable[[float, dict[str, float]], None] | None = None,
+    submissions_per_user: int | None = None,
 ) -> LoadReport:
-    """Let ``users`` candidates submit back to back through ``driver`` for ``duration`` seconds."""
+    """Let ``users`` candidates submit back to back through ``driver`` for ``duration`` seconds.
+
+    With ``submissions_per_user`` each candidate stops after that many (a test's exact count;
+    ``duration`` then only bounds the run).
+    """
     report = LoadReport(driver=driver.name, users=users, seconds=duration)
     started = time.monotonic()
     deadline = started + duration
 
     async def candidate(index: int) -> None:
         attempt = 0
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and attempt != submissions_per_user:
             attempt += 1
             outcome = await driver.submit(first_telegram_id + index, essay_for(index, attempt))
             report.outcomes.append(outcome)

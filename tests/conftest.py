@@ -25,6 +25,22 @@ from testkit.pg_cluster import PgCluster
 
 ENGINES = ("sqlite", "postgresql")
 TEMPLATE_DB = "bandwise_template"
+# Fixtures that start a PostgreSQL cluster (the session's, or one of the test's own).
+CLUSTER_FIXTURES = frozenset({"pg_cluster", "private_cluster"})
+# Fixtures that start `bandwise` child processes: seconds of interpreter start-up each.
+PROCESS_FIXTURES = frozenset({"bandwise_executable", "service_factory", "live"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``postgres`` what needs PostgreSQL, ``slow`` what starts `bandwise` processes."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        callspec = getattr(item, "callspec", None)
+        on_postgresql = callspec is not None and callspec.params.get("engine_name") == "postgresql"
+        if on_postgresql or CLUSTER_FIXTURES & fixtures:
+            item.add_marker(pytest.mark.postgres)
+        if PROCESS_FIXTURES & fixtures:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(autouse=True)

@@ -26,8 +26,10 @@ ALTER ROLE :"app_user" WITH LOGIN NOSUPERUSER NOCREATEROLE CREATEDB NOREPLICATIO
     PASSWORD :'app_password';
 ALTER DATABASE :"app_db" OWNER TO :"app_user";
 ALTER SCHEMA public OWNER TO :"app_user";
--- pg_stat_statements is preloaded; the extension lets the app read the slowest statements.
-CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
+-- pg_stat_statements is preloaded but deliberately NOT created in the application's database:
+-- it is not a trusted extension, so a dump containing it cannot be restored by this role, and
+-- every backup would fail its verification restore (found on a real engine by
+-- tests/deploy/engine). Statement statistics stay off (pg_statement_mean_seconds is absent).
 GRANT pg_monitor TO :"app_user";
 SQL
 echo "created application role $BANDWISE_APP_USER (no superuser) owning database $POSTGRES_DB"

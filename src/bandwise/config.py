@@ -17,6 +17,7 @@ from sqlalchemy.exc import ArgumentError
 from bandwise.errors import ConfigurationError
 
 DEFAULT_SQLITE_PATH = Path("data/bandwise.db")
+MIN_API_TOKEN_LENGTH = 16  # shorter bearer tokens can be guessed
 PLACEHOLDER_SECRETS = frozenset({"changeme", "change-me", "change_me", "password", "secret"})
 
 SQLITE_DRIVER = "sqlite+aiosqlite"
@@ -153,9 +154,15 @@ class Settings(BaseSettings):
         default=8080, ge=1, le=65535, description="Port the HTTP service listens on."
     )
     api_token: SecretStr | None = Field(
-        default=None, description="Bearer token for /api (required when API_HOST is not loopback)."
+        default=None,
+        description="Bearer token for every route but /health/* (required when API_HOST is not "
+        f"loopback; at least {MIN_API_TOKEN_LENGTH} characters).",
     )
-    admin_token: SecretStr | None = Field(default=None, description="Token for the /admin page.")
+    admin_token: SecretStr | None = Field(
+        default=None,
+        description="Token for the operator's /admin page (as a bearer token, or once as "
+        "/admin?token=… which sets a cookie); unset: /admin answers 404.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Log level."
     )
@@ -290,6 +297,16 @@ class Settings(BaseSettings):
             return None
         raw = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
         return normalise_database_url(raw)
+
+    @field_validator("api_token")
+    @classmethod
+    def _check_api_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().strip()) < MIN_API_TOKEN_LENGTH:
+            raise ValueError(
+                f"must be at least {MIN_API_TOKEN_LENGTH} characters "
+                "(generate one with: openssl rand -hex 32)"
+            )
+        return value
 
     @field_validator("db_sqlite_synchronous", mode="before")
     @classmethod

@@ -16,5 +16,5 @@ def setup_logging(level: str = "INFO") -> None:
         root.addHandler(handler)
     root.setLevel(level)
     # Third-party libraries are chatty at INFO; essays and tokens can appear in their debug lines.
-    for noisy in ("aiogram.event", "httpx", "openai", "asyncio", "alembic.runtime.migration"):
+    for noisy in ("aiogram.event", "httpx", "openai", "asyncio", "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))

@@ -89,28 +89,9 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
 
-    def start_pending_sweep(self) -> None:
-        """Start the periodic sweep that gives back the checks of abandoned submissions."""
-        settings = self.settings
-        sweep = sweep_abandoned_periodically(
-            self.sessions,
-            self.policy,
-            older_than=abandoned_after(settings),
-            interval=settings.pending_sweep_interval_seconds,
-        )
-        self.start_background(sweep, "pending-sweep")
-
     async def close(self) -> None:
-        """Stop the background work and release the engine's connections."""
-        await self.stop_background()
+        """Release the engine's connections."""
         await self.engine.dispose()
-
-
-def abandoned_after(settings: Settings) -> timedelta:
-    """Return the age past which a pending submission is abandoned (the scoring deadline)."""
-    return scoring_deadline(
-        settings.ai_timeout, settings.ai_max_retries, settings.pending_sweep_margin_seconds
-    )
 
 
 async def start_runtime(settings: Settings, *, migrate_schema: bool | None = None) -> Runtime:
@@ -134,15 +115,35 @@ async def start_runtime(settings: Settings, *, migrate_schema: bool | None = Non
     except BaseException:
         await engine.dispose()
         raise
-    runtime = Runtime(
+    return Runtime(
         settings=settings,
         engine=engine,
         sessions=sessions,
         assessor=build_assessor(settings),
         policy=policy,
     )
-    runtime.start_pending_sweep()
-    return runtime
+
+
+def abandoned_after(settings: Settings) -> timedelta:
+    """Return the age past which a pending submission is abandoned (the scoring deadline)."""
+    return scoring_deadline(
+        settings.ai_timeout, settings.ai_max_retries, settings.pending_sweep_margin_seconds
+    )
+
+
+def start_pending_sweep(runtime: Runtime) -> asyncio.Task[None]:
+    """Give back, every so often, the checks of submissions abandoned while pending.
+
+    Every instance runs it (rows are claimed once); cancelled with the runtime.
+    """
+    settings = runtime.settings
+    sweep = sweep_abandoned_periodically(
+        runtime.sessions,
+        runtime.policy,
+        older_than=abandoned_after(settings),
+        interval=settings.pending_sweep_interval_seconds,
+    )
+    return runtime.start_background(sweep, "pending-sweep")
 
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -191,6 +192,7 @@ async def open_runtime(
             start_monitoring(runtime)
         # Background tasks of the runtime start here (runtime.start_background), after the
         # database is ready; they are cancelled below once the bot has drained.
+        start_pending_sweep(runtime)
         if with_bot:
             from bandwise.bot.service import start_bot_service
 

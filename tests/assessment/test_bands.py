@@ -22,6 +22,7 @@ def reference_overall(scores: tuple[Fraction, ...]) -> Fraction:
     return Fraction(whole + (1 if remainder >= Fraction(1, 2) else 0), 2)
 
 
+@pytest.mark.slow  # 130,321 combinations
 def test_rounding_matches_reference_for_all_combinations() -> None:
     """All 19^4 combinations of half bands 0–9 (which include the 10^4 whole-band ones)."""
     mismatches = []
@@ -48,6 +49,7 @@ def test_quarter_marks_round_upwards(scores: tuple[str, ...], expected: str) -> 
     assert overall_band(*(Decimal(score) for score in scores)) == Decimal(expected)
 
 
+@pytest.mark.slow  # 130,321 combinations
 def test_plain_round_would_be_wrong_for_one_in_eight() -> None:
     wrong = sum(
         1

@@ -168,7 +168,7 @@ async def test_unclear_task_is_asked_with_buttons(conversation: Conversation) ->
 
 async def test_validation_messages(conversation: Conversation) -> None:
     assert texts_of(await conversation.say("Hello, can you check my essay?")) == [
-        "Your message has 6 word(s). Please send the complete essay — at least 50 words are "
+        "Your message has 6 words. Please send the complete essay — at least 50 words are "
         "needed for an assessment."
     ]
     assert texts_of(await conversation.say(SPANISH)) == [texts.NOT_ENGLISH]
@@ -200,13 +200,13 @@ async def test_history_with_trend_and_chart(conversation: Conversation) -> None:
     assert texts_of(await conversation.press("history")) == [texts.NO_HISTORY]
     await conversation.say(TASK2_ESSAY)
     one = await conversation.say("/history")
-    assert len(one) == 1 and "over 1 assessment(s)" in one[0].text  # no chart for one point
+    assert len(one) == 1 and "over 1 assessment" in one[0].text  # no chart for one point
     await conversation.say(TASK1_ESSAY)
     sent = await conversation.press("history")
     history_text = texts_of(sent)[0]
     assert history_text.startswith("<b>📊 Your band score history</b>")
     assert "Task 1 · 140 words" in history_text and "Task 2 · 152 words" in history_text
-    assert "over 2 assessment(s)" in history_text and "Change since first:" in history_text
+    assert "over 2 assessments" in history_text and "Change since first:" in history_text
     photos = [method for method in sent if isinstance(method, SendPhoto)]
     assert len(photos) == 1
     png = photos[0].photo.data  # type: ignore[union-attr]
@@ -254,16 +254,23 @@ class SlowAssessor:
 
     name = "offline"
 
+    def __init__(self) -> None:
+        self.notice_sent = asyncio.Event()
+
     async def assess(
         self, text: str, task_type: TaskType, *, prompt: str | None = None
     ) -> AssessmentResult:
-        await asyncio.sleep(0.3)
+        await asyncio.wait_for(self.notice_sent.wait(), timeout=30)
         return await OfflineAssessor().assess(text, task_type)
 
 
 async def test_processing_notice_when_scoring_is_slow(conversation: Conversation) -> None:
     conversation.runtime.settings.bot_processing_notice_seconds = 0.05
-    conversation.runtime.assessor = SlowAssessor()
+    assessor = SlowAssessor()
+    conversation.runtime.assessor = assessor
+    conversation.session.listener = lambda sent: (
+        assessor.notice_sent.set() if getattr(sent, "text", None) == texts.PROCESSING else None
+    )
     sent = await conversation.say(TASK1_ESSAY)
     kinds = [(type(method).__name__, getattr(method, "text", None)) for method in sent]
     assert kinds[1] == ("SendChatAction", None)

@@ -23,6 +23,8 @@ from testkit.fake_telegram import FakeTelegram, fake_telegram
 from testkit.service import ServiceProcess, bandwise_command, clean_environment
 from testkit.telegram import Candidate
 
+pytestmark = pytest.mark.slow  # each test starts `bandwise` as a child process
+
 BOT_TOKEN = "123456:TEST-token-for-the-fake-bot-api"
 SECRET = "lifecycle-webhook-secret"
 WEBHOOK_PATH = "/telegram/webhook"
@@ -30,6 +32,8 @@ SCORING_SECONDS = 3.0  # the fake provider's delay: the signal arrives while it 
 EXIT_TIMEOUT = 60.0
 START_TIMEOUT = 180.0  # a loaded machine imports aiogram slowly: a bound, not a wait
 ASSESSED = "assessment"
+
+pytestmark = pytest.mark.slow  # every test starts `bandwise serve` or `bandwise bot run`
 
 
 @pytest.fixture

@@ -25,9 +25,9 @@ async def test_a_conversation_scores_essays_and_saves_the_history_chart(
 ) -> None:
     charts = tmp_path / "charts"
     # Pick "Submit Writing Task 2" (the greeting's second button), send an essay of several
-    # lines, then another essay (the bot asks which task: button 1 is Task 1), then /history.
+    # lines, then a Task 1 essay directly (its task is detected), then /history.
     lines = io.StringIO(
-        "/start\n2\n" + essay_block(TASK2_ESSAY) + essay_block(TASK1_ESSAY) + "1\n/history\n"
+        "/start\n2\n" + essay_block(TASK2_ESSAY) + essay_block(TASK1_ESSAY) + "/history\n"
     )
     out = io.StringIO()
 
@@ -38,6 +38,7 @@ async def test_a_conversation_scores_essays_and_saves_the_history_chart(
     assert plain_text(texts.greeting("Ola")).splitlines()[0] in transcript
     assert f"[2] {keyboards.SUBMIT_TASK_2}" in transcript
     assert f"you › [{keyboards.SUBMIT_TASK_2}]" in transcript
+    assert "you › /start\n" in transcript  # piped lines are echoed
     assert transcript.count("— assessment") == 2, transcript
     assert len(chat.saved) == 1
     chart = chat.saved[0]
@@ -72,7 +73,7 @@ def test_the_command_chats_on_the_default_embedded_database(
         text=True,
         env=env,
         cwd=tmp_path,
-        timeout=60,
+        timeout=180,
         check=False,
     )
     assert result.returncode == 0, result.stderr

@@ -12,7 +12,7 @@ import yaml
 
 from testkit.deploy import PROJECT_ROOT, compose_command, script_env
 
-PROFILES = ("", "pgbouncer", "redis", "prometheus", "pgbouncer,redis,prometheus")
+PROFILES = ("", "pgbouncer", "redis", "prometheus", "proxy", "pgbouncer,redis,prometheus,proxy")
 
 
 def render(project: Path, profiles: str) -> dict[str, Any]:
@@ -63,6 +63,7 @@ def condition(service: dict[str, Any], dependency: str) -> str | None:
     return entry.get("condition") if entry else None
 
 
+@pytest.mark.system_tools  # Docker Compose
 @pytest.mark.usefixtures("filled_env")
 @pytest.mark.parametrize("profiles", PROFILES, ids=lambda p: p or "default")
 def test_every_profile_renders_and_is_safe(project: Path, profiles: str) -> None:
@@ -89,6 +90,7 @@ def test_every_profile_renders_and_is_safe(project: Path, profiles: str) -> None
             assert condition(services[dependant], "postgres") == "service_healthy", dependant
 
 
+@pytest.mark.system_tools  # Docker Compose
 @pytest.mark.usefixtures("filled_env")
 def test_postgres_service_is_initialised_safely(project: Path) -> None:
     postgres = render(project, "")["services"]["postgres"]
@@ -108,6 +110,7 @@ def test_postgres_service_is_initialised_safely(project: Path) -> None:
         assert setting in settings
 
 
+@pytest.mark.system_tools  # Docker Compose
 @pytest.mark.usefixtures("filled_env")
 def test_bot_and_backup_share_database_url_and_volumes(project: Path) -> None:
     services = render(project, "")["services"]
@@ -128,6 +131,7 @@ def test_bot_and_backup_share_database_url_and_volumes(project: Path) -> None:
         assert service["environment"]["POSTGRES_SUPERUSER_PASSWORD"] in ("", None)
 
 
+@pytest.mark.system_tools  # Docker Compose
 def test_missing_api_token_is_refused(project: Path, filled_env: Path) -> None:
     text = filled_env.read_text(encoding="utf-8")
     filled_env.write_text(re.sub(r"(?m)^API_TOKEN=.*$", "", text), encoding="utf-8")
@@ -165,9 +169,21 @@ def test_client_tools_match_the_server_major_version() -> None:
     image_default = re.search(r"(?m)^ARG PG_MAJOR=(\d+)$", dockerfile)
     assert image_default
     major = image_default.group(1)
-    assert f'image: "postgres:${{PG_MAJOR:-{major}}}-bookworm"' in compose
+    assert f'image: "${{POSTGRES_IMAGE:-postgres}}:${{PG_MAJOR:-{major}}}-bookworm"' in compose
     assert f'PG_MAJOR: "${{PG_MAJOR:-{major}}}"' in compose
     assert f"PG_MAJOR={major}" in production
+
+
+def test_production_defaults_are_the_official_images_and_pgdg() -> None:
+    # The deploy tests swap these for stand-ins through variables; unset, production's apply.
+    dockerfile = (PROJECT_ROOT / "Dockerfile").read_text(encoding="utf-8")
+    compose = (PROJECT_ROOT / "docker-compose.yml").read_text(encoding="utf-8")
+    assert "ARG PYTHON_IMAGE=python:3.11-slim-bookworm" in dockerfile
+    assert "ARG PG_CLIENT_SOURCE=pgdg" in dockerfile
+    assert 'PYTHON_IMAGE: "${PYTHON_IMAGE:-python:3.11-slim-bookworm}"' in compose
+    assert 'PG_CLIENT_SOURCE: "${PG_CLIENT_SOURCE:-pgdg}"' in compose
+    assert 'image: "${REDIS_IMAGE:-redis:7.4-bookworm}"' in compose
+    assert 'network: "${BANDWISE_BUILD_NETWORK:-default}"' in compose
 
 
 def test_dockerignore_keeps_secrets_and_data_out_of_the_image() -> None:
@@ -175,3 +191,17 @@ def test_dockerignore_keeps_secrets_and_data_out_of_the_image() -> None:
     assert lines[lines.index("*")] == "*", "everything is excluded unless listed"
     allowed = {line for line in lines if line.startswith("!")}
     assert allowed == {"!requirements.lock", "!pyproject.toml", "!README.md", "!src/"}
+
+
+@pytest.mark.usefixtures("filled_env")
+def test_prometheus_sends_the_api_token(project: Path) -> None:
+    """/metrics needs API_TOKEN: the compose Prometheus writes it where prometheus.yml reads it."""
+    prometheus = render(project, "prometheus")["services"]["prometheus"]
+    assert prometheus["environment"]["API_TOKEN"] == "0123456789abcdef0123456789abcdef"
+    script = prometheus["entrypoint"][2].replace("$$", "$")  # clients differ in escaping
+    config = yaml.safe_load((PROJECT_ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    [job] = [job for job in config["scrape_configs"] if job["job_name"] == "bandwise"]
+    assert job["authorization"]["type"] == "Bearer"
+    token_file = job["authorization"]["credentials_file"]
+    assert f'"$API_TOKEN" > {token_file}' in script and "umask 077" in script
+    assert script.endswith('exec /bin/prometheus "$@"')

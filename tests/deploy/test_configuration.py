@@ -139,7 +139,7 @@ def test_config_check_masks_secrets_and_exits_2_on_error(
     env_file = tmp_path / "app.env"
     env_file.write_text(
         "DATABASE_URL=postgresql://bot:hunter2hunter2@db.internal/bandwise\n"
-        "API_TOKEN=tok-123456789\nBOT_TOKEN=42:telegram-secret\nAPI_PORT=9000\n",
+        "API_TOKEN=tok-1234567890abcdef\nBOT_TOKEN=42:telegram-secret\nAPI_PORT=9000\n",
         "utf-8",
     )
     good = subprocess.run(
@@ -151,7 +151,7 @@ def test_config_check_masks_secrets_and_exits_2_on_error(
         check=False,
     )
     assert good.returncode == 0, good.stderr
-    for secret in ("hunter2hunter2", "tok-123456789", "telegram-secret"):
+    for secret in ("hunter2hunter2", "tok-1234567890abcdef", "telegram-secret"):
         assert secret not in good.stdout + good.stderr
     assert re.search(r"(?m)^  API_TOKEN +\*\*\* +\[env file\]$", good.stdout)
     assert re.search(r"(?m)^  API_PORT +9001 +\[environment\]$", good.stdout)

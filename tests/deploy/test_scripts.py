@@ -114,7 +114,7 @@ def test_deploy_refuses_a_password_that_breaks_the_url(
 @pytest.mark.parametrize(
     ("pattern", "message"),
     [
-        ("compose version", "Docker Compose plugin is missing"),
+        ("compose version", "Docker Compose is missing"),
         ("info", "cannot talk to the Docker daemon"),
     ],
 )

@@ -21,6 +21,7 @@ def test_scripts_are_found() -> None:
     assert Path("deploy/deploy.sh") in SCRIPTS and Path("deploy/lib.sh") in SCRIPTS
 
 
+@pytest.mark.system_tools  # shellcheck
 @pytest.mark.parametrize("script", SCRIPTS, ids=str)
 def test_script_is_shellcheck_clean(script: Path) -> None:
     shellcheck = shutil.which("shellcheck")

@@ -56,6 +56,7 @@ async def test_pool_exhaustion_gives_clear_503_and_recovers(
 
 
 @pytest.mark.timeout(90)
+@pytest.mark.postgres
 async def test_server_at_max_connections(service_factory: ServiceFactory) -> None:
     """Every server slot taken by others: a clear retryable 503, then recovery when freed."""
     cluster = make_cluster(max_connections="12", superuser_reserved_connections="0")

@@ -27,6 +27,8 @@ from testkit.load import HttpDriver, essay_for, run_load
 from testkit.pg_cluster import PgCluster
 from testkit.pgbouncer import PgBouncer
 
+pytestmark = pytest.mark.system_tools  # PgBouncer
+
 
 @pytest.fixture(scope="module")
 def pgbouncer(pg_cluster: PgCluster) -> Iterator[PgBouncer]:

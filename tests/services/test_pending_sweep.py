@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from bandwise.errors import DatabaseError
 from bandwise.models import ProcessingStatus, RateLimit, Submission, TaskType, utcnow
 from bandwise.repositories import submissions as submission_rows
 from bandwise.repositories import users
-from bandwise.runtime import Runtime, abandoned_after, start_runtime
+from bandwise.runtime import Runtime, abandoned_after, open_runtime
 from bandwise.services.limits import consume_check
 from bandwise.services.submissions import EssayRequest, submit_essay
 from testkit.essays import TASK2_ESSAY
@@ -80,9 +81,13 @@ async def test_killed_requests_get_their_checks_back_exactly_once(
         pending_sweep_margin_seconds=0,
         pending_sweep_interval_seconds=0.05,
     )
-    instances = [await start_runtime(settings, migrate_schema=False) for _ in range(2)]
-    try:
-        assert all(not task.done() for runtime in instances for task in runtime.background)
+    async with contextlib.AsyncExitStack() as stack:
+        instances = [
+            await stack.enter_async_context(open_runtime(settings, migrate_schema=False))
+            for _ in range(2)
+        ]
+        names = [{task.get_name() for task in runtime.background} for runtime in instances]
+        assert names == [{"bandwise-pending-sweep"}] * 2  # every instance sweeps
         # Ten minutes ago (past the one-second deadline): each candidate had one essay scored,
         # then sent another whose request died mid-scoring (outage, killed process).
         moment = utcnow() - timedelta(minutes=10)
@@ -113,9 +118,6 @@ async def test_killed_requests_get_their_checks_back_exactly_once(
         assert counts == [1] * len(CANDIDATES)
         assert statuses.count(ProcessingStatus.FAILED) == len(CANDIDATES)
         assert statuses.count(ProcessingStatus.COMPLETED) == len(CANDIDATES)
-    finally:
-        for runtime in instances:
-            await runtime.close()
 
 
 class OutageAssessor:
@@ -150,9 +152,10 @@ async def test_an_outage_mid_request_costs_no_check_while_the_service_runs(
             "db_connect_timeout": 2,
         }
         through_proxy = url.set(port=proxy.port).render_as_string(hide_password=False)
-        hit = await start_runtime(load_settings(database_url=through_proxy, **common))
-        other = await start_runtime(load_settings(database_url=database_url, **common))
-        try:
+        async with (
+            open_runtime(load_settings(database_url=through_proxy, **common)) as hit,
+            open_runtime(load_settings(database_url=database_url, **common)) as other,
+        ):
             moment = utcnow() - timedelta(minutes=10)
             await _scored_earlier(other, moment)  # one check each, kept: a double refund shows
             failed = 0
@@ -178,6 +181,3 @@ async def test_an_outage_mid_request_costs_no_check_while_the_service_runs(
             assert failed == len(CANDIDATES)
             assert counts == [1] * len(CANDIDATES)  # every check back, none twice
             assert statuses.count(ProcessingStatus.FAILED) == len(CANDIDATES)
-        finally:
-            await hit.close()
-            await other.close()

@@ -12,10 +12,12 @@ from bandwise.assessment.types import AssessmentResult
 from bandwise.errors import AssessmentFailed, DailyLimitReached, InvalidInput
 from bandwise.models import Assessment, ProcessingStatus, Submission, TaskType
 from bandwise.repositories import rate_limits, users
+from bandwise.repositories.assessments import CHART_POINTS
 from bandwise.runtime import Runtime
 from bandwise.services.history import get_history
 from bandwise.services.limits import LimitPolicy
 from bandwise.services.submissions import EssayRequest, submit_essay
+from testkit.backup import SEEDED_TELEGRAM_ID, seed
 from testkit.essays import SHORT_TEXT, TASK1_ESSAY, TASK2_ESSAY
 
 NOW = datetime(2026, 11, 24, 21, 30, tzinfo=UTC)
@@ -195,32 +197,14 @@ async def test_abandoned_pending_submissions_are_failed_and_refunded(runtime: Ru
         assert await rate_limits.used(session, user.id, NOW.date()) == 1
 
 
-async def test_trend_covers_every_assessment_not_only_the_charted_ones(
-    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from bandwise.repositories import assessments as assessment_rows
-
-    charted = assessment_rows.band_series
-
-    async def short_series(session: object, user_id: int, limit: int = 2) -> object:
-        return await charted(session, user_id, limit=2)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(assessment_rows, "band_series", short_series)
-    policy = LimitPolicy(free_per_day=10, pro_per_day=None, timezone=runtime.policy.timezone)
-    outcomes = [
-        await submit_essay(
-            runtime.sessions,
-            runtime.assessor,
-            policy,
-            EssayRequest(telegram_id=12, text=text),
-            now=NOW + timedelta(minutes=i),
-        )
-        for i, text in enumerate([TASK1_ESSAY, TASK2_ESSAY, TASK2_ESSAY + "\n\nHowever, thus."])
-    ]
-    history = await get_history(runtime.sessions, 12)
-    bands = [outcome.result.overall for outcome in outcomes]
-    assert len(history.series) == 2  # the chart's window
-    assert history.trend.count == 3
-    assert history.trend.first == bands[0] and history.trend.latest == bands[-1]
-    assert history.trend.best == max(bands)
-    assert history.trend.average == (sum(bands, Decimal(0)) / 3).quantize(Decimal("0.01"))
+async def test_trend_covers_every_assessment_not_only_the_charted_ones(runtime: Runtime) -> None:
+    # One assessment more than a chart shows: bands 6.5, 7.0, 7.5, 6.5, … oldest first.
+    await seed(runtime.engine, users=1, per_user=CHART_POINTS + 1)
+    history = await get_history(runtime.sessions, SEEDED_TELEGRAM_ID)
+    assert len(history.series) == CHART_POINTS  # the chart's window leaves the oldest out
+    assert history.series[0].overall == Decimal("7.0")
+    assert history.trend.count == CHART_POINTS + 1
+    assert history.trend.first == Decimal("6.5")  # the uncharted oldest one counts
+    assert history.trend.latest == history.series[-1].overall
+    assert history.trend.best == Decimal("7.5")
+    assert history.trend.average == Decimal("7.00")

@@ -9,8 +9,11 @@ from fastapi import FastAPI
 
 import bandwise
 from bandwise.api.errors import install_error_handlers
+from bandwise.api.limits import BodySizeLimit
 from bandwise.api.routes import health, monitoring, submissions
+from bandwise.api.routes.docs import install_docs
 from bandwise.api.routes.telegram import build_webhook_router
+from bandwise.api.security import ApiTokenGate
 from bandwise.config import Settings, check_api_settings
 from bandwise.runtime import Runtime, open_runtime
 
@@ -35,10 +38,17 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         version=bandwise.__version__,
         lifespan=lifespan,
         description="Scores IELTS Writing essays; health, submissions and history.",
+        docs_url=None,  # served by install_docs from a package, not a CDN
+        redoc_url=None,
+        openapi_url=None,
     )
     if runtime is not None:
         app.state.runtime = runtime
     install_error_handlers(app)
+    install_docs(app)
+    # Outermost first: the token is checked before any body is read.
+    app.add_middleware(BodySizeLimit)
+    app.add_middleware(ApiTokenGate, settings=settings)
     app.include_router(health.router)
     app.include_router(submissions.router)
     app.include_router(monitoring.router)

@@ -1,11 +1,10 @@
-"""FastAPI dependencies: the runtime the lifespan opened, and the bearer token."""
+"""FastAPI dependencies: the runtime the lifespan opened (the token is api/security.py's)."""
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated
 
-from fastapi import Depends, Header, HTTPException, Request
+from fastapi import Depends, Request
 
 from bandwise.runtime import Runtime
 
@@ -17,21 +16,3 @@ def get_runtime(request: Request) -> Runtime:
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-
-
-def require_api_token(
-    runtime: RuntimeDep, authorization: str | None = Header(default=None)
-) -> None:
-    """Refuse the request unless it carries ``Authorization: Bearer <API_TOKEN>``."""
-    expected = runtime.settings.api_token
-    if expected is None:
-        return  # only possible on loopback: create_app refuses otherwise
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(
-        token.encode(), expected.get_secret_value().encode()
-    ):
-        raise HTTPException(
-            status_code=401,
-            detail="missing or wrong bearer token",
-            headers={"WWW-Authenticate": "Bearer"},
-        )

@@ -4,23 +4,42 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from bandwise.models import ProcessingStatus, TaskType
+
+TELEGRAM_ID_MAX = 2**63 - 1  # BIGINT
+
+
+def storable_text(value: str) -> str:
+    """Refuse text no database can store: NUL bytes and lone surrogates (invalid UTF-8)."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL bytes")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode (no lone surrogates)") from None
+    return value
+
+
+StorableText = Annotated[str, AfterValidator(storable_text)]
 
 
 class SubmissionIn(BaseModel):
     """An essay to score."""
 
-    telegram_id: int = Field(gt=0, le=2**63 - 1, description="Telegram user id of the candidate")
-    text: str = Field(min_length=1, max_length=20_000, description="The essay")
+    telegram_id: int = Field(
+        gt=0, le=TELEGRAM_ID_MAX, description="Telegram user id of the candidate"
+    )
+    text: StorableText = Field(min_length=1, max_length=20_000, description="The essay")
     task_type: TaskType | None = Field(
         default=None, description="task_1 or task_2; detected when absent"
     )
-    username: str | None = Field(default=None, max_length=255)
-    first_name: str | None = Field(default=None, max_length=255)
-    prompt: str | None = Field(
+    username: StorableText | None = Field(default=None, max_length=255)
+    first_name: StorableText | None = Field(default=None, max_length=255)
+    prompt: StorableText | None = Field(
         default=None,
         max_length=2_000,
         description="The task question the essay answers; relevance to it is scored",

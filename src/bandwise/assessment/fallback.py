@@ -60,7 +60,7 @@ def checked_against(result: AssessmentResult, offline: AssessmentResult) -> Asse
             offline.overall,
             gap,
         )
-        events.emit(events.DISAGREEMENT, assessor=result.assessor)
+        events.emit(events.ScoresDisagreed(result.assessor))
     shift = result.overall - offline.overall
     low = max(offline.band_low + shift, type(shift)(1))
     high = min(offline.band_high + shift, type(shift)(9))

@@ -21,6 +21,7 @@ from bandwise.assessment.types import AssessmentResult
 from bandwise.config import Settings
 from bandwise.errors import InvalidAssessment, ProviderUnavailable
 from bandwise.models import TaskType
+from bandwise.wording import plural
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +140,7 @@ class LLMAssessor:
                 return _content(response)
             if attempt == attempts:
                 raise ProviderUnavailable(
-                    f"provider failed after {attempts} attempt(s): {failure}"
+                    f"provider failed after {plural(attempts, 'attempt')}: {failure}"
                 ) from cause
             delay = min(
                 MAX_RETRY_AFTER,

@@ -58,18 +58,14 @@ class UpdateRecorder(BaseMiddleware):
             result = await handler(event, data)
         except DailyLimitReached:  # answered with the limit message: a refusal, not a failure
             self.counters.refused[kind] = self.counters.refused.get(kind, 0) + 1
-            events.emit(
-                events.BOT_UPDATE, kind=kind, seconds=time.monotonic() - started, refused=True
-            )
+            events.emit(events.BotUpdateHandled(kind, time.monotonic() - started, refused=True))
             raise
         except Exception:
             self.counters.failed[kind] = self.counters.failed.get(kind, 0) + 1
-            events.emit(
-                events.BOT_UPDATE, kind=kind, seconds=time.monotonic() - started, succeeded=False
-            )
+            events.emit(events.BotUpdateHandled(kind, time.monotonic() - started, succeeded=False))
             log.info("update %s failed after %.3f s", kind, time.monotonic() - started)
             raise
         self.counters.handled[kind] = self.counters.handled.get(kind, 0) + 1
-        events.emit(events.BOT_UPDATE, kind=kind, seconds=time.monotonic() - started)
+        events.emit(events.BotUpdateHandled(kind, time.monotonic() - started))
         log.debug("update %s handled in %.3f s", kind, time.monotonic() - started)
         return result

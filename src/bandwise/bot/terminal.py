@@ -46,7 +46,7 @@ from aiogram.types import (
 
 from bandwise.bot.dispatcher import build_dispatcher
 from bandwise.config import Settings
-from bandwise.runtime import start_runtime
+from bandwise.runtime import open_runtime
 
 # The Bot object needs a well-formed token; this one never leaves the process (no Telegram).
 LOCAL_TOKEN = "1:local-session-no-telegram"  # noqa: S105 (not a secret)
@@ -189,9 +189,15 @@ class TerminalChat:
     saved: list[Path] = field(default_factory=list)
 
     def say(self, text: str) -> None:
-        """Print one bot line block."""
-        indented = text.replace("\n", "\n    ")
-        self.out.write(f"bandwise › {indented}\n")
+        """Print one message of the bot, its later lines indented under the first."""
+        indented = "\n".join(f"    {line}" if line else "" for line in text.split("\n"))
+        self.out.write(f"bandwise › {indented.lstrip()}\n")
+        self.out.flush()
+
+    def echo(self, text: str) -> None:
+        """Print what the candidate sent (its first line, and how many lines it had)."""
+        first, *more = text.split("\n")
+        self.out.write(f"you › {first}" + (f" … ({len(more) + 1} lines)\n" if more else "\n"))
         self.out.flush()
 
     def show(self, method: TelegramMethod[Any]) -> None:
@@ -259,6 +265,7 @@ async def converse(
 ) -> None:
     """Feed each message read from ``lines`` to ``dispatcher``; print replies until the end."""
     bot, _ = recording_bot(chat.show)
+    typed = lines.isatty()  # typed lines are on the screen already; piped ones are echoed
     while (message := await read_message(lines)) is not None:
         text = message.strip()
         if text == QUIT:
@@ -267,18 +274,20 @@ async def converse(
             continue
         button = chat.picked(text)
         if button is not None and button.callback_data is not None:
-            chat.out.write(f"you › [{button.text}]\n")
+            chat.echo(f"[{button.text}]")
             update = user.press(button.callback_data)
         elif button is not None:
             chat.say(f"[a link button: {button.url or 'not a callback'}]")
             continue
         else:
+            if not typed:
+                chat.echo(message)
             update = user.text(message)
         await dispatcher.feed_update(bot, update)
 
 
 GREETING = (
-    "Chatting with bandwise on {database} (Telegram is not used). Type a message and press "
+    "Chat with bandwise (database {database}; Telegram is not used). Type a message and press "
     'Enter; a line with only """ starts and ends a message of several lines (an essay); '
     "type a button's number to press it; /quit or Ctrl-D ends.\n"
 )
@@ -293,11 +302,8 @@ async def try_bot(
     user: ChatUser | None = None,
 ) -> TerminalChat:
     """Chat with the real bot over ``settings``' database from ``lines``; print to ``out``."""
-    runtime = await start_runtime(settings)
-    try:
+    async with open_runtime(settings) as runtime:
         chat = TerminalChat(out, charts_dir or Path(tempfile.mkdtemp(prefix="bandwise-try-")))
         out.write(GREETING.format(database=settings.masked_database_url))
         await converse(build_dispatcher(runtime), lines, chat, user or ChatUser())
         return chat
-    finally:
-        await runtime.close()

@@ -12,6 +12,7 @@ from bandwise.services.history import History
 from bandwise.services.precheck import MAX_REASONABLE_WORDS, TASK_MINIMUM_WORDS
 from bandwise.services.stats import UsageStats
 from bandwise.services.submissions import MIN_WORDS
+from bandwise.wording import plural
 
 TELEGRAM_MESSAGE_LIMIT = 4096
 TASK_NAMES = {TaskType.TASK_1: "Task 1", TaskType.TASK_2: "Task 2"}
@@ -39,7 +40,7 @@ ASK_FOR_QUESTION = (
     "the score then checks your answer against it. Or tap <b>Skip</b>."
 )
 TOO_SHORT = (
-    "Your message has {count} word(s). Please send the complete essay — at least {min_words} words "
+    "Your message has {words}. Please send the complete essay — at least {min_words} words "
     "are needed for an assessment."
 )
 NOT_ENGLISH = (
@@ -74,8 +75,8 @@ NO_HISTORY = (
     "towards your target band! 💪"
 )
 LIMIT_REACHED = (
-    "You have used all {limit} free checks for today. Your limit resets at <b>{resets}</b> "
-    "({remaining} from now).\n\nGet <b>Pro</b> for {price} ⭐ for {days} days of unlimited checks: "
+    "You have used all {checks} for today. Your limit resets at <b>{resets}</b> "
+    "({remaining} from now).\n\nGet <b>Pro</b> for {price} ⭐ for {days} of unlimited checks: "
     "tap the button below or send /upgrade."
 )
 BUSY = "The service is busy right now. Please try again in a minute."
@@ -135,7 +136,7 @@ def ask_for_essay(task_type: TaskType) -> str:
 
 def too_short(count: int) -> str:
     """Return the request for a longer text."""
-    return TOO_SHORT.format(count=count, min_words=MIN_WORDS)
+    return TOO_SHORT.format(words=plural(count, "word"), min_words=MIN_WORDS)
 
 
 def too_long_warning(count: int) -> str:
@@ -160,11 +161,11 @@ def duration(seconds: float) -> str:
 def limit_reached(limit: int, resets_at: datetime, now: datetime, price: int, days: int) -> str:
     """Return the daily-limit message: when it resets and how to get Pro."""
     return LIMIT_REACHED.format(
-        limit=limit,
+        checks=plural(limit, "free check"),
         resets=utc(resets_at),
         remaining=duration((resets_at - now).total_seconds()),
         price=price,
-        days=days,
+        days=plural(days, "day"),
     )
 
 
@@ -220,7 +221,7 @@ def history(history: History) -> str:
     trend = history.trend
     lines += [
         "",
-        f"<b>Trend</b> over {trend.count} assessment(s)",
+        f"<b>Trend</b> over {plural(trend.count, 'assessment')}",
         f"Best: {band(trend.best)} · Average: "
         f"{'—' if trend.average is None else f'{trend.average:.2f}'}",
     ]

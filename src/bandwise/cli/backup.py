@@ -80,7 +80,7 @@ def list_command(
 @app.command()
 def verify(
     backup_id: Annotated[
-        str | None, typer.Argument(metavar="[ID]", help="Backup to verify")
+        str | None, typer.Argument(help="Backup to verify (omit with --all)")
     ] = None,
     all_backups: Annotated[bool, typer.Option("--all", help="Verify every backup")] = False,
     no_restore: Annotated[
@@ -173,7 +173,7 @@ def prune(
 @app.command()
 def schedule() -> None:
     """Run create → verify → prune at each BACKUP_SCHEDULE time (foreground, for a service)."""
-    settings = command_settings()
+    settings = command_settings(service=True)
 
     async def main() -> list[backups.ScheduledRun]:
         async with open_engine(settings) as engine:

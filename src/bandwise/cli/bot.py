@@ -19,7 +19,7 @@ def run_command() -> None:
     """Run the bot with long polling until interrupted (BOT_TOKEN required)."""
     from bandwise.bot.service import run_bot
 
-    settings = command_settings()
+    settings = command_settings(service=True)
     run(lambda: run_bot(settings))
 
 

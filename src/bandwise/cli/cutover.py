@@ -9,9 +9,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from bandwise.cli.context import command_settings
+from bandwise.cli.context import command_settings, open_engine
 from bandwise.cli.errors import run
 from bandwise.cli.importer import SkipTableOption
+from bandwise.db.readiness import ping
 from bandwise.ops.cutover import CutoverOptions, CutoverReport, StepRecord, run_cutover
 
 
@@ -75,6 +76,8 @@ def cutover(
     )
 
     async def main() -> CutoverReport:
+        async with open_engine(settings, postgres) as engine:  # unreachable: three lines, exit 3
+            await ping(engine, settings.db_connect_timeout)
         return await run_cutover(settings, options)
 
     result = run(main)

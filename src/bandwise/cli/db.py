@@ -13,6 +13,7 @@ from bandwise.cli.errors import run
 from bandwise.db import migrate
 from bandwise.db.readiness import wait_for_database
 from bandwise.errors import MigrationError
+from bandwise.wording import plural
 
 app = typer.Typer(help="Database: wait, migrate, inspect.", no_args_is_help=True)
 importer_commands.register(app)  # import-sqlite, verify-import
@@ -37,7 +38,7 @@ def wait(
             )
 
     attempts = run(main)
-    typer.echo(f"database ready (after {attempts} attempt{'s' if attempts != 1 else ''})")
+    typer.echo(f"database ready (after {plural(attempts, 'attempt')})")
 
 
 @app.command()

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from bandwise.cli.context import command_settings, open_engine
 from bandwise.cli.errors import run
+from bandwise.db.readiness import ping
 from bandwise.ops.monitoring.prometheus_rules import (
     ALERT_RULES_FILE,
     render_alert_rules,
@@ -20,6 +21,7 @@ from bandwise.ops.monitoring.prometheus_rules import (
 )
 from bandwise.ops.monitoring.status import DatabaseStatus, collect_status
 from bandwise.units import format_bytes
+from bandwise.wording import plural
 
 UrlOption = Annotated[str | None, typer.Option("--url", help="Database URL (default: configured)")]
 
@@ -48,7 +50,7 @@ def render_table(status: DatabaseStatus) -> Table:
         table.add_row("connections", f"{total} of {status.max_connections} ({states})")
     table.add_row("size", format_bytes(status.size_bytes) if status.up else "unknown")
     for name, amount, unit in status.biggest_tables:
-        shown = format_bytes(amount) if unit == "bytes" else f"{amount} rows"
+        shown = format_bytes(amount) if unit == "bytes" else plural(amount, "row")
         table.add_row(f"table {name}", shown)
     backup = status.last_backup
     table.add_row(
@@ -101,6 +103,8 @@ def register(db_app: typer.Typer) -> None:
 
         async def main() -> DatabaseStatus:
             async with open_engine(settings, url) as engine:
+                if not as_json:  # a database that is down: its cause in three lines, no table
+                    await ping(engine, settings.db_connect_timeout)
                 return await collect_status(engine, settings)
 
         result = run(main)

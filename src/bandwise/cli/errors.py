@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from bandwise import errors
+from bandwise.config import mask_url
+from bandwise.db.errors import CONNECTION_ERRORS, DRIVER_ERRORS, to_domain_error
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+# Errors that reach a command without a domain meaning yet: translated below, no traceback.
+UNTRANSLATED: tuple[type[BaseException], ...] = (*DRIVER_ERRORS, OSError)
 
 EXIT_CODES: list[tuple[type[errors.BandwiseError], int]] = [
     (errors.ConfigurationError, 2),
@@ -32,24 +39,38 @@ def exit_code_for(error: errors.BandwiseError) -> int:
     return 1
 
 
-def fail(error: errors.BandwiseError) -> None:
+def fail(error: errors.BandwiseError) -> NoReturn:
     """Print ``error`` to stderr (no traceback) and exit with its code."""
     print(f"error: {error.message}", file=sys.stderr)
     raise SystemExit(exit_code_for(error))
 
 
-def guarded(function: Callable[[], T]) -> T:
-    """Call ``function``; a domain error becomes a message and an exit code."""
+def translate(error: BaseException, target: str | None) -> errors.BandwiseError:
+    """Return the domain error for an untranslated driver or system error."""
+    log.debug("untranslated error", exc_info=error)  # the traceback, for -v
+    shown = mask_url(target) if target else "the configured database"
+    if isinstance(error, CONNECTION_ERRORS):
+        return to_domain_error(error, shown)
+    return errors.OperationFailed(str(error) or type(error).__name__)
+
+
+def guarded(function: Callable[[], T], *, target: str | None = None) -> T:
+    """Call ``function``; a domain error becomes a message and an exit code.
+
+    ``target`` (a database URL, masked when shown) names the database in messages about
+    driver errors that arrive untranslated.
+    """
     try:
         return function()
     except errors.BandwiseError as error:
         fail(error)
-        raise AssertionError("unreachable") from error
+    except UNTRANSLATED as error:
+        fail(translate(error, target))
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         raise SystemExit(130) from None
 
 
-def run(coroutine_factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
+def run(coroutine_factory: Callable[[], Coroutine[Any, Any, T]], *, target: str | None = None) -> T:
     """Run an async library call from a command, translating domain errors."""
-    return guarded(lambda: asyncio.run(coroutine_factory()))
+    return guarded(lambda: asyncio.run(coroutine_factory()), target=target)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Annotated
 
 import typer
 
@@ -12,7 +13,7 @@ from bandwise.cli import bot as bot_commands
 from bandwise.cli import config as config_commands
 from bandwise.cli import db as db_commands
 from bandwise.cli import db_status
-from bandwise.cli.context import command_settings
+from bandwise.cli.context import command_settings, set_verbosity
 from bandwise.cli.errors import run
 
 app = typer.Typer(
@@ -29,12 +30,30 @@ app.add_typer(backup_commands.app, name="backup")
 log = logging.getLogger(__name__)
 
 
+@app.callback()
+def options(
+    verbose: Annotated[
+        int,
+        typer.Option(
+            "--verbose",
+            "-v",
+            count=True,
+            show_default=False,
+            metavar=" ",
+            help="Log more: -v for progress, -vv for debugging",
+        ),
+    ] = 0,
+) -> None:
+    """bandwise: IELTS Writing scoring bot and its data platform."""
+    set_verbosity(verbose)
+
+
 @app.command()
 def serve() -> None:
     """Apply migrations and run the HTTP service (and the bot when BOT_TOKEN is set)."""
     from bandwise.api.server import serve_http
 
-    settings = command_settings()
+    settings = command_settings(service=True)
     run(lambda: serve_http(settings))
 
 

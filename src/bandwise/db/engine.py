@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import NullPool
 
 from bandwise.config import Settings, mask_url, normalise_database_url
+from bandwise.db.errors import sqlite_unopenable, unavailable
 from bandwise.db.pool_counts import track_connections
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,17 @@ def create_sqlite_engine(
 ) -> AsyncEngine:
     """Create a SQLite engine with bandwise's connection settings (parent folder created)."""
     target = make_url(url)
-    Path(target.database or "").parent.mkdir(parents=True, exist_ok=True)
+    folder = Path(target.database or "").parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        why = (
+            "a file is in the way"
+            if isinstance(error, FileExistsError | NotADirectoryError)
+            else error.strerror or str(error)
+        )
+        reason = f"cannot create the folder {folder} ({why})"
+        raise unavailable(sqlite_unopenable(mask_url(target), reason), mask_url(target)) from None
     engine = create_async_engine(target, connect_args={"timeout": busy_timeout}, **options)
     install_sqlite_hooks(
         engine, busy_timeout, foreign_keys=foreign_keys, synchronous=synchronous, wal=wal

@@ -7,12 +7,14 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bandwise.db.engine import describe_target
-from bandwise.errors import DatabaseUnavailable
+from bandwise.db.errors import Diagnosis, diagnose, unavailable
+from bandwise.wording import plural
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +54,8 @@ async def wait_for_database(
 ) -> int:
     """Wait until the database answers; return the attempts it took.
 
-    Raises DatabaseUnavailable naming host, port and the last cause after ``timeout`` seconds.
+    Raises DatabaseUnavailable naming the cause, the masked target and what to try: at once when
+    waiting cannot help (a wrong password, a missing database), else after ``timeout`` seconds.
     """
     target = describe_target(engine)
     deadline = time.monotonic() + timeout
@@ -65,22 +68,24 @@ async def wait_for_database(
             await ping(engine, max(0.1, min(attempt_timeout, remaining)))
         except Exception as error:
             cause = _cause(error)
+            diagnosis = diagnose(error, target) or Diagnosis(
+                cause, "check that the database is running and reachable"
+            )
+            if diagnosis.permanent:
+                raise unavailable(diagnosis, target) from None
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                url = engine.url
-                where = (
-                    f"SQLite file {url.database}"
-                    if engine.dialect.name == "sqlite"
-                    else f"host {url.host or 'localhost'} port {url.port or 5432}"
-                )
-                raise DatabaseUnavailable(
-                    f"gave up waiting for the database after {attempt} attempts in {timeout:g} s: "
-                    f"{where} ({target}): {cause}",
-                    host=url.host,
-                    port=url.port,
+                attempts = plural(attempt, "attempt")
+                raise unavailable(
+                    replace(
+                        diagnosis,
+                        cause=f"{diagnosis.cause}; gave up waiting for the database after "
+                        f"{attempts} in {timeout:g} s",
+                    ),
+                    target,
                 ) from None
             delay = min(next(delays), remaining)
-            log.warning(
+            log.info(
                 "database not ready (attempt %d): %s; next try in %.2f s", attempt, cause, delay
             )
             await asyncio.sleep(delay)

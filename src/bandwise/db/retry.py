@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bandwise import events
 from bandwise.config import mask_url
 from bandwise.db.errors import error_kind, is_transient, to_domain_error
 from bandwise.db.readiness import backoff_delays
@@ -18,26 +19,6 @@ from bandwise.errors import BandwiseError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-# Observers (metrics) learn about retries and failures without this module importing them.
-RetryObserver = Callable[[str], None]
-_retry_observers: list[RetryObserver] = []
-_error_observers: list[RetryObserver] = []
-
-
-def on_retry(observer: RetryObserver) -> None:
-    """Register ``observer(kind)`` to be called on each retried failure."""
-    _retry_observers.append(observer)
-
-
-def on_database_error(observer: RetryObserver) -> None:
-    """Register ``observer(kind)`` to be called on each database error surfaced to callers."""
-    _error_observers.append(observer)
-
-
-def _notify(observers: list[RetryObserver], kind: str) -> None:
-    for observer in observers:
-        observer(kind)
 
 
 async def run_transaction(
@@ -66,7 +47,7 @@ async def run_transaction(
             kind = error_kind(error)
             if retry and attempt < attempts and is_transient(error):
                 delay = next(delays)
-                _notify(_retry_observers, kind)
+                events.emit(events.DatabaseRetried(kind))
                 log.warning(
                     "transient database failure (%s), retry %d/%d in %.2f s",
                     kind,
@@ -76,7 +57,7 @@ async def run_transaction(
                 )
                 await asyncio.sleep(delay)
                 continue
-            _notify(_error_observers, kind)
+            events.emit(events.DatabaseFailed(kind))
             domain = to_domain_error(error, target)
             if attempt > 1:
                 domain.message = f"{domain.message} (after {attempt} attempts)"

@@ -31,12 +31,6 @@ SCORE_COLUMNS = (
     "grammatical_accuracy_score",
     "overall_band_score",
 )
-JUSTIFICATION_COLUMNS = (
-    "task_achievement_justification",
-    "coherence_cohesion_justification",
-    "lexical_resource_justification",
-    "grammatical_accuracy_justification",
-)
 
 
 class BandType(TypeDecorator[Decimal]):

@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bandwise.models import Assessment, Submission
 from bandwise.models.assessment import normalise_band
 
+CHART_POINTS = 500  # the newest assessments a history chart shows
+
 
 async def create(session: AsyncSession, submission_id: int, **fields: Any) -> Assessment:
     """Insert the assessment of ``submission_id`` and return it."""
@@ -50,7 +52,7 @@ class BandSeriesPoint:
 
 
 async def band_series(
-    session: AsyncSession, user_id: int, limit: int = 500
+    session: AsyncSession, user_id: int, limit: int = CHART_POINTS
 ) -> list[BandSeriesPoint]:
     """Return the user's latest ``limit`` assessments, oldest first."""
     statement = (

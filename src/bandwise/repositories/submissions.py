@@ -41,6 +41,24 @@ async def set_status(session: AsyncSession, submission_id: int, status: Processi
     )
 
 
+async def fail_if_pending(session: AsyncSession, submission_id: int) -> bool:
+    """Mark a pending submission failed; return whether this call did (claimed it).
+
+    Whoever claims the row gives its check back: the request itself or the sweep of abandoned
+    submissions, never both.
+    """
+    claimed = await session.execute(
+        update(Submission)
+        .where(
+            Submission.id == submission_id,
+            Submission.processing_status == ProcessingStatus.PENDING,
+        )
+        .values(processing_status=ProcessingStatus.FAILED)
+        .returning(Submission.id)
+    )
+    return claimed.first() is not None
+
+
 async def latest_with_assessments(
     session: AsyncSession, user_id: int, limit: int
 ) -> list[tuple[Submission, Assessment | None]]:
@@ -65,24 +83,6 @@ async def count_since(session: AsyncSession, since: datetime) -> int:
 async def count(session: AsyncSession) -> int:
     """Return how many submissions there are."""
     return int(await session.scalar(select(func.count()).select_from(Submission)) or 0)
-
-
-async def fail_if_pending(session: AsyncSession, submission_id: int) -> bool:
-    """Mark one submission failed if it is still pending; return whether this call did it.
-
-    The status test makes the claim: of a request giving its check back and a sweep of
-    abandoned submissions, only one wins, so a check is never refunded twice.
-    """
-    statement = (
-        update(Submission)
-        .where(
-            Submission.id == submission_id,
-            Submission.processing_status == ProcessingStatus.PENDING,
-        )
-        .values(processing_status=ProcessingStatus.FAILED)
-        .returning(Submission.id)
-    )
-    return (await session.execute(statement)).first() is not None
 
 
 async def fail_pending_before(

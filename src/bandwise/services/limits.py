@@ -6,13 +6,16 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bandwise import events
 from bandwise.config import Settings
+from bandwise.db.errors import CONNECTION_ERRORS
 from bandwise.errors import DailyLimitReached
 from bandwise.models import User
-from bandwise.repositories import rate_limits
+from bandwise.models.base import utcnow
+from bandwise.repositories import rate_limits, users
+from bandwise.wording import plural
 
 
 @dataclass(frozen=True)
@@ -69,13 +72,38 @@ async def consume_check(
     resets_at = policy.resets_at(now)
     if used is None:
         assert limit is not None
-        events.emit(events.RATE_LIMIT_REFUSED)
-        raise DailyLimitReached(
-            f"daily limit of {limit} checks reached; it resets at {resets_at.isoformat()}",
-            limit=limit,
-            resets_at=resets_at,
-        )
+        events.emit(events.LimitRefused())
+        raise _limit_reached(limit, resets_at)
     return Allowance(used=used, limit=limit, resets_at=resets_at)
+
+
+def _limit_reached(limit: int, resets_at: datetime) -> DailyLimitReached:
+    return DailyLimitReached(
+        f"daily limit of {plural(limit, 'check')} reached; it resets at {resets_at.isoformat()}",
+        limit=limit,
+        resets_at=resets_at,
+    )
+
+
+async def ensure_check_left(
+    sessions: async_sessionmaker[AsyncSession],
+    policy: LimitPolicy,
+    telegram_id: int,
+    now: datetime | None = None,
+) -> None:
+    """Raise DailyLimitReached when the candidate has no check left today; consume nothing.
+
+    A database that cannot answer is no reason to refuse here: the submission decides then.
+    """
+    moment = now or utcnow()
+    try:
+        async with sessions() as session:
+            user = await users.get_by_telegram_id(session, telegram_id)
+            standing = None if user is None else await allowance(session, policy, user, moment)
+    except CONNECTION_ERRORS:
+        return
+    if standing is not None and standing.limit is not None and standing.remaining == 0:
+        raise _limit_reached(standing.limit, standing.resets_at)
 
 
 async def refund_check(

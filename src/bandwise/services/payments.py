@@ -15,6 +15,7 @@ from bandwise.db.retry import run_transaction
 from bandwise.errors import Conflict, DatabaseError, InvalidInput, NotFound
 from bandwise.models import Payment, User
 from bandwise.repositories import payments, users
+from bandwise.wording import plural
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +47,11 @@ def pro_invoice(settings: Settings) -> Invoice:
     """Return the Pro invoice priced by ``PRO_PRICE_STARS`` for ``PRO_PERIOD_DAYS`` days."""
     days = settings.pro_period_days
     return Invoice(
-        title=f"bandwise Pro — {days} days",
+        title=f"bandwise Pro — {plural(days, 'day')}",
         description=(
-            f"Unlimited essay checks for {days} days"
+            f"Unlimited essay checks for {plural(days, 'day')}"
             if settings.pro_daily_limit is None
-            else f"{settings.pro_daily_limit} essay checks a day for {days} days"
+            else f"{settings.pro_daily_limit} essay checks a day for {plural(days, 'day')}"
         ),
         payload=f"{PAYLOAD_PREFIX}{days}",
         currency=STARS,
@@ -139,7 +140,7 @@ async def record_payment(
             payload,
         )
         raise
-    events.emit(events.PAYMENT, outcome="succeeded" if outcome.recorded else "duplicate")
+    events.emit(events.PaymentHandled("succeeded" if outcome.recorded else "duplicate"))
     return outcome
 
 
@@ -175,7 +176,7 @@ async def refund_payment(
         return payment
 
     payment = await run_transaction(sessions, take_back, retry=False)
-    events.emit(events.PAYMENT, outcome="refunded")
+    events.emit(events.PaymentHandled("refunded"))
     return payment
 
 

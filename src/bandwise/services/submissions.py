@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -148,14 +149,16 @@ async def submit_essay(
         result = await _assess(assessor, text, task_type, prompt)
         return SubmissionOutcome(None, None, result, task_type, count, None, saved=False)
 
-    events.emit(events.SUBMISSION, task_type=task_type.value)
+    events.emit(events.EssaySubmitted(task_type.value))
     try:
         result = earlier or await _assess(assessor, text, task_type, prompt)
     except asyncio.CancelledError:  # the process is stopping past its grace period
         await asyncio.shield(_give_back(sessions, policy, submission, moment))
         raise
     except AssessmentFailed:
-        await _give_back(sessions, policy, submission, moment, attempts=retry_attempts)
+        await run_transaction(
+            sessions, _failed_and_refunded(policy, submission, moment), attempts=retry_attempts
+        )
         raise
 
     async def store(session: AsyncSession) -> Assessment:
@@ -179,25 +182,37 @@ async def submit_essay(
     )
 
 
-async def _give_back(
-    sessions: async_sessionmaker[AsyncSession],
-    policy: LimitPolicy,
-    submission: Submission,
-    moment: datetime,
-    *,
-    attempts: int = 1,
-) -> None:
-    """Best effort: mark the submission failed and refund its check, unless already swept.
+def _failed_and_refunded(
+    policy: LimitPolicy, submission: Submission, moment: datetime
+) -> Callable[[AsyncSession], Awaitable[None]]:
+    """Return the unit of work failing ``submission`` and refunding its check, once.
 
-    If the database is still away this fails too; ``recover_abandoned`` catches it later.
+    The check goes back only if this request still finds the submission pending: the sweep
+    of abandoned submissions may have claimed (and refunded) it already.
     """
 
     async def mark_failed(session: AsyncSession) -> None:
         if await submissions.fail_if_pending(session, submission.id):
             await refund_check(session, policy, submission.user_id, moment)
 
+    return mark_failed
+
+
+async def _give_back(
+    sessions: async_sessionmaker[AsyncSession],
+    policy: LimitPolicy,
+    submission: Submission,
+    moment: datetime,
+) -> None:
+    """Best effort after a failed save: mark the submission failed and refund the check.
+
+    If the database is still away this fails too; ``recover_abandoned`` catches it later.
+    """
+
     try:
-        await run_transaction(sessions, mark_failed, attempts=attempts)
+        await run_transaction(
+            sessions, _failed_and_refunded(policy, submission, moment), attempts=1
+        )
     except DatabaseError as error:
         log.warning("submission %s left pending (%s); it is recovered later", submission.id, error)
 
@@ -263,11 +278,11 @@ async def _assess(
     try:
         result = await assessor.assess(text, task_type, prompt=prompt)
     except AssessmentFailed:
-        events.emit(events.ASSESSMENT, assessor=assessor.name, succeeded=False)
+        events.emit(events.EssayScored(assessor.name, succeeded=False))
         raise
     except Exception as error:
-        events.emit(events.ASSESSMENT, assessor=assessor.name, succeeded=False)
+        events.emit(events.EssayScored(assessor.name, succeeded=False))
         log.exception("assessor %s failed", assessor.name)
         raise AssessmentFailed(f"the essay could not be scored: {error}") from error
-    events.emit(events.ASSESSMENT, assessor=result.assessor, succeeded=True)
+    events.emit(events.EssayScored(result.assessor, succeeded=True))
     return result

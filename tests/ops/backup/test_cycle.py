@@ -68,6 +68,7 @@ async def test_counts_match_the_archive_while_the_bot_writes(
 ) -> None:
     """Counts and dump share one snapshot: rows written meanwhile are in neither."""
     stop = asyncio.Event()
+    first_written = asyncio.Event()
     written = 0
 
     async def bot() -> None:
@@ -82,10 +83,11 @@ async def test_counts_match_the_archive_while_the_bot_writes(
                     {"t": 900_000 + written},
                 )
             written += 1
-            await asyncio.sleep(0.005)
+            first_written.set()
+            await asyncio.sleep(0.005)  # pacing the writer, not synchronisation
 
     writer = asyncio.create_task(bot())
-    await asyncio.sleep(0.05)
+    await asyncio.wait_for(first_written.wait(), timeout=30)
     try:
         manifest = await create_backup(settings, seeded)
     finally:

@@ -25,6 +25,7 @@ from testkit.importer import fetch, table_counts
 from testkit.legacy import quirky_legacy_data, write_generated_legacy_file, write_legacy_file
 from testkit.pg_cluster import PgCluster
 from testkit.service import subprocess_env
+from testkit.waiting import wait_until_async
 
 
 async def _checksums(url: str) -> list[tuple[object, ...]]:
@@ -42,16 +43,16 @@ async def _checksums(url: str) -> list[tuple[object, ...]]:
 
 async def _wait_for_copy(url: str, timeout: float = 60.0) -> None:
     connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            copying = await connection.fetchval(
+
+    async def copying() -> bool:
+        return bool(
+            await connection.fetchval(
                 "SELECT count(*) FROM pg_stat_activity WHERE query ILIKE 'COPY%submissions%'"
             )
-            if copying:
-                return
-            await asyncio.sleep(0.01)
-        raise AssertionError("the importer never reached the COPY of submissions")
+        )
+
+    try:
+        await wait_until_async(copying, timeout=timeout, what="the importer reaches the COPY")
     finally:
         await connection.close()
 
@@ -88,14 +89,14 @@ async def test_kill_9_mid_copy_leaves_target_unchanged_and_rerun_succeeds(
     assert process.returncode == -signal.SIGKILL
 
     # the server notices the dropped connection and rolls back; wait for the backend to go
-    for _ in range(200):
+    async def importer_gone() -> bool:
         rows = await fetch(
             target_url,
             "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE '%import%'",
         )
-        if rows[0][0] == 0:
-            break
-        await asyncio.sleep(0.05)
+        return bool(rows[0][0] == 0)
+
+    await wait_until_async(importer_gone, timeout=10, what="the killed importer's backend ends")
     assert await _checksums(target_url) == before
 
     rerun = subprocess.run(
@@ -131,6 +132,7 @@ async def test_source_written_during_the_import_gives_a_consistent_snapshot(
     source = tmp_path / "live.db"
     write_generated_legacy_file(source, 300)
     stop = threading.Event()
+    first_written = threading.Event()
     written = 0
 
     def legacy_bot() -> None:
@@ -152,13 +154,14 @@ async def test_source_written_during_the_import_gives_a_consistent_snapshot(
                 )
             next_id += 1
             written += 1
+            first_written.set()
             time.sleep(0.001)
         connection.close()
 
     writer = threading.Thread(target=legacy_bot)
     writer.start()
     try:
-        await asyncio.sleep(0.2)
+        assert await asyncio.to_thread(first_written.wait, 30), "the legacy bot never wrote"
         report = await import_sqlite(source, target_url, import_settings, ImportOptions())
     finally:
         stop.set()

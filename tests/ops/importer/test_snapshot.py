@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from bandwise.ops.importer.snapshot import check_integrity, open_snapshot
 from testkit.legacy import write_generated_legacy_file
+from testkit.waiting import wait_until
 
 
 @pytest.fixture
@@ -63,6 +63,18 @@ def test_wal_file_is_copied(source: Path, tmp_path: Path) -> None:
         snapshot.close()
 
 
+def _readers_refused(source: Path) -> bool:
+    """Tell whether a new reader is refused (a writer waiting to commit holds PENDING)."""
+    probe = sqlite3.connect(source, timeout=0)
+    try:
+        probe.execute("SELECT count(*) FROM users").fetchone()
+    except sqlite3.OperationalError:
+        return True
+    finally:
+        probe.close()
+    return False
+
+
 def test_a_committing_writer_is_let_through_before_the_snapshot_is_held(
     source: Path, tmp_path: Path
 ) -> None:
@@ -73,7 +85,7 @@ def test_a_committing_writer_is_let_through_before_the_snapshot_is_held(
     reader.execute("SELECT count(*) FROM users").fetchone()
     writer = threading.Thread(target=_insert_user, args=(source, 10_004, 5.0))
     writer.start()
-    time.sleep(0.2)  # the writer now waits with PENDING
+    wait_until(lambda: _readers_refused(source), timeout=10, what="the writer holds PENDING")
     release = threading.Timer(0.3, lambda: reader.execute("ROLLBACK"))
     release.start()
     scratch = tmp_path / "scratch"

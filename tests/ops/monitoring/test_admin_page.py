@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,14 +17,14 @@ from pydantic import SecretStr
 
 from bandwise.api.app import create_app
 from bandwise.config import Settings, load_settings
-from bandwise.ops.monitoring.service import start_monitoring
+from bandwise.ops.monitoring.service import monitoring_of, start_monitoring
 from bandwise.runtime import Runtime
 from testkit.backup import write_manifest
 from testkit.essays import TASK2_ESSAY
+from testkit.monitoring import ADMIN_TOKEN, asgi_client
 from testkit.pg_cluster import PgCluster, free_port
 from testkit.tools import require_tool
-
-ADMIN_TOKEN = "admin-token-for-tests-0123456789"
+from testkit.waiting import wait_until
 
 
 async def test_admin_page_requires_the_token(settings: Settings, runtime: Runtime) -> None:
@@ -33,10 +32,10 @@ async def test_admin_page_requires_the_token(settings: Settings, runtime: Runtim
     runtime.settings = guarded
     monitoring = start_monitoring(runtime)
     try:
-        async with _client(create_app(guarded, runtime)) as client:
+        async with asgi_client(create_app(guarded, runtime)) as client:
             assert (await client.get("/admin")).status_code == 404  # off without ADMIN_TOKEN
         runtime.settings = settings.model_copy(update={"admin_token": SecretStr(ADMIN_TOKEN)})
-        async with _client(create_app(runtime.settings, runtime)) as client:
+        async with asgi_client(create_app(runtime.settings, runtime)) as client:
             assert (await client.get("/admin")).status_code == 401
             wrong = {"Authorization": "Bearer nope"}
             assert (await client.get("/admin", headers=wrong)).status_code == 401
@@ -55,10 +54,6 @@ async def test_admin_page_requires_the_token(settings: Settings, runtime: Runtim
         await monitoring.stop()
 
 
-def _client(app: FastAPI) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bandwise")
-
-
 @contextmanager
 def serving(app: FastAPI) -> Iterator[str]:
     """Run ``app`` under uvicorn on a loopback port (its lifespan included)."""
@@ -68,10 +63,8 @@ def serving(app: FastAPI) -> Iterator[str]:
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
+    wait_until(lambda: server.started or not thread.is_alive(), timeout=30, what="uvicorn starts")
+    assert server.started, "uvicorn stopped before it started"
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -80,7 +73,8 @@ def serving(app: FastAPI) -> Iterator[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.postgres_only
+@pytest.mark.postgres
+@pytest.mark.system_tools  # headless Chromium
 def test_admin_page_renders_in_headless_chromium(
     pg_cluster: PgCluster, pg_template: str, tmp_path: Path, project_root: Path
 ) -> None:
@@ -109,7 +103,8 @@ def _render_in_chromium(
     artifacts.mkdir(exist_ok=True)
     screenshot = artifacts / "admin-page.png"
     screenshot.unlink(missing_ok=True)
-    with serving(create_app(settings)) as base:
+    app = create_app(settings)
+    with serving(app) as base:
         for telegram_id in (1, 2, 3):
             response = httpx.post(
                 f"{base}/api/v1/submissions",
@@ -117,7 +112,11 @@ def _render_in_chromium(
                 json={"telegram_id": telegram_id, "text": TASK2_ESSAY},
             )
             assert response.status_code == 201, response.text
-        time.sleep(1.5)  # a few collector samples for the charts
+        monitoring = monitoring_of(app.state.runtime)
+        assert monitoring is not None
+        wait_until(  # a few collector samples for the charts
+            lambda: len(monitoring.history.samples()) >= 3, timeout=30, what="three samples"
+        )
         url = f"{base}/admin?token={ADMIN_TOKEN}"
         common = [
             chromium,
@@ -143,6 +142,7 @@ def _render_in_chromium(
     html = dom.stdout
     assert "bandwise · database health" in html
     assert html.count('class="series"') == 4  # every chart has a line
+    assert html.count("time (UTC)") == 4 and "<th>verified</th>" in html  # axes, headers
     assert "BandwiseBackupVerifyFailed" in html  # firing alert listed
     assert "postgresql" in html and ADMIN_TOKEN not in html
     assert shot.returncode == 0, shot.stderr[-2000:]

@@ -24,12 +24,11 @@ from bandwise.ops.monitoring.notify import Notifier
 from bandwise.ops.monitoring.outbox import RETRY_BASE_SECONDS, Outbox
 from bandwise.ops.monitoring.pg_stats import DatabaseStats
 from bandwise.ops.monitoring.rules import DEFAULT_RULES, Observation
-from bandwise.ops.monitoring.service import MONITORING_KEY, Monitoring
+from bandwise.ops.monitoring.service import Monitoring
 from bandwise.runtime import Runtime
 from testkit.backup import write_manifest
 from testkit.http_receiver import Receiver, http_receiver
-from tests.ops.monitoring.test_admin_page import ADMIN_TOKEN, _client
-from tests.ops.monitoring.test_rules import NOW, backup, pg
+from testkit.monitoring import ADMIN_TOKEN, NOW, asgi_client, backup, pg
 
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 TARGET = "postgresql+asyncpg://bandwise:***@db.internal:5432/bandwise"
@@ -169,12 +168,12 @@ async def test_admin_page_shows_a_failed_delivery_until_it_is_delivered(
             }
         )
         monitoring = Monitoring(runtime)
-        runtime.extras[MONITORING_KEY] = monitoring
+        runtime.monitoring = monitoring
         app = create_app(runtime.settings, runtime)
         headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
         try:
             await monitoring.tick()
-            async with _client(app) as client:
+            async with asgi_client(app) as client:
                 failed = (await client.get("/admin", headers=headers)).text
                 # The retry is due at the next collection after the backoff.
                 await monitoring.alerter.outbox.flush(time.time() + RETRY_BASE_SECONDS)

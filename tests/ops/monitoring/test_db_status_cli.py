@@ -69,7 +69,8 @@ def test_status_of_an_unreachable_database_exits_3(
     assert down.startswith("database postgresql+asyncpg://bandwise:***@127.0.0.1:")
     assert "hunter2-secret" not in result.stdout + result.stderr
 
+    # Without --json a database that is down is three lines naming the cause, not a table.
     table = _status(bandwise_executable, url, tmp_path / "backups")
-    assert table.returncode == 3
-    assert "unknown (database unreachable" in table.stdout
-    assert "base (" not in table.stdout
+    assert table.returncode == 3 and table.stdout == ""
+    assert table.stderr.splitlines()[0] == "error: cannot use the database: connection refused"
+    assert len(table.stderr.splitlines()) == 3 and "hunter2-secret" not in table.stderr

@@ -8,6 +8,8 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from bandwise.config import Settings
 from bandwise.ops.monitoring.prometheus_rules import prometheus_duration, render_alert_rules
 from bandwise.ops.monitoring.rules import DEFAULT_RULES
@@ -25,6 +27,7 @@ def _promtool(*args: str, stdin: bytes | None = None) -> subprocess.CompletedPro
     )
 
 
+@pytest.mark.system_tools  # promtool
 def test_alert_rules_pass_promtool_check_and_unit_tests(project_root: Path) -> None:
     rules = project_root / "deploy" / "prometheus"
     checked = _promtool("check", "rules", str(rules / "alerts.yml"))
@@ -71,6 +74,7 @@ def _bandwise(executable: str, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.system_tools  # promtool
 async def test_exposition_is_valid_and_covers_dashboard_and_rules(
     runtime: Runtime,
     settings: Settings,

@@ -9,20 +9,13 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bandwise import events
 from bandwise.config import Settings
 from bandwise.db.engine import create_engine, create_sessionmaker
 from bandwise.db.retry import run_transaction
 from bandwise.errors import DatabaseBusy
-from bandwise.ops.monitoring.metrics import (
-    EngineMetrics,
-    record_assessment,
-    record_bot_update,
-    record_payment,
-    record_rate_limit_refusal,
-    record_submission,
-    safe_label,
-    sql_operation,
-)
+from bandwise.ops.monitoring.metrics import EngineMetrics, safe_label, sql_operation
+from testkit.waiting import wait_until_async
 
 
 def test_operation_label_is_the_first_keyword_only() -> None:
@@ -52,8 +45,11 @@ async def test_pool_metrics_rise_then_count_waiters_and_timeouts(settings: Setti
                 await connection.execute(text("SELECT 1"))
 
         waiting = asyncio.create_task(third())
-        await asyncio.sleep(0.2)
-        assert metrics.value("bandwise_db_pool_waiters") == 1
+
+        async def third_waits() -> bool:
+            return metrics.value("bandwise_db_pool_waiters") == 1
+
+        await wait_until_async(third_waits, timeout=10, what="the third checkout waits")
         with pytest.raises(Exception, match="QueuePool limit"):
             await waiting
         assert metrics.value("bandwise_db_pool_waiters") == 0
@@ -115,12 +111,12 @@ async def test_application_counters_reach_every_registry(settings: Settings) -> 
     first, second = EngineMetrics(engine, capacity=30), EngineMetrics(engine, capacity=30)
     try:
         before = first.value("bandwise_submissions_total", {"task_type": "task_2"}) or 0
-        record_submission("task_2")
-        record_assessment("heuristic")
-        record_assessment("llm", succeeded=False)
-        record_rate_limit_refusal()
-        record_bot_update("message", 0.12)
-        record_payment("succeeded")
+        events.emit(events.EssaySubmitted("task_2"))
+        events.emit(events.EssayScored("heuristic", succeeded=True))
+        events.emit(events.EssayScored("llm", succeeded=False))
+        events.emit(events.LimitRefused())
+        events.emit(events.BotUpdateHandled("message", 0.12))
+        events.emit(events.PaymentHandled("succeeded"))
         for metrics in (first, second):
             assert (
                 metrics.value("bandwise_submissions_total", {"task_type": "task_2"}) == before + 1

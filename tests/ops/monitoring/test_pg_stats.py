@@ -109,6 +109,7 @@ def _as_postgres(args: list[str]) -> list[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.postgres
 async def test_replication_lag_and_slowest_statements() -> None:
     primary = PgCluster(settings={"shared_preload_libraries": "'pg_stat_statements'"})
     primary.start()

@@ -59,7 +59,9 @@ async def test_nothing_private_leaks(
                 assert failed.status_code == 422
                 await monitoring.tick()
                 for path in ("/metrics", "/health/live", "/health/ready"):
-                    response = await client.get(path)
+                    # /metrics needs API_TOKEN like every route but /health/*.
+                    bearer = {"Authorization": f"Bearer {API_TOKEN}"}
+                    response = await client.get(path, headers=bearer)
                     assert response.status_code == 200
                     outputs.append(response.text)
                 admin = await client.get(

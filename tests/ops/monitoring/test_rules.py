@@ -3,36 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bandwise.ops.monitoring.backups import BackupRecord
 from bandwise.ops.monitoring.pg_stats import DatabaseStats, SessionInfo, TableStats
 from bandwise.ops.monitoring.rules import DEFAULT_RULES, Observation, duration_words
+from testkit.monitoring import NOW, backup, pg
 
-NOW = 1_800_000_000.0
 SESSION = SessionInfo(4242, "psql", "idle in transaction", NOW - 301, NOW - 300)
-
-
-def pg(**values: object) -> DatabaseStats:
-    base = DatabaseStats(
-        engine="postgresql",
-        collected_at=NOW,
-        up=True,
-        max_connections=100,
-        connections={"active": 1, "idle": 4},
-        commits=1000,
-        rollbacks=0,
-        blocks_hit=99_000,
-        blocks_read=1_000,
-    )
-    return replace(base, **values)  # type: ignore[arg-type]
-
-
-def backup(hours_ago: float, outcome: str | None = "passed") -> BackupRecord:
-    created = datetime.fromtimestamp(NOW, UTC) - timedelta(hours=hours_ago)
-    return BackupRecord("b1", created, 1000, 2.0, created if outcome else None, outcome)
 
 
 def firing(observation: Observation) -> set[str]:

@@ -17,7 +17,7 @@ async def live() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/ready")
+@router.get("/ready", responses={503: {"description": "Not ready: the failing checks"}})
 async def ready(runtime: RuntimeDep) -> JSONResponse:
     """Answer 200 when the database answers, the schema is at head and the pool has room."""
     report = await check_readiness(runtime)

@@ -13,7 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from bandwise.api.deps import RuntimeDep
 from bandwise.ops.health import pool_usage
 from bandwise.ops.monitoring.admin_page import render_admin_page
-from bandwise.ops.monitoring.backups import list_backups
+from bandwise.ops.monitoring.backups import backup_origin, list_backups
 from bandwise.ops.monitoring.service import Monitoring, monitoring_of
 from bandwise.ops.monitoring.status import collect_status
 from bandwise.runtime import Runtime
@@ -94,6 +94,6 @@ async def admin_page(
         status,
         monitoring.history.samples(),
         list(monitoring.alerter.recent),
-        list_backups(runtime.settings.backup_dir),
+        list_backups(runtime.settings.backup_dir, backup_origin(runtime.engine.url)),
     )
     return HTMLResponse(page, headers={"Cache-Control": "no-store"})

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query
+from typing import Annotated
 
-from bandwise.api.deps import RuntimeDep, require_api_token
+from fastapi import APIRouter, Path, Query
+
+from bandwise.api.deps import RuntimeDep
+from bandwise.api.errors import error_responses
 from bandwise.api.schemas import (
+    TELEGRAM_ID_MAX,
     AssessmentOut,
     CriterionOut,
     HistoryEntryOut,
@@ -20,12 +24,16 @@ from bandwise.models import ProcessingStatus
 from bandwise.services.history import get_history
 from bandwise.services.submissions import EssayRequest, SubmissionOutcome, submit_essay
 
-router = APIRouter(
-    prefix="/api/v1", tags=["submissions"], dependencies=[Depends(require_api_token)]
+# The bearer token is checked by api/security.py before a route runs; 401 is documented here.
+router = APIRouter(prefix="/api/v1", tags=["submissions"])
+
+
+@router.post(
+    "/submissions",
+    response_model=SubmissionOut,
+    status_code=201,
+    responses=error_responses(401, 413, 422, 429, 502, 503),
 )
-
-
-@router.post("/submissions", response_model=SubmissionOut, status_code=201)
 async def create_submission(body: SubmissionIn, runtime: RuntimeDep) -> SubmissionOut:
     """Score an essay and store the submission with its assessment."""
     async with runtime.write_guard():
@@ -79,9 +87,15 @@ def _render(body: SubmissionIn, outcome: SubmissionOutcome) -> SubmissionOut:
     )
 
 
-@router.get("/users/{telegram_id}/history", response_model=HistoryOut)
+@router.get(
+    "/users/{telegram_id}/history",
+    response_model=HistoryOut,
+    responses=error_responses(401, 404, 422, 503),
+)
 async def user_history(
-    telegram_id: int, runtime: RuntimeDep, limit: int = Query(default=10, ge=1, le=100)
+    telegram_id: Annotated[int, Path(gt=0, le=TELEGRAM_ID_MAX, description="Telegram user id")],
+    runtime: RuntimeDep,
+    limit: Annotated[int, Query(ge=1, le=100, description="Entries to return")] = 10,
 ) -> HistoryOut:
     """Return the candidate's latest submissions with bands, and the trend."""
     history = await get_history(

@@ -16,6 +16,7 @@ from bandwise.bot.progress import scoring_feedback
 from bandwise.bot.states import SubmissionStates
 from bandwise.models import TaskType
 from bandwise.runtime import Runtime
+from bandwise.services.limits import ensure_check_left
 from bandwise.services.precheck import EssayPrecheck, precheck_essay
 from bandwise.services.submissions import EssayRequest, submit_essay
 
@@ -125,6 +126,8 @@ async def _score(
     settings = runtime.settings
     async with runtime.write_guard():  # refuses during maintenance, counts the update in flight
         telegram_id = user.id if user is not None else message.chat.id
+        if check.too_long or check.under_task_minimum(task_type):  # the limit speaks first
+            await ensure_check_left(runtime.sessions, runtime.policy, telegram_id)
         if check.too_long:
             await message.answer(texts.too_long_warning(check.word_count))
         if check.under_task_minimum(task_type):

@@ -42,6 +42,7 @@ from bandwise.ops.backup.pgtools import (
 from bandwise.ops.backup.scratch import long_running_engine
 from bandwise.ops.backup.sqlite_copy import check_integrity, online_copy, sqlite_file_stats
 from bandwise.ops.backup.stats import TableStats, collect_table_stats, schema_revision_of
+from bandwise.ops.private_files import write_private
 
 log = logging.getLogger(__name__)
 
@@ -179,6 +180,7 @@ def _run_pg_dump(
     temporary = partial_path(final)
     command = [tools.pg_dump, "--format=custom", "--no-password", f"--snapshot={snapshot}"]
     try:
+        write_private(temporary, b"")  # pg_dump and the encryption keep this file's mode
         if key is None:
             returncode, stderr = _pg_dump_to_file(command, env, temporary)
         else:

@@ -12,6 +12,7 @@ from sqlalchemy.pool import NullPool
 from bandwise.errors import BackupDamaged, Conflict, NotFound, OperationFailed
 from bandwise.ops.backup.files import describe_os_error, discard, partial_path, publish, sha256_of
 from bandwise.ops.backup.stats import TableStats, collect_table_stats, schema_revision_of
+from bandwise.ops.private_files import write_private
 
 
 def online_copy(source: Path, destination: Path) -> None:
@@ -22,6 +23,7 @@ def online_copy(source: Path, destination: Path) -> None:
     if not source.is_file():
         raise NotFound(f"SQLite database {source} does not exist")
     try:
+        write_private(destination, b"")  # candidates' data: owner-only before the first page
         with (
             contextlib.closing(sqlite3.connect(f"file:{source}?mode=ro", uri=True)) as reader,
             contextlib.closing(sqlite3.connect(destination)) as writer,

@@ -40,6 +40,7 @@ from bandwise.ops.importer import (
 )
 from bandwise.ops.importer.tables import TABLE_ORDER
 from bandwise.ops.maintenance import enter_maintenance, leave_maintenance
+from bandwise.wording import plural
 
 log = logging.getLogger(__name__)
 
@@ -211,7 +212,8 @@ class _Procedure:
         rows = await self._target_rows()
         if rows and not self.options.replace:
             raise OperationFailed(
-                f"the PostgreSQL target is not empty ({rows} rows); pass --replace to overwrite it"
+                f"the PostgreSQL target is not empty ({plural(rows, 'row')}); pass --replace to "
+                "overwrite it"
             )
         body = await service.probe(self.service_url)
         self.state.service_running = body is not None

@@ -10,6 +10,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from bandwise.ops.private_files import write_private_text
+
 
 @dataclass
 class StepRecord:
@@ -91,9 +93,10 @@ class CutoverReport:
     def write(self, path: Path) -> list[Path]:
         """Write the JSON report to ``path`` and the Markdown beside it; return both paths."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict(), indent=2, default=str), encoding="utf-8")
+        # Owner-only: a report can quote candidates' text.
+        write_private_text(path, json.dumps(self.to_dict(), indent=2, default=str))
         markdown = path.with_suffix(".md")
-        markdown.write_text(self.to_markdown(), encoding="utf-8")
+        write_private_text(markdown, self.to_markdown())
         return [path, markdown]
 
     def print(self, console: Console) -> None:

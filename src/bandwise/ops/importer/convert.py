@@ -29,6 +29,7 @@ from bandwise.ops.importer.report import (
     Transformation,
 )
 from bandwise.ops.importer.tables import MISSING, SUGGESTIONS_COLUMN, ColumnSpec, TableSpec
+from bandwise.wording import plural
 
 BadRowPolicy = Literal["abort", "quarantine"]
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
@@ -164,7 +165,12 @@ class Converter:
         if "\x00" in value:
             if self.strict:
                 raise _Bad("nul_byte", "NUL byte in text (--strict)")
-            self.note(state, spec.name, "nul_removed", f"{value.count(chr(0))} NUL byte(s) removed")
+            self.note(
+                state,
+                spec.name,
+                "nul_removed",
+                f"{plural(value.count(chr(0)), 'NUL byte')} removed",
+            )
             value = value.replace("\x00", "")
         if spec.max_length is not None and len(value) > spec.max_length:
             raise _Bad("too_long", f"longer than {spec.max_length} characters ({len(value)})")

@@ -15,8 +15,9 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy.engine import URL, make_url
 
-from bandwise.config import Settings, normalise_database_url
-from bandwise.errors import Conflict, DatabaseUnavailable, InvalidInput
+from bandwise.config import Settings, mask_url, normalise_database_url
+from bandwise.db.errors import Diagnosis, diagnose, unavailable
+from bandwise.errors import Conflict, InvalidInput
 from bandwise.ops.importer.report import QuarantinedRow
 from bandwise.ops.importer.tables import APP_TABLES, TABLE_ORDER, TableSpec
 
@@ -49,8 +50,10 @@ async def connect(target_url: str, settings: Settings) -> asyncpg.Connection:
             server_settings={"application_name": f"{settings.db_application_name}-import"},
         )
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        raise DatabaseUnavailable(
-            f"cannot connect to {url.host}:{url.port}: {exc}", host=url.host, port=url.port
+        target = mask_url(url)
+        raise unavailable(
+            diagnose(exc, target) or Diagnosis(str(exc), "check that PostgreSQL is reachable"),
+            target,
         ) from exc
 
 

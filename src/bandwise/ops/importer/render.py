@@ -9,12 +9,13 @@ from rich.console import Console
 from rich.table import Table
 
 from bandwise.ops.importer.report import ImportReport
+from bandwise.ops.private_files import write_private_text
 
 
 def write_json(report: ImportReport, path: Path) -> None:
-    """Write the report as JSON to ``path`` (top-level ``"verified"``)."""
+    """Write the report as JSON to ``path`` (top-level ``"verified"``), owner-only (0600)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report.to_dict(), indent=2, default=str) + "\n", encoding="utf-8")
+    write_private_text(path, json.dumps(report.to_dict(), indent=2, default=str) + "\n")
 
 
 def render(report: ImportReport, console: Console) -> None:

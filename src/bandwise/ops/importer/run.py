@@ -53,6 +53,7 @@ from bandwise.ops.importer.snapshot import (
 )
 from bandwise.ops.importer.sqlfast import uses_sql_path
 from bandwise.ops.importer.tables import MISSING, TABLE_ORDER, TABLES
+from bandwise.wording import plural
 
 log = logging.getLogger(__name__)
 
@@ -264,7 +265,7 @@ async def _load(
     timings["load_seconds"] = time.perf_counter() - started
     if converter.strict_violations:
         raise ImportFailed(
-            f"--strict: {converter.strict_violations} value(s) would be changed "
+            f"--strict: {plural(converter.strict_violations, 'value')} would be changed "
             f"(NUL bytes or invalid UTF-8); nothing was imported.\n"
             f"{report.bad_value_summary()}",
             report,

@@ -10,6 +10,7 @@ from bandwise.models.enums import ProcessingStatus, TaskType
 from bandwise.ops.importer.canonical import sql_checksum
 from bandwise.ops.importer.report import Check, ImportReport
 from bandwise.ops.importer.tables import QUARANTINE_TABLE, SCORES, TABLE_ORDER, TABLES
+from bandwise.wording import plural
 
 PARALLEL_SETTINGS = (
     "max_parallel_workers_per_gather = 2",
@@ -108,11 +109,11 @@ async def verify_target(
             continue
         (orphans,) = await _scan(connection, query)
         checks.append(
-            Check(f"foreign key {name}", orphans == 0, f"{orphans} row(s) without parent")
+            Check(f"foreign key {name}", orphans == 0, f"{plural(orphans, 'row')} without parent")
         )
     enum_problems = found.get("submissions", 0)
     checks.append(
-        Check("enum values known", enum_problems == 0, f"{enum_problems} unknown value(s)")
+        Check("enum values known", enum_problems == 0, f"{plural(enum_problems, 'unknown value')}")
     )
     bands = found.get("assessments", 0)
     checks.append(Check("band scores within 0–9", bands == 0, f"{bands} out of range"))

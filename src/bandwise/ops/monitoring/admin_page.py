@@ -14,11 +14,12 @@ from bandwise.ops.monitoring.history import Sample
 from bandwise.ops.monitoring.outbox import Delivery
 from bandwise.ops.monitoring.status import DatabaseStatus
 from bandwise.units import format_bytes
+from bandwise.wording import plural
 
 CHART_WIDTH = 290
 DELIVERY_CLASS = {"delivered": "ok", "not sent": "muted"}
 NONE_ROW = "<tr><td>none</td></tr>"
-CHART_HEIGHT = 110
+CHART_HEIGHT = 135
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:1.5rem;color:#1d2430;background:#f6f7f9}
 h1{font-size:1.4rem;margin:0 0 1rem} h2{font-size:1.05rem;margin:1.2rem 0 .4rem}
@@ -36,6 +37,10 @@ def _when(timestamp: float | None) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def _tick(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%H:%M")
+
+
 def chart(
     title: str,
     samples: Sequence[Sample],
@@ -43,7 +48,11 @@ def chart(
     limit: Callable[[Sample], float] | None = None,
     unit: str = "",
 ) -> str:
-    """Return an inline SVG line chart of ``value`` over the samples (dashed ``limit`` line)."""
+    """Return an inline SVG line chart of ``value`` over time (dashed ``limit`` line).
+
+    Both axes are drawn and labelled: the value axis from 0 to the highest value in ``unit``,
+    the time axis from the first to the last sample in UTC.
+    """
     points = [(sample.at, value(sample)) for sample in samples]
     values = [amount for _, amount in points]
     if limit is not None:
@@ -51,23 +60,38 @@ def chart(
     ceiling = max(values, default=0.0) or 1.0
     span_start = points[0][0] if points else 0.0
     span = max((points[-1][0] - span_start) if points else 0.0, 1.0)
+    left, right, top, bottom = 34, CHART_WIDTH - 10, 24, CHART_HEIGHT - 28
 
     def xy(at: float, amount: float) -> str:
-        x = 30 + (at - span_start) / span * (CHART_WIDTH - 40)
-        y = CHART_HEIGHT - 15 - amount / ceiling * (CHART_HEIGHT - 30)
+        x = left + (at - span_start) / span * (right - left)
+        y = bottom - amount / ceiling * (bottom - top)
         return f"{x:.1f},{y:.1f}"
 
     line = " ".join(xy(at, amount) for at, amount in points)
-    latest = f"{points[-1][1]:.1f}{unit}" if points else "no data yet"
+    latest = f"{points[-1][1]:.1f} {unit}".rstrip() if points else "no data yet"
+    grey = 'font-size="9" fill="#6b7280"'
     parts = [
         f'<svg role="img" aria-label="{escape(title)}" width="{CHART_WIDTH}" '
         f'height="{CHART_HEIGHT}" viewBox="0 0 {CHART_WIDTH} {CHART_HEIGHT}">',
         f'<text x="4" y="12" font-size="11">{escape(title)}: {escape(latest)}</text>',
-        f'<text x="4" y="{CHART_HEIGHT - 18}" font-size="9" fill="#6b7280">0</text>',
-        f'<text x="4" y="28" font-size="9" fill="#6b7280">{ceiling:.0f}</text>',
-        f'<line x1="30" y1="{CHART_HEIGHT - 15}" x2="{CHART_WIDTH - 10}" '
-        f'y2="{CHART_HEIGHT - 15}" stroke="#c7ccd3"/>',
+        # Value axis: 0 and the top value, in the unit.
+        f'<line x1="{left}" y1="{top}" x2="{left}" y2="{bottom}" stroke="#c7ccd3"/>',
+        f'<text x="{left - 3}" y="{bottom + 3}" text-anchor="end" {grey}>0</text>',
+        f'<text x="{left - 3}" y="{top + 3}" text-anchor="end" {grey}>{ceiling:.0f}</text>',
+        f'<text x="{left + 3}" y="{top - 3}" {grey}>{escape(unit)}</text>',
+        # Time axis: first and last sample, UTC.
+        f'<line x1="{left}" y1="{bottom}" x2="{right}" y2="{bottom}" stroke="#c7ccd3"/>',
     ]
+    if points:
+        parts += [
+            f'<text x="{left}" y="{bottom + 12}" {grey}>{_tick(points[0][0])}</text>',
+            f'<text x="{right}" y="{bottom + 12}" text-anchor="end" {grey}>'
+            f"{_tick(points[-1][0])}</text>",
+        ]
+    parts.append(
+        f'<text x="{(left + right) // 2}" y="{CHART_HEIGHT - 3}" text-anchor="middle" {grey}>'
+        "time (UTC)</text>"
+    )
     if limit is not None and samples:
         limit_line = " ".join(xy(s.at, limit(s)) for s in samples)
         parts.append(
@@ -81,6 +105,10 @@ def chart(
         )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _header(*names: str) -> str:
+    return "<tr>" + "".join(f"<th>{escape(name)}</th>" for name in names) + "</tr>"
 
 
 def _rows(rows: Sequence[Sequence[str]]) -> str:
@@ -116,10 +144,11 @@ def _status_table(status: DatabaseStatus) -> str:
 
 def _tables(status: DatabaseStatus) -> str:
     rows = [
-        (escape(name), format_bytes(amount) if unit == "bytes" else f"{amount} rows")
+        (escape(name), format_bytes(amount) if unit == "bytes" else plural(amount, "row"))
         for name, amount, unit in status.biggest_tables
     ]
-    return f"<table>{_rows(rows) or '<tr><td>—</td></tr>'}</table>"
+    header = _header("table", "size") if rows else ""
+    return f"<table>{header}{_rows(rows) or '<tr><td>—</td></tr>'}</table>"
 
 
 def _alerts(status: DatabaseStatus, recent: Sequence[Delivery]) -> str:
@@ -142,9 +171,12 @@ def _alerts(status: DatabaseStatus, recent: Sequence[Delivery]) -> str:
         )
         for d in reversed(recent)
     ]
+    firing_header = _header("alert", "severity", "detail", "since") if firing else ""
+    events_header = _header("event", "alert", "detail", "at", "delivery") if events else ""
     return (
-        f'<h2>Firing alerts</h2><table id="firing">{_rows(firing) or NONE_ROW}</table>'
-        f'<h2>Recent alert messages</h2><table id="recent-alerts">'
+        f'<h2>Firing alerts</h2><table id="firing">{firing_header}'
+        f"{_rows(firing) or NONE_ROW}</table>"
+        f'<h2>Recent alert messages</h2><table id="recent-alerts">{events_header}'
         f"{_rows(events) or NONE_ROW}</table>"
     )
 
@@ -160,7 +192,9 @@ def _backups(backups: Sequence[BackupRecord]) -> str:
         )
         for b in backups[:10]
     ]
-    return f'<table id="backups">{_rows(rows) or "<tr><td>no backups</td></tr>"}</table>'
+    header = _header("backup", "taken", "size", "took", "verified")
+    body = _rows(rows) or "<tr><td>no backups</td></tr>"
+    return f'<table id="backups">{header if rows else ""}{body}</table>'
 
 
 def render_admin_page(
@@ -173,12 +207,22 @@ def render_admin_page(
     charts = "".join(
         f'<div class="card">{svg}</div>'
         for svg in (
-            chart("Pool in use", samples, lambda s: s.pool_checked_out, lambda s: s.pool_capacity),
             chart(
-                "Server connections", samples, lambda s: s.connections, lambda s: s.max_connections
+                "Pool in use",
+                samples,
+                lambda s: s.pool_checked_out,
+                lambda s: s.pool_capacity,
+                unit="connections",
             ),
-            chart("Mean query latency", samples, lambda s: s.mean_query_ms, unit=" ms"),
-            chart("Submissions per sample", samples, lambda s: s.submissions),
+            chart(
+                "Server connections",
+                samples,
+                lambda s: s.connections,
+                lambda s: s.max_connections,
+                unit="connections",
+            ),
+            chart("Mean query latency", samples, lambda s: s.mean_query_ms, unit="ms"),
+            chart("Submissions per sample", samples, lambda s: s.submissions, unit="submissions"),
         )
     )
     return (

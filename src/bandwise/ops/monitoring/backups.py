@@ -19,8 +19,21 @@ from pathlib import Path
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
+from sqlalchemy.engine import URL, make_url
 
 log = logging.getLogger(__name__)
+
+
+# (engine, database) as a manifest records them: PostgreSQL's database name, SQLite's file name.
+BackupOrigin = tuple[str, str]
+
+
+def backup_origin(url: str | URL) -> BackupOrigin:
+    """Return the origin that backups of the database at ``url`` record."""
+    parsed = make_url(url) if isinstance(url, str) else url
+    engine = "sqlite" if parsed.get_backend_name() == "sqlite" else "postgresql"
+    database = parsed.database or ""
+    return engine, Path(database).name if engine == "sqlite" else database
 
 
 @dataclass(frozen=True)
@@ -33,6 +46,8 @@ class BackupRecord:
     duration_seconds: float
     verified_at: datetime | None
     verify_outcome: str | None
+    # Where it was taken from (None in manifests that do not say): its engine and database.
+    origin: BackupOrigin | None = None
 
     def as_dict(self) -> dict[str, object]:
         """Return a JSON-ready form."""
@@ -64,6 +79,7 @@ def parse_manifest(path: Path) -> BackupRecord:
             f"{path.name}: verify_outcome must be passed, failed or null, got {outcome!r}"
         )
     verified = data.get("verified_at")
+    engine, database = data.get("engine"), data.get("database")
     return BackupRecord(
         backup_id=str(data.get("id") or path.stem),
         created_at=_timestamp(data.get("created_at"), "created_at", path),
@@ -71,6 +87,7 @@ def parse_manifest(path: Path) -> BackupRecord:
         duration_seconds=float(data.get("duration_seconds", 0.0)),
         verified_at=_timestamp(verified, "verified_at", path) if verified is not None else None,
         verify_outcome=outcome,
+        origin=(str(engine), str(database)) if engine and database else None,
     )
 
 
@@ -88,8 +105,12 @@ def _warn_once(path: Path, message: str) -> None:
         log.warning("%s", message)
 
 
-def list_backups(backup_dir: Path) -> list[BackupRecord]:
-    """Return every readable backup in ``backup_dir``, newest first (bad manifests logged)."""
+def list_backups(backup_dir: Path, origin: BackupOrigin | None = None) -> list[BackupRecord]:
+    """Return every readable backup in ``backup_dir``, newest first (bad manifests logged).
+
+    With ``origin``, only backups of that database (and those whose manifest does not say):
+    the backup directory may hold backups of another engine's database.
+    """
     if not backup_dir.is_dir():
         return []
     records: list[BackupRecord] = []
@@ -100,6 +121,8 @@ def list_backups(backup_dir: Path) -> list[BackupRecord]:
             records.append(parse_manifest(path))
         except (OSError, ValueError, TypeError) as error:
             _warn_once(path, f"skipping backup manifest {path}: {error}")
+    if origin is not None:
+        records = [record for record in records if record.origin in (None, origin)]
     return sorted(records, key=lambda record: record.created_at, reverse=True)
 
 
@@ -137,11 +160,12 @@ def read_last_run(backup_dir: Path) -> ScheduledRunRecord | None:
 class BackupCollector(Collector):
     """Export the newest backup's age, size, duration and verification at scrape time."""
 
-    def __init__(self, backup_dir: Path) -> None:
+    def __init__(self, backup_dir: Path, origin: BackupOrigin | None = None) -> None:
         self._backup_dir = backup_dir
+        self._origin = origin
 
     def collect(self) -> Iterator[Metric]:
-        records = list_backups(self._backup_dir)
+        records = list_backups(self._backup_dir, self._origin)
         yield GaugeMetricFamily(
             "bandwise_backups", "Backups with a readable manifest.", value=len(records)
         )

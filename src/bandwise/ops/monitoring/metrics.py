@@ -22,7 +22,6 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bandwise import events
-from bandwise.db import retry
 from bandwise.db.errors import error_kind
 from bandwise.db.pool_counts import track_connections
 
@@ -142,53 +141,62 @@ _hooks_done: list[bool] = []
 
 
 def _install_retry_hooks() -> None:
-    # db/retry keeps module-level observer lists: register ours exactly once per process.
+    # Subscriptions are process-wide: register ours exactly once per process.
     with _hooks_installed:
         if _hooks_done:
             return
-        retry.on_retry(lambda kind: APPLICATION.db_retries.labels(safe_label(kind)).inc())
-        retry.on_database_error(lambda kind: APPLICATION.db_errors.labels(safe_label(kind)).inc())
-        events.subscribe(events.SUBMISSION, record_submission)
-        events.subscribe(events.ASSESSMENT, record_assessment)
-        events.subscribe(events.DISAGREEMENT, record_disagreement)
-        events.subscribe(events.RATE_LIMIT_REFUSED, record_rate_limit_refusal)
-        events.subscribe(events.BOT_UPDATE, record_bot_update)
-        events.subscribe(events.PAYMENT, record_payment)
+        events.subscribe(events.DatabaseRetried, count_database_retry)
+        events.subscribe(events.DatabaseFailed, count_database_error)
+        events.subscribe(events.EssaySubmitted, count_submission)
+        events.subscribe(events.EssayScored, count_assessment)
+        events.subscribe(events.ScoresDisagreed, count_disagreement)
+        events.subscribe(events.LimitRefused, count_limit_refusal)
+        events.subscribe(events.BotUpdateHandled, count_bot_update)
+        events.subscribe(events.PaymentHandled, count_payment)
         _hooks_done.append(True)
 
 
-def record_submission(task_type: str) -> None:
-    """Count one essay accepted for scoring (``task_type``: task_1/task_2/…)."""
-    APPLICATION.submissions.labels(safe_label(task_type)).inc()
+def count_database_retry(event: events.DatabaseRetried) -> None:
+    """Count one transaction retried after a transient failure."""
+    APPLICATION.db_retries.labels(safe_label(event.kind)).inc()
 
 
-def record_disagreement(assessor: str) -> None:
+def count_database_error(event: events.DatabaseFailed) -> None:
+    """Count one database error surfaced to a caller."""
+    APPLICATION.db_errors.labels(safe_label(event.kind)).inc()
+
+
+def count_disagreement(event: events.ScoresDisagreed) -> None:
     """Count one LLM result flagged for disagreeing with the offline model."""
-    APPLICATION.disagreements.labels(safe_label(assessor)).inc()
+    APPLICATION.disagreements.labels(safe_label(event.assessor)).inc()
 
 
-def record_assessment(assessor: str, *, succeeded: bool = True) -> None:
-    """Count one scoring attempt by ``assessor`` (its name, e.g. ``offline`` or ``llm:<model>``)."""
-    APPLICATION.assessments.labels(safe_label(assessor), "ok" if succeeded else "failed").inc()
+def count_submission(event: events.EssaySubmitted) -> None:
+    """Count one essay accepted for scoring (by task type)."""
+    APPLICATION.submissions.labels(safe_label(event.task_type)).inc()
 
 
-def record_rate_limit_refusal() -> None:
+def count_assessment(event: events.EssayScored) -> None:
+    """Count one scoring attempt by its assessor (``heuristic``, ``llm``, …) and outcome."""
+    outcome = "ok" if event.succeeded else "failed"
+    APPLICATION.assessments.labels(safe_label(event.assessor), outcome).inc()
+
+
+def count_limit_refusal(_event: events.LimitRefused) -> None:
     """Count one essay refused because the candidate reached the daily limit."""
     APPLICATION.rate_limit_refusals.inc()
 
 
-def record_bot_update(
-    kind: str, seconds: float, *, succeeded: bool = True, refused: bool = False
-) -> None:
-    """Count one Telegram update of ``kind`` (message, callback_query, …) and its handling time."""
-    outcome = "refused" if refused else ("ok" if succeeded else "failed")
-    APPLICATION.bot_updates.labels(safe_label(kind), outcome).inc()
-    APPLICATION.bot_handling.observe(seconds)
+def count_bot_update(event: events.BotUpdateHandled) -> None:
+    """Count one Telegram update by kind and outcome, and its handling time."""
+    outcome = "refused" if event.refused else ("ok" if event.succeeded else "failed")
+    APPLICATION.bot_updates.labels(safe_label(event.kind), outcome).inc()
+    APPLICATION.bot_handling.observe(event.seconds)
 
 
-def record_payment(outcome: str) -> None:
-    """Count one payment event (``succeeded``, ``refunded``, ``failed``, …)."""
-    APPLICATION.payments.labels(safe_label(outcome)).inc()
+def count_payment(event: events.PaymentHandled) -> None:
+    """Count one payment by outcome (``succeeded``, ``duplicate``, ``refunded``)."""
+    APPLICATION.payments.labels(safe_label(event.outcome)).inc()
 
 
 class _PoolCollector(Collector):
@@ -361,8 +369,3 @@ class EngineMetrics:
         self.statement_errors.labels(error_kind(context.original_exception)).inc()
         if context.is_disconnect:
             self.disconnects.inc()
-
-
-def counter_family(name: str, documentation: str, value: float) -> CounterMetricFamily:
-    """Return a counter family with one sample (for collectors reading a snapshot)."""
-    return CounterMetricFamily(name, documentation, value=value)

@@ -26,7 +26,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bandwise.db.engine import describe_target
-from bandwise.db.errors import error_kind, is_disconnect
+from bandwise.db.errors import error_kind, is_disconnect, short_cause
 from bandwise.models import Submission
 
 log = logging.getLogger(__name__)
@@ -301,6 +301,11 @@ async def _bounded(
         await read(connection, stats)
 
 
+def cause_of(error: BaseException, stats: DatabaseStats) -> str:
+    """Return why the database did not answer, in a few words ("connection refused")."""
+    return short_cause(error, stats.target or "database")
+
+
 def _why(error: BaseException, timeouts: StatsTimeouts) -> str:
     kind = error_kind(error)
     if kind == "lock_timeout":
@@ -330,7 +335,7 @@ async def _collect_postgres(
         if connection is not None:
             with contextlib.suppress(Exception):
                 await connection.invalidate()
-        stats.error = "timed out" if isinstance(error, TimeoutError) else type(error).__name__
+        stats.error = "timed out" if isinstance(error, TimeoutError) else cause_of(error, stats)
         return
     stats.up = True
     try:
@@ -379,7 +384,7 @@ async def collect_database_stats(
                 await asyncio.to_thread(_sqlite_snapshot, Path(engine.url.database or ""), stats)
         except Exception as error:
             stats.up = False
-            stats.error = "timed out" if isinstance(error, TimeoutError) else type(error).__name__
+            stats.error = "timed out" if isinstance(error, TimeoutError) else cause_of(error, stats)
     else:
         await _collect_postgres(engine, stats, bounds)
     if stats.error:

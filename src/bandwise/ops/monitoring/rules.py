@@ -24,6 +24,7 @@ from bandwise.ops.monitoring.pg_stats import (
     TABLES,
     DatabaseStats,
 )
+from bandwise.wording import plural
 
 CONNECTIONS_RATIO = 0.8
 ROLLBACK_RATIO = 0.10
@@ -221,7 +222,8 @@ def backup_missing(observation: Observation) -> Check:
     count = len(observation.backups)
     if count == 0:
         return Check(True, "no backup has been made yet")
-    return Check(False, f"{count} backups, the newest from {iso_utc(_created(observation))}")
+    newest = iso_utc(_created(observation))
+    return Check(False, f"{plural(count, 'backup')}, the newest from {newest}")
 
 
 def _created(observation: Observation) -> float:

@@ -20,7 +20,7 @@ from bandwise.config import Settings
 from bandwise.db.engine import create_engine
 from bandwise.ops.health import pool_usage
 from bandwise.ops.monitoring.alerts import Alerter
-from bandwise.ops.monitoring.backups import BackupCollector, list_backups
+from bandwise.ops.monitoring.backups import BackupCollector, backup_origin, list_backups
 from bandwise.ops.monitoring.bot_metrics import BotCollector
 from bandwise.ops.monitoring.history import History, Sample
 from bandwise.ops.monitoring.leader import leader_for
@@ -55,7 +55,9 @@ class Monitoring:
         self.metrics = EngineMetrics(runtime.engine, capacity)
         self.stats = StatsExporter()
         self.metrics.add_collector(self.stats)
-        self.metrics.add_collector(BackupCollector(settings.backup_dir))
+        self.metrics.add_collector(
+            BackupCollector(settings.backup_dir, backup_origin(settings.resolved_database_url))
+        )
         self.metrics.add_collector(BotCollector(runtime))
         self.history = History(max_samples=int(3600 / self.interval) + 2)
         self.stats_engine: AsyncEngine = create_engine(
@@ -93,7 +95,10 @@ class Monitoring:
             stats=stats,
             history=list(self._window),
             pool_waiters=self.metrics.waiting,
-            backups=list_backups(self.runtime.settings.backup_dir),
+            backups=list_backups(
+                self.runtime.settings.backup_dir,
+                backup_origin(self.runtime.settings.resolved_database_url),
+            ),
             now=stats.collected_at,
         )
         self._window.append(stats)

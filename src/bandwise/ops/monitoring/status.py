@@ -15,7 +15,7 @@ from bandwise.db import migrate
 from bandwise.db.engine import describe_target
 from bandwise.models import Base
 from bandwise.ops.monitoring.alerts import FiringAlert
-from bandwise.ops.monitoring.backups import BackupRecord, list_backups
+from bandwise.ops.monitoring.backups import BackupRecord, backup_origin, list_backups
 from bandwise.ops.monitoring.notify import iso_utc
 from bandwise.ops.monitoring.pg_stats import DatabaseStats, collect_database_stats
 from bandwise.ops.monitoring.rules import DEFAULT_RULES, Observation, without_hold
@@ -184,7 +184,7 @@ async def collect_status(
             )
         except Exception as error:
             stats = replace(stats, up=False, error=type(error).__name__)
-    backups = list_backups(settings.backup_dir)
+    backups = list_backups(settings.backup_dir, backup_origin(engine.url))
     return DatabaseStatus(
         engine=engine.dialect.name,
         target=describe_target(engine),

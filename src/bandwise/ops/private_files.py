@@ -1,0 +1,31 @@
+"""Files with secrets or candidates' text: owner-only (0600) from their first byte."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PRIVATE_MODE = 0o600
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path``, created (or first narrowed to) 0600 before any byte lands."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_MODE)
+    try:
+        os.fchmod(fd, PRIVATE_MODE)  # an existing file keeps its mode through O_CREAT
+        with os.fdopen(fd, "wb", closefd=False) as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    finally:
+        os.close(fd)
+
+
+def write_private_text(path: Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` as an owner-only file."""
+    write_private(path, text.encode("utf-8"))
+
+
+def copy_private(source: Path, target: Path) -> None:
+    """Copy ``source`` to ``target`` as an owner-only file (never briefly readable by others)."""
+    write_private(target, source.read_bytes())
