@@ -179,7 +179,7 @@ async def test_disagreement_with_the_offline_model_is_flagged_logged_and_counted
     metrics._install_retry_hooks()  # what the app does at start: events feed /metrics
 
     seen: list[str] = []
-    events.subscribe(events.DISAGREEMENT, lambda assessor: seen.append(assessor))
+    events.subscribe(events.ScoresDisagreed, lambda event: seen.append(event.assessor))
     assessor = FallbackAssessor(make_assessor(server), OfflineAssessor())
     agreeing = await assessor.assess(TASK2_ESSAY, TaskType.TASK_2)
     assert agreeing.flagged is False and seen == []
