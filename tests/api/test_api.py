@@ -198,8 +198,9 @@ async def _count_submissions_and_refusals(client: httpx.AsyncClient) -> None:
         return 0.0
 
     before = (await client.get("/metrics")).text
-    payload = {"telegram_id": 31, "text": TASK2_ESSAY, "task_type": "task_2"}
-    for _ in range(4):
+    for number in range(4):  # four different essays: the same one twice gets its stored result
+        text = f"{TASK2_ESSAY}\n\nEssay number {number}."
+        payload = {"telegram_id": 31, "text": text, "task_type": "task_2"}
         await client.post("/api/v1/submissions", json=payload)
     after = (await client.get("/metrics")).text
     submitted = 'bandwise_submissions_total{task_type="task_2"}'

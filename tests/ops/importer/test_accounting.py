@@ -203,7 +203,8 @@ async def test_quarantined_rows_are_added_after_the_carried_ones(
     source = await _deployment(tmp_path / "bandwise.db")
     with sqlite3.connect(source) as connection:  # a row whose user is gone
         connection.execute(
-            "INSERT INTO submissions VALUES (5, 77, 'x', 'task_1', 1, "
+            "INSERT INTO submissions (id, user_id, text, task_type, word_count, submitted_at, "
+            "processing_status) VALUES (5, 77, 'x', 'task_1', 1, "
             "'2026-10-01 00:00:00.000000', 'completed')"
         )
     report = await import_sqlite(
