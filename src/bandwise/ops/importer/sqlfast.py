@@ -59,10 +59,39 @@ def uses_sql_path(spec: TableSpec, source_columns: tuple[str, ...]) -> bool:
     """Tell whether ``spec``'s table is read through the SQL fast path (then COPY'd as text)."""
     if spec.name not in SQL_TABLES or not source_columns:
         return False
+    absent = _absent_tail(spec, source_columns)
     return all(
-        not column.nullable and (column.name in source_columns or column.default is not MISSING)
+        column in absent
+        or (
+            not column.nullable and (column.name in source_columns or column.default is not MISSING)
+        )
         for column in spec.columns
     )
+
+
+def _absent_tail(spec: TableSpec, source_columns: tuple[str, ...]) -> tuple[ColumnSpec, ...]:
+    """Return the columns at the end of ``spec`` that the source lacks and that have defaults.
+
+    Columns added by later revisions (a legacy file has none of them) sit there; being last,
+    their constant texts form a fixed suffix of every row's text (see ``null_suffixes``).
+    """
+    tail: list[ColumnSpec] = []
+    for column in reversed(spec.columns):
+        if column.name in source_columns or column.default is MISSING:
+            break
+        tail.append(column)
+    return tuple(reversed(tail))
+
+
+def null_suffixes(spec: TableSpec, source_columns: tuple[str, ...]) -> tuple[bytes, bytes]:
+    """Return the absent tail's fields as canonical text and as COPY text (NULL: ``-``/``\\N``).
+
+    The fast query writes the canonical text; the COPY line swaps this suffix for COPY's.
+    """
+    tail = _absent_tail(spec, source_columns)
+    canonical = "".join("\t" + field_text(c.kind, c.default) for c in tail)
+    copy = "".join("\t" + copy_field(c.kind, c.default) for c in tail)
+    return canonical.encode(), copy.encode()
 
 
 def _literal(text: str) -> str:
@@ -237,11 +266,13 @@ def lines_of_batch(
     orphans: set[Any],
     set_aside: set[int] | None,
     careful: Callable[[int], str | None],
+    suffixes: tuple[bytes, bytes] = (b"", b""),
 ) -> tuple[bytes, int, int]:
     """Return (COPY text, checksum sum, rows taken fast) of one batch of the fast query.
 
     ``columns``: the table's column count. ``careful(id)`` converts a row on the careful
     path, returning its escaped COPY line (None when set aside); it does its own accounting.
+    ``suffixes``: the absent tail's canonical and COPY texts (``null_suffixes``).
     """
     taken: list[tuple[int, bytes]] = []
     careful_lines: list[str] = []
@@ -265,7 +296,13 @@ def lines_of_batch(
             elif (line := careful(row_id)) is not None:
                 careful_lines.append(line)
     checksum = sum(map(bytes_digest, texts))
-    body = _copy_body([text[text.index(b"\t") + 1 :] for text in texts])
+    canonical_tail, copy_tail = suffixes
+    if canonical_tail == copy_tail:
+        body = _copy_body([text[text.index(b"\t") + 1 :] for text in texts])
+    else:  # NULLs in the tail: "-" in the checksum text, \N in COPY (after escaping)
+        cut = len(canonical_tail)
+        body = _copy_body([text[text.index(b"\t") + 1 : len(text) - cut] for text in texts])
+        body = body.replace(b"\n", copy_tail + b"\n")
     tail = "".join(line + "\n" for line in careful_lines).encode()
     return body + tail, checksum, len(texts)
 
@@ -297,6 +334,7 @@ def text_batches(
     orphans = converter.orphans.get(spec.name, set())
     set_aside = converter.set_aside.get(spec.parent[1]) if spec.parent else None
     columns = len(spec.columns)
+    suffixes = null_suffixes(spec, source_columns)
     select = ", ".join(f'"{name}"' for name in source_columns)
     by_id = f'SELECT {select} FROM "{spec.name}" WHERE id = ?'
     # SQLite builds the next batches (without the GIL) while this one is hashed.
@@ -312,7 +350,9 @@ def text_batches(
             return None if row is None else copy_line(spec.kinds, row)
 
         for batch in batches:
-            text, checksum, fast = lines_of_batch(batch, columns, orphans, set_aside, careful)
+            text, checksum, fast = lines_of_batch(
+                batch, columns, orphans, set_aside, careful, suffixes
+            )
             figures.source_rows += fast
             figures.imported += fast
             if converter.checksums:
