@@ -5,9 +5,10 @@ load, `down` then `up`, and the backup service's scheduled verified backups with
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 
@@ -49,9 +50,18 @@ def stored_submission_ids(stack: Stack) -> set[int]:
 
 
 def moment(raw: str) -> datetime:
-    """Parse Docker's RFC 3339 timestamps (nanoseconds cut to microseconds)."""
-    head, _, tail = raw.rstrip("Z").partition(".")
-    return datetime.fromisoformat(f"{head}.{(tail + '000000')[:6]}+00:00")
+    """Parse an ISO 8601 / RFC 3339 timestamp (nanoseconds cut to microseconds; naive = UTC)."""
+    text = re.sub(r"(\.\d{6})\d+", r"\1", raw.replace("Z", "+00:00"))
+    value = datetime.fromisoformat(text)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def taken_after(entry: dict[str, object], submission: object) -> bool:
+    """Tell whether backup ``entry`` is verified and was started after ``submission``."""
+    assert isinstance(submission, dict)
+    return entry.get("verify_outcome") == "passed" and moment(str(entry["created_at"])) > moment(
+        str(submission["submitted_at"])
+    )
 
 
 def test_services_turn_healthy_in_the_declared_order(stack: Stack) -> None:
@@ -143,14 +153,14 @@ def test_the_backup_service_writes_a_verified_backup_and_it_restores(stack: Stac
     for _ in stack.poll(timeout=240):
         raw = json.loads(stack.exec("backup", "bandwise", "backup", "list", "--json"))
         listing = raw.get("backups", []) if isinstance(raw, dict) else raw
-        if any(entry.get("verify_outcome") == "passed" for entry in listing):
+        if any(taken_after(entry, body) for entry in listing):
             break
-    assert any(entry.get("verify_outcome") == "passed" for entry in listing), listing
+    assert any(taken_after(entry, body) for entry in listing), listing
     # Hold the schedule (its retention prunes older backups each minute), then drill.
     stack.compose("stop", "backup")
     raw = json.loads(stack.run_once("backup", "bandwise", "backup", "list", "--json"))
     listing = raw.get("backups", []) if isinstance(raw, dict) else raw
-    backup = next(entry for entry in listing if entry.get("verify_outcome") == "passed")
+    backup = next(entry for entry in listing if taken_after(entry, body))
     files = stack.run_once(
         "backup", "find", "/app/backups", "-type", "f", "-exec", "stat", "-c", "%u %a %n", "{}", "+"
     ).splitlines()
