@@ -2,8 +2,9 @@
 
 For Task 1, Task 2 and all essays prints MAE, bias (mean of predicted − human), share within
 ±0.5 of the human band, Pearson r and quadratic weighted kappa (QWK, on half bands) for:
-the fitted model (out-of-fold, with the prompt and without it), always answering the training
-mean, and a linear fit on word count alone; then the shipped model's time per essay.
+the fitted model (out-of-fold, with the prompt and without it, and its half band: the overall
+band the assessor reports), always answering the training mean, and a linear fit on word count
+alone; then the shipped model's time per essay.
 
     .venv/bin/python benchmarks/scoring.py                   # all essays, 5 folds
     .venv/bin/python benchmarks/scoring.py --limit 120 --folds 3   # the slice CI runs
@@ -32,7 +33,7 @@ from train_scorer import (
 )
 
 from bandwise.assessment.offline import OfflineAssessor
-from bandwise.assessment.scorer import shipped_scorer
+from bandwise.assessment.scorer import half_band, shipped_scorer
 from bandwise.assessment.text_stats import word_count
 from bandwise.models import TaskType
 
@@ -62,6 +63,11 @@ def metrics(human: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
         "r": float("nan") if constant else float(np.corrcoef(predicted, human)[0, 1]),
         "QWK": qwk(human, predicted),
     }
+
+
+def reported_band(predicted: np.ndarray) -> np.ndarray:
+    """Return the half bands the assessor reports for these predictions (as it rounds them)."""
+    return np.array([float(half_band(float(value))) for value in predicted])
 
 
 def baselines(essays: Sequence[Essay], folds: int) -> dict[str, np.ndarray]:
@@ -96,6 +102,7 @@ def run(essays: Sequence[Essay], folds: int) -> str:
     rows = {
         f"fitted model, with prompt (trees {capacity[0]}x{capacity[1]} + ridge)": predicted,
         "fitted model, no prompt": predicted_bare,
+        "reported band (with prompt, rounded to half bands)": reported_band(predicted),
         **baselines(essays, folds),
     }
     lines = [f"{len(essays)} essays, {folds}-fold cross-validation grouped by prompt", ""]
