@@ -48,7 +48,8 @@ async def test_pool_exhaustion_gives_clear_503_and_recovers(
     assert busy, results
     for body, seconds in busy:
         assert body["error"] == "DatabaseBusy" and body["retryable"] is True, body
-        assert "no free connection" in str(body["detail"])
+        # The body stays generic (no internals to clients); the operator's log names the cause.
+        assert "no free connection" in service.log_text()
         assert seconds < POOL_TIMEOUT * 3 + 2.5  # queued behind the lock holder at most
     assert not [code for code in codes if code not in (201, 503)]
     await wait_ready_async(service.base_url, bound=5)
@@ -87,7 +88,7 @@ async def test_server_at_max_connections(service_factory: ServiceFactory) -> Non
         assert refused, "every request found a pooled connection; the test did not bite"
         for body in refused:
             assert body["error"] == "DatabaseBusy" and body["retryable"] is True, body
-            assert "too many connections" in str(body["detail"]), body
+            assert "too many connections" in service.log_text()  # the body stays generic
         for hog in hogs:
             await hog.close()
         hogs.clear()

@@ -102,7 +102,7 @@ async def test_statement_timeout_fires_on_a_blocked_statement(
         holder.wait(10)
     for code, body, seconds in results:
         assert code == 503, body
-        assert "statement_timeout" in str(body["detail"]), body
+        assert "statement_timeout" in service.log_text()  # the body stays generic
         assert STATEMENT_TIMEOUT * 0.9 < seconds < STATEMENT_TIMEOUT + 1.5
     assert {code for code, _, _ in await submit_many(service.base_url, 2, telegram_id=500)} == {201}
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from bandwise.assessment.offline import OfflineAssessor
 from bandwise.bot import texts
 from bandwise.config import Settings
@@ -34,9 +36,8 @@ async def test_candidates_get_exactly_their_daily_checks_through_the_bot(runtime
 def test_replies_are_classified_by_what_the_candidate_was_told() -> None:
     """Assessment, unsaved assessment, limit, busy with its cause, silence."""
     assessment = "<b>IELTS Writing Task 2 — assessment</b>\n..."
-    limit = texts.LIMIT_REACHED.format(
-        limit=3, resets="00:00 UTC", remaining="5 h", price=250, days=30
-    )
+    now = datetime(2026, 12, 1, 19, tzinfo=UTC)
+    limit = texts.limit_reached(3, now + timedelta(hours=5), now, price=250, days=30)
     assert classify_replies([assessment], []) == OK
     assert classify_replies([assessment, texts.NOT_SAVED], ["database_locked"]) == (
         "unsaved:database_locked"
