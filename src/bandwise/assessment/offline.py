@@ -18,6 +18,7 @@ from bandwise.assessment.garbage import NotAnEssay, not_an_essay
 from bandwise.assessment.scorer import FittedScorer, half_band, shipped_scorer
 from bandwise.assessment.types import CRITERIA, AssessmentResult, CriterionScore
 from bandwise.models import TaskType
+from bandwise.wording import plural
 
 HALF = Decimal("0.5")
 MAX_SPREAD = 1.0  # a criterion sits at most one band from the overall on its own features
@@ -189,7 +190,7 @@ def _justifications(
     else:
         task.append("no question was given, so relevance to it was not checked")
 
-    coherence = [f"{measured.paragraph_count} paragraph(s)"]
+    coherence = [plural(measured.paragraph_count, "paragraph")]
     if evidence.linkers:
         coherence.append(f"linking devices used: {_list(evidence.linkers, 5)}")
     else:

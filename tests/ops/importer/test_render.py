@@ -35,7 +35,7 @@ def test_plain_lines_when_not_a_terminal() -> None:
     render(_report(), Console(file=output, force_terminal=False, width=200))
     text = output.getvalue()
     assert "users: source=3 imported=3 quarantined=0 transformed=0 checksum_match=true" in text
-    assert "skipped table (--skip-table): feedback_votes, 3 row(s) not imported" in text
+    assert "skipped table (--skip-table): feedback_votes, 3 rows not imported" in text
     assert "users.created_at:datetime_respelled: 2" in text
     assert text.rstrip().endswith("verified: true (committed, 1.2 s)")
 

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from bandwise.ops.importer.report import ImportReport
 from bandwise.ops.private_files import write_private_text
+from bandwise.wording import plural
 
 
 def write_json(report: ImportReport, path: Path) -> None:
@@ -38,7 +39,7 @@ def _verdict(report: ImportReport) -> str:
 
 def _notes(report: ImportReport) -> list[str]:
     notes = [
-        f"skipped table (--skip-table): {name}, {rows} row(s) not imported"
+        f"skipped table (--skip-table): {name}, {plural(rows, 'row')} not imported"
         for name, rows in report.skipped_tables.items()
     ]
     notes += [

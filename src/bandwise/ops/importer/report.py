@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from bandwise.wording import plural
+
 MAX_LISTED_BAD_VALUES = 20
 
 
@@ -129,8 +131,8 @@ class ImportReport:
             f"{kind}: {count}" for kind, count in sorted(self.bad_value_totals.items())
         )
         totals = (
-            f"{self.bad_rows} row(s) ({rows}); "
-            f"{sum(self.bad_value_totals.values())} value(s) ({values})"
+            f"{plural(self.bad_rows, 'row')} ({rows}); "
+            f"{plural(sum(self.bad_value_totals.values()), 'value')} ({values})"
         )
         listed = "\n  ".join(bad.describe() for bad in self.bad_values[:MAX_LISTED_BAD_VALUES])
         more = sum(self.bad_value_totals.values()) - min(
