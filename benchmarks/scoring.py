@@ -4,7 +4,8 @@ For Task 1, Task 2 and all essays prints MAE, bias (mean of predicted − human)
 ±0.5 of the human band, Pearson r and quadratic weighted kappa (QWK, on half bands) for:
 the fitted model (out-of-fold, with the prompt and without it, and its half band: the overall
 band the assessor reports), always answering the training mean, and a linear fit on word count
-alone; then the shipped model's time per essay.
+alone; then how often the likely range shown with the band held the human band (each fold's
+range fitted on the other folds only), and the shipped model's time per essay.
 
     .venv/bin/python benchmarks/scoring.py                   # all essays, 5 folds
     .venv/bin/python benchmarks/scoring.py --limit 120 --folds 3   # the slice CI runs
@@ -22,10 +23,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from likely_range import fit_interval, held, width
 from train_scorer import (
     DEFAULT_DATA,
     FOLDS,
     Essay,
+    _folds,
     choose_capacity,
     feature_rows,
     load_essays,
@@ -33,7 +36,7 @@ from train_scorer import (
 )
 
 from bandwise.assessment.offline import OfflineAssessor
-from bandwise.assessment.scorer import half_band, shipped_scorer
+from bandwise.assessment.scorer import RANGE_COVERAGE, half_band, shipped_scorer
 from bandwise.assessment.text_stats import word_count
 from bandwise.models import TaskType
 
@@ -88,6 +91,24 @@ def baselines(essays: Sequence[Essay], folds: int) -> dict[str, np.ndarray]:
     return {"constant (training mean)": constant, "word count only (linear)": length_only}
 
 
+def range_check(
+    essays: Sequence[Essay], folds: int, predicted: np.ndarray, predicted_bare: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return, per essay, whether its likely range held the human band, and the range's width.
+
+    Each fold's ranges come from an interval fitted (as training fits it) on the other folds'
+    residuals only, so no essay's own error sets its range.
+    """
+    y = np.array([essay.band for essay in essays])
+    inside = np.zeros(len(y), dtype=bool)
+    widths = np.zeros(len(y))
+    for train, test in _folds(essays, folds):
+        interval = fit_interval(y[train], predicted[train], predicted_bare[train])
+        inside[test] = held(y[test], predicted[test], interval["low"], interval["high"])
+        widths[test] = width(predicted[test], interval["low"], interval["high"])
+    return inside, widths
+
+
 def run(essays: Sequence[Essay], folds: int) -> str:
     """Cross-validate and return the report."""
     y = np.array([essay.band for essay in essays])
@@ -105,6 +126,7 @@ def run(essays: Sequence[Essay], folds: int) -> str:
         "reported band (with prompt, rounded to half bands)": reported_band(predicted),
         **baselines(essays, folds),
     }
+    inside, widths = range_check(essays, folds, predicted, predicted_bare)
     lines = [f"{len(essays)} essays, {folds}-fold cross-validation grouped by prompt", ""]
     for label, mask in (
         ("Task 1", np.array([e.task_type is TaskType.TASK_1 for e in essays])),
@@ -121,6 +143,11 @@ def run(essays: Sequence[Essay], folds: int) -> str:
                 f"  {name:<52} {m['MAE']:5.2f} {m['bias']:+6.2f} {m['within0.5']:5.0%} "
                 f"{m['r']:5.2f} {m['QWK']:5.2f}"
             )
+        lines.append(
+            f"  likely range shown with the band: holds the human band for "
+            f"{inside[mask].mean():.0%}, {widths[mask].mean():.2f} bands wide on average "
+            f"(claimed: {RANGE_COVERAGE:.0%})"
+        )
         lines.append("")
     assessor = OfflineAssessor(scorer)
     sample = list(essays)[:50]

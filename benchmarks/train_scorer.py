@@ -26,8 +26,11 @@ from sklearn.ensemble import GradientBoostingRegressor
 from sklearn.linear_model import Ridge
 from sklearn.model_selection import GroupKFold
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from likely_range import fit_interval
+
 from bandwise.assessment.features import measure
-from bandwise.assessment.scorer import MODEL_PATH, RANGE_COVERAGE
+from bandwise.assessment.scorer import MODEL_PATH
 from bandwise.models import TaskType
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -250,8 +253,6 @@ def train(
     (depth, trees), tried, (predicted, predicted_bare) = choose_capacity(
         essays, with_prompt, without, grid, alpha=alpha
     )
-    residuals = np.concatenate([y - predicted, y - predicted_bare])
-    tail = (1 - RANGE_COVERAGE) / 2
     model = _fit(depth, trees, with_prompt, without, y)
     return {
         "kind": "mean of gradient-boosted regression trees and a ridge regression (scikit-learn)",
@@ -267,11 +268,7 @@ def train(
             "ridge_alpha": alpha,
             "cv_mae_tried": tried,
         },
-        "residual_interval": {
-            "coverage": RANGE_COVERAGE,
-            "low": _round(np.quantile(residuals, tail)),
-            "high": _round(np.quantile(residuals, 1 - tail)),
-        },
+        "residual_interval": fit_interval(y, predicted, predicted_bare),
         "feature_stats": {
             name: [_round(column.mean()), _round(column.std() or 1.0)]
             for name, column in zip(feature_names(), with_prompt.T, strict=True)

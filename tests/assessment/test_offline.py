@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from decimal import Decimal
 
 import pytest
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 from bandwise.assessment.bands import overall_band
 from bandwise.assessment.features import measure
 from bandwise.assessment.garbage import MAX_GARBAGE_BAND
-from bandwise.assessment.offline import OfflineAssessor, fit_criteria
+from bandwise.assessment.offline import OfflineAssessor, criterion_offsets, fit_criteria
 from bandwise.assessment.scorer import half_band, shipped_scorer
 from bandwise.assessment.types import CRITERIA, AssessmentResult
 from bandwise.models import TaskType
@@ -107,6 +108,41 @@ def test_task1_without_an_overview_says_so() -> None:
     without = TASK1_ESSAY.replace("Overall", "Also").replace("overall", "also")
     justification = assess(without, TaskType.TASK_1).criteria["task_achievement"].justification
     assert "no overview sentence" in justification
+
+
+def test_task1_names_the_figures_it_quotes_and_misses() -> None:
+    with_figures = assess(TASK1_ESSAY, TaskType.TASK_1).criteria["task_achievement"]
+    bare = re.sub(r"\d+%?", "some", TASK1_ESSAY)
+    without = assess(bare, TaskType.TASK_1)
+    assert "figures from the data support the description" in with_figures.justification
+    assert "lack figures" in without.criteria["task_achievement"].justification
+    assert without.criteria["task_achievement"].band <= with_figures.band
+    assert any("exact figures" in item for item in without.suggestions)
+
+
+def test_task1_on_a_process_is_not_asked_for_figures() -> None:
+    bare = re.sub(r"\d+%?", "some", TASK1_ESSAY)
+    process = "The diagram shows the process by which cars are made in a factory."
+    result = assess(bare, TaskType.TASK_1, prompt=process)
+    assert "figures" not in result.criteria["task_achievement"].justification
+
+
+def test_task1_opinion_is_named_and_lowers_task_achievement() -> None:
+    last = TASK1_ESSAY.rsplit("Nevertheless", 1)[0]
+    neutral = last + "By 2020, each of the three countries had far more cars than it had in 1990."
+    opinion = last + "In my opinion, every one of these countries should build more railways soon."
+    scorer = shipped_scorer()
+    offsets = {
+        text: criterion_offsets(scorer, measure(text, TaskType.TASK_1), TaskType.TASK_1)
+        for text in (neutral, opinion)
+    }
+    assert offsets[opinion]["task_achievement"] < offsets[neutral]["task_achievement"]
+    result = assess(opinion, TaskType.TASK_1)
+    assert "personal opinion" in result.criteria["task_achievement"].justification
+    assert (
+        "personal opinion"
+        not in assess(neutral, TaskType.TASK_1).criteria["task_achievement"].justification
+    )
 
 
 def test_relevance_to_the_question_feeds_task_response() -> None:

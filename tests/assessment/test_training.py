@@ -16,6 +16,7 @@ import pytest
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 
+import likely_range  # noqa: E402
 import scoring  # noqa: E402
 import train_scorer  # noqa: E402
 
@@ -98,6 +99,7 @@ def test_benchmark_runs_on_a_slice() -> None:
     report = scoring.run(essays, folds=3)
     assert "Task 1" in report and "Task 2" in report and "all (90 essays)" in report
     assert "word count only (linear)" in report and "ms per essay" in report
+    assert "likely range shown with the band: holds the human band for" in report
 
 
 def test_qwk_and_metrics_on_known_values() -> None:
@@ -106,3 +108,19 @@ def test_qwk_and_metrics_on_known_values() -> None:
     measured = scoring.metrics(human, human + 0.5)
     assert measured["MAE"] == pytest.approx(0.5) and measured["bias"] == pytest.approx(0.5)
     assert measured["within0.5"] == pytest.approx(1.0) and measured["r"] == pytest.approx(1.0)
+
+
+def test_likely_range_is_the_narrowest_that_holds_the_target_share() -> None:
+    rng = np.random.default_rng(0)
+    human = np.round(rng.normal(6.5, 1.0, 400) * 2) / 2
+    predicted = human + rng.normal(0.0, 0.6, 400)
+    interval = likely_range.fit_interval(human, predicted, predicted)
+    inside = likely_range.held(human, predicted, interval["low"], interval["high"])
+    assert inside.mean() >= likely_range.RANGE_TARGET
+    assert interval["held_in_fit"] == pytest.approx(inside.mean(), abs=1e-4)
+    narrower = likely_range.LEVELS[likely_range.LEVELS.index(interval["level"]) - 1]
+    tail = (1 - narrower) / 2
+    residuals = human - predicted
+    low, high = np.quantile(residuals, tail), np.quantile(residuals, 1 - tail)
+    assert likely_range.held(human, predicted, low, high).mean() < likely_range.RANGE_TARGET
+    assert (likely_range.width(predicted, interval["low"], interval["high"]) >= 0).all()

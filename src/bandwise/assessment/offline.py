@@ -9,6 +9,7 @@ adjusted so their rounded mean is exactly the predicted overall. Deterministic, 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -50,6 +51,12 @@ CRITERION_FEATURES: dict[str, tuple[tuple[str, float], ...]] = {
     ),
 }
 WEIGHT = 0.25  # bands per standard deviation of a feature
+# A Task 1 report on data (chart, table, graph) supports its main features with figures; one on
+# a process or a map has none to quote, so only reports on data are held to this.
+MIN_FIGURES = 3
+NO_FIGURES_TASK = re.compile(
+    r"\b(process|stages?|life cycle|maps?|plans?|layout|how \w+ (?:is|are) (?:made|produced))\b"
+)
 
 
 @dataclass(frozen=True)
@@ -67,8 +74,29 @@ def _list(items: list[str], limit: int = 4) -> str:
     return ", ".join(f"“{item}”" for item in items[:limit])
 
 
+def figures_quoted(measured: EssayFeatures) -> int:
+    """Return how many figures (numbers, percentages, years) the essay quotes."""
+    return round(measured.values["number_rate"] * measured.word_count / 100)
+
+
+def reports_on_data(text: str, prompt: str | None) -> bool:
+    """Return whether a Task 1 answer describes data (not a process or a map)."""
+    opening = (prompt or "").lower() or " ".join(text.split()[:40]).lower()
+    return not NO_FIGURES_TASK.search(opening)
+
+
+def _task1_markers(measured: EssayFeatures, on_data: bool) -> float:
+    # An overview, figures behind it (for data) and no personal opinion are what Task 1 asks.
+    total = 0.25 if measured.evidence.has_overview else -0.5
+    if on_data:
+        total += 0.25 if figures_quoted(measured) >= MIN_FIGURES else -0.25
+    if measured.evidence.has_position:
+        total -= 0.25
+    return total
+
+
 def criterion_offsets(
-    scorer: FittedScorer, measured: EssayFeatures, task_type: TaskType
+    scorer: FittedScorer, measured: EssayFeatures, task_type: TaskType, *, on_data: bool = True
 ) -> dict[str, float]:
     """Return each criterion's distance from the overall, from its own features (mean 0)."""
     raw: dict[str, float] = {}
@@ -79,11 +107,10 @@ def criterion_offsets(
                 continue
             z = max(-3.0, min(3.0, scorer.standardised(measured, feature)))
             total += WEIGHT * direction * z
-        if name == "task_achievement":
-            marker = measured.evidence.has_overview
-            if task_type is TaskType.TASK_2:
-                marker = measured.evidence.has_position
-            total += 0.25 if marker else -0.5
+        if name == "task_achievement" and task_type is TaskType.TASK_1:
+            total += _task1_markers(measured, on_data)
+        elif name == "task_achievement":
+            total += 0.25 if measured.evidence.has_position else -0.5
         raw[name] = max(-MAX_SPREAD, min(MAX_SPREAD, total))
     mean = sum(raw.values()) / len(raw)
     return {name: value - mean for name, value in raw.items()}
@@ -132,12 +159,13 @@ class OfflineAssessor:
         garbage = not_an_essay(measured)
         ceiling = garbage.ceiling if garbage else 9.0
         overall = min(self.scorer.predict(measured), ceiling)
-        offsets = criterion_offsets(self.scorer, measured, task_type)
+        on_data = reports_on_data(text, prompt)
+        offsets = criterion_offsets(self.scorer, measured, task_type, on_data=on_data)
         if garbage:
             offsets = dict.fromkeys(CRITERIA, 0.0)
         bands = fit_criteria(overall, offsets, ceiling)
         likely = self.scorer.band_range(overall, ceiling)
-        justifications = _justifications(measured, task_type, garbage)
+        justifications = _justifications(measured, task_type, garbage, on_data)
         criteria = {name: CriterionScore(bands[name], justifications[name]) for name in CRITERIA}
         weakest = min(CRITERIA, key=lambda name: (bands[name], CRITERIA.index(name)))
         feedback = (
@@ -145,12 +173,12 @@ class OfflineAssessor:
             f"{garbage.reason.capitalize()}, so this is not scored as an essay."
             if garbage
             else "Scored offline by a model fitted on essays banded by human examiners; "
-            "the range is where the human band fell for 4 in 5 essays in validation."
+            "the range held the human band for more than 4 in 5 essays in validation."
         )
         return AssessmentResult(
             criteria=criteria,
             feedback=feedback,
-            suggestions=_suggestions(measured, task_type, weakest, garbage),
+            suggestions=_suggestions(measured, task_type, weakest, garbage, on_data),
             assessor=self.name,
             band_low=likely.low,
             band_high=likely.high,
@@ -159,7 +187,7 @@ class OfflineAssessor:
 
 
 def _justifications(
-    measured: EssayFeatures, task_type: TaskType, garbage: NotAnEssay | None
+    measured: EssayFeatures, task_type: TaskType, garbage: NotAnEssay | None, on_data: bool
 ) -> dict[str, str]:
     evidence = measured.evidence
     values = measured.values
@@ -175,6 +203,14 @@ def _justifications(
             if evidence.has_overview
             else "no overview sentence (such as “Overall, …”) summarises the main features"
         )
+        figures = figures_quoted(measured)
+        if on_data and figures >= MIN_FIGURES:
+            task.append(f"{plural(figures, 'figure')} from the data support the description")
+        elif on_data:
+            quoted = f"only {plural(figures, 'figure')}" if figures else "no figures"
+            task.append(f"{quoted} from the data: the main features lack figures to support them")
+        if evidence.has_position:
+            task.append("it gives a personal opinion, which a report on the task should leave out")
     else:
         task.append(
             "a clear position is stated"
@@ -229,11 +265,17 @@ def _justifications(
     }
 
 
-def _task_focus(task_type: TaskType, has_overview: bool, has_position: bool) -> str:
+def _task_focus(measured: EssayFeatures, task_type: TaskType, on_data: bool) -> str:
+    has_overview = measured.evidence.has_overview
+    has_position = measured.evidence.has_position
     if task_type is TaskType.TASK_1:
-        if has_overview:
-            return "Support the overview with exact figures and direct comparisons."
-        return "Open with an overview sentence stating the main trends before the details."
+        if has_position:
+            return "Report only what the task shows: leave out personal opinions."
+        if not has_overview:
+            return "Open with an overview sentence stating the main trends before the details."
+        if on_data and figures_quoted(measured) < MIN_FIGURES:
+            return "Support each main feature with exact figures from the data."
+        return "Support the overview with exact figures and direct comparisons."
     if has_position:
         return "Keep to your stated position in every paragraph and restate it at the end."
     return "State your position in the introduction and keep to it in every paragraph."
@@ -244,6 +286,7 @@ def _suggestions(
     task_type: TaskType,
     weakest: str,
     garbage: NotAnEssay | None,
+    on_data: bool,
 ) -> list[str]:
     evidence = measured.evidence
     minimum = MINIMUM_WORDS[task_type]
@@ -258,7 +301,7 @@ def _suggestions(
             f"Write at least {minimum} words: this answer has {measured.word_count}."
             if measured.word_count < minimum
             else "Develop each main idea with a specific example or figure.",
-            _task_focus(task_type, evidence.has_overview, evidence.has_position),
+            _task_focus(measured, task_type, on_data),
             "Address every part of the question; paraphrase its key words rather than copy them.",
         ],
         "coherence_cohesion": [

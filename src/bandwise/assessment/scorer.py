@@ -19,7 +19,9 @@ from bandwise.assessment.bands import parse_band
 from bandwise.assessment.features import EssayFeatures
 
 MODEL_PATH = Path(__file__).with_name("scorer_model.json")
-RANGE_COVERAGE = 0.8  # the range holds the human band for 4 in 5 cross-validated essays
+# The claim: the range holds the human band for at least 4 in 5 essays. Training fits the range
+# with a margin over it, and benchmarks/scoring.py measures it on essays it was not fitted on.
+RANGE_COVERAGE = 0.8
 
 
 def _float32(value: float) -> float:
