@@ -87,7 +87,7 @@ class Notifier:
         self._webhook_url = settings.alert_webhook_url
         self._bot_token = settings.bot_token
         self._admin_ids = list(settings.admin_ids)
-        self._telegram_api = settings.alert_telegram_api_url.rstrip("/")
+        self._telegram_api = settings.resolved_alert_telegram_api_url.rstrip("/")
         self._client: httpx.AsyncClient | None = None
         # httpx logs each request's URL at INFO, and the Bot API URL carries the token.
         logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger("httpx").level))
