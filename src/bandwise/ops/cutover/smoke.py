@@ -152,11 +152,9 @@ async def check_quarantined(target: AsyncEngine, set_aside: Sequence[Quarantined
     """Raise OperationFailed unless every set-aside row is in ``import_quarantine`` only."""
     async with target.connect() as connection:
         stored = Counter(
-            (str(table), int(source_id))
-            for table, source_id in await connection.execute(
-                select(ImportQuarantine.source_table, ImportQuarantine.source_id).where(
-                    ImportQuarantine.source_id.is_not(None)
-                )
+            (row.source_table, row.source_id)
+            for row in await connection.execute(
+                select(ImportQuarantine.source_table, ImportQuarantine.source_id)
             )
         )
         missing = Counter((row.table, row.source_id) for row in set_aside) - stored

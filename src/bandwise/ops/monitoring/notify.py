@@ -79,6 +79,12 @@ class Destination:
         """Return a name safe to show (never a URL: the Bot API's carries the token)."""
         return self.kind if self.chat_id is None else f"{self.kind} {self.chat_id}"
 
+    @classmethod
+    def from_label(cls, label: str) -> Destination:
+        """Return the destination a ``label`` names (how the outbox table stores it)."""
+        kind, _, chat_id = label.partition(" ")
+        return cls(kind, int(chat_id) if chat_id else None)
+
 
 class Notifier:
     """Send alert messages to the configured destinations; failures are returned, not raised."""

@@ -1,0 +1,138 @@
+"""Keep the alert outbox in the database (``alert_outbox``) so a restart loses no message.
+
+The outbox works in memory and writes through to the database whenever it answers: alerts
+about the database itself must go out while it is down, and are saved once it is back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from bandwise.db.engine import create_sessionmaker
+from bandwise.errors import DatabaseUnavailable
+from bandwise.ops.monitoring.notify import AlertMessage, Destination
+from bandwise.ops.monitoring.outbox import Delivery
+from bandwise.repositories import alert_outbox
+
+log = logging.getLogger(__name__)
+
+# Done messages kept besides each alert's newest (for the operator's page after a restart).
+KEEP_DONE = 50
+# After a failed call, the database is not asked again for this long (a blackholed server
+# would otherwise cost a connect timeout on every call of every collection).
+RETRY_AFTER_SECONDS = 5.0
+
+
+def _moment(timestamp: float) -> datetime:
+    return datetime.fromtimestamp(timestamp, UTC)
+
+
+async def _write(session: AsyncSession, delivery: Delivery) -> int:
+    """Insert or update the row of ``delivery``; return its id."""
+    finished = None if delivery.finished_at is None else _moment(delivery.finished_at)
+    pending = sorted(destination.label for destination in delivery.pending)
+    error = delivery.last_error or delivery.note
+    if delivery.row_id is not None:
+        await alert_outbox.record_progress(
+            session,
+            delivery.row_id,
+            pending=pending,
+            attempts=delivery.attempts,
+            last_error=error,
+            done_at=finished,
+        )
+        return delivery.row_id
+    return await alert_outbox.add(
+        session,
+        alert=delivery.message.alert,
+        status=delivery.message.status,
+        message=dataclasses.asdict(delivery.message),
+        pending=pending,
+        attempts=delivery.attempts,
+        last_error=error,
+        queued_at=_moment(delivery.queued_at),
+        done_at=finished,
+    )
+
+
+class OutboxStore:
+    """Save, reload and prune the outbox's deliveries on ``engine``'s database."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._sessions = create_sessionmaker(engine)
+        self._quiet_until = 0.0
+        self._failing: str | None = None
+
+    def _check(self) -> None:
+        if time.monotonic() < self._quiet_until:
+            raise DatabaseUnavailable(f"alert outbox not saved: {self._failing}")
+
+    def _failed(self, error: Exception) -> DatabaseUnavailable:
+        why = str(getattr(error, "orig", None) or error).strip().splitlines()
+        reason = why[0] if why and why[0] else type(error).__name__
+        if self._failing is None:
+            log.warning("alert outbox kept in memory only (database: %s)", reason)
+        self._failing = reason
+        self._quiet_until = time.monotonic() + RETRY_AFTER_SECONDS
+        return DatabaseUnavailable(f"alert outbox not saved: {reason}")
+
+    def _recovered(self) -> None:
+        if self._failing is not None:
+            log.info("alert outbox saved to the database again")
+        self._failing = None
+
+    async def save(self, deliveries: Sequence[Delivery]) -> None:
+        """Write every delivery's state in one transaction (new ones in order, so ids too)."""
+        if not deliveries:
+            return
+        self._check()
+        try:
+            async with self._sessions() as session, session.begin():
+                new_ids = [await _write(session, delivery) for delivery in deliveries]
+                if any(delivery.finished_at is not None for delivery in deliveries):
+                    await alert_outbox.prune(session, KEEP_DONE)
+        except Exception as error:
+            raise self._failed(error) from error
+        self._recovered()
+        for delivery, row_id in zip(deliveries, new_ids, strict=True):  # only once committed
+            delivery.row_id = row_id
+            delivery.saved = True
+
+    async def undelivered(self) -> list[Delivery]:
+        """Return the deliveries not done yet, in their order."""
+        self._check()
+        try:
+            async with self._sessions() as session:
+                rows = await alert_outbox.undelivered(session)
+        except Exception as error:
+            raise self._failed(error) from error
+        self._recovered()
+        return [
+            Delivery(
+                AlertMessage(**row.message),
+                {Destination.from_label(label) for label in row.pending},
+                attempts=row.attempts,
+                last_error=row.last_error,
+                row_id=row.id,
+                queued_at=row.queued_at.timestamp(),
+                saved=True,
+            )
+            for row in rows
+        ]
+
+    async def latest_messages(self) -> list[tuple[AlertMessage, float]]:
+        """Return each alert's newest message with the time it was queued."""
+        self._check()
+        try:
+            async with self._sessions() as session:
+                rows = await alert_outbox.latest_per_alert(session)
+        except Exception as error:
+            raise self._failed(error) from error
+        self._recovered()
+        return [(AlertMessage(**row.message), row.queued_at.timestamp()) for row in rows]
