@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from typer.testing import CliRunner
 
+from bandwise.cli.main import app
 from bandwise.config import load_settings
 from bandwise.db import migrate
 from bandwise.db.engine import create_engine
@@ -158,3 +160,29 @@ async def test_abort_fails_at_the_import_and_changes_nothing(
     assert "PostgreSQL target emptied (schema removed)" in report.rollback
     assert await _target(pg_database) == ({}, set())
     assert _sha256(env_file) == env_before and _sha256(sqlite) == sqlite_before
+
+
+def test_an_unknown_mode_is_refused_before_anything_happens(
+    deployment: tuple[Path, Path],
+) -> None:
+    sqlite, env_file = deployment
+    before = _sha256(sqlite)
+    result = CliRunner().invoke(
+        app,
+        [
+            "db",
+            "cutover",
+            "--sqlite",
+            str(sqlite),
+            "--postgres",
+            "postgresql://bandwise@127.0.0.1:1/bandwise",
+            "--env-file",
+            str(env_file),
+            "--service-stopped",
+            "--on-bad-rows",
+            "skip",
+        ],
+    )
+    assert result.exit_code == 2, result.output
+    assert "--on-bad-rows" in result.output and "must be abort or quarantine" in result.output
+    assert _sha256(sqlite) == before
