@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 
 from sqlalchemy import select
 
@@ -15,11 +16,18 @@ from bandwise.assessment.offline import OfflineAssessor
 from bandwise.config import Settings
 from bandwise.db.engine import create_engine, create_sessionmaker
 from bandwise.models import AlertDelivery
+from bandwise.ops.monitoring.alerts import Alerter
+from bandwise.ops.monitoring.leader import leader_for
+from bandwise.ops.monitoring.notify import Notifier
+from bandwise.ops.monitoring.outbox import Outbox
+from bandwise.ops.monitoring.outbox_store import OutboxStore
+from bandwise.ops.monitoring.rules import DEFAULT_RULES, Observation
 from bandwise.ops.monitoring.service import Monitoring
 from bandwise.runtime import Runtime
 from bandwise.services.limits import LimitPolicy
 from testkit.backup import write_manifest
 from testkit.http_receiver import Receiver, http_receiver
+from testkit.monitoring import NOW, backup, pg
 
 ALERT = "BandwiseBackupVerifyFailed"  # fires at once on a failed verification
 
@@ -137,3 +145,43 @@ async def test_the_next_sender_delivers_what_the_last_one_left_once(settings: Se
             await follower.tick()
     assert states(receiver) == [f"{ALERT}:firing"]
     assert await outbox_rows(shared) == [("firing", [], True)]
+
+
+async def test_an_instance_that_sends_again_does_not_repeat_what_another_delivered(
+    settings: Settings,
+) -> None:
+    """A leads and cannot deliver; B takes over and delivers; A leads again: nothing resent."""
+    engine = create_engine(settings, null_pool=True)
+    failed = Observation(pg(), backups=[backup(1, "failed")], now=NOW)
+    with http_receiver() as receiver:
+        shared = settings.model_copy(update={"alert_webhook_url": f"{receiver.url}/hook"})
+        leaders = [leader_for(engine), leader_for(engine)]
+        alerters = []
+        for leader in leaders:
+            notifier = Notifier(shared)
+            outbox = Outbox(notifier, store=OutboxStore(engine))
+            alerters.append(Alerter(DEFAULT_RULES, notifier, leader, 900, outbox))
+        first, second = alerters
+        receiver.refuse_next = 1000
+        try:
+            assert await first.evaluate(failed) == []  # refused: still in first's queue
+            assert first.is_leader and len(first.outbox.queued) == 1
+            await leaders[0].release()  # first loses its lock (it keeps running)
+            receiver.refuse_next = 0
+            for step in range(1, 5):
+                await second.evaluate(replace(failed, now=NOW + step))
+                if receiver.bodies():
+                    break
+            assert second.is_leader and states(receiver) == [f"{ALERT}:firing"]
+            await leaders[1].release()
+            for step in range(5, 9):
+                await first.evaluate(replace(failed, now=NOW + step))
+                if first.is_leader:
+                    break
+            assert first.is_leader and first.outbox.queued == []
+            await first.evaluate(replace(failed, now=NOW + 60))
+        finally:
+            for alerter in alerters:
+                await alerter.close()
+            await engine.dispose()
+    assert states(receiver) == [f"{ALERT}:firing"]

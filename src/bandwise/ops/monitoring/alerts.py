@@ -74,8 +74,6 @@ class Alerter:
         self.outbox = outbox or Outbox(notifier)
         self.recent: deque[Delivery] = deque(maxlen=RECENT_EVENTS)
         self._restored = False  # where the alerts stood, read back from the outbox's store
-        self._leading = False
-        self._resume_due = True  # take the queue from the database when next leading
 
     @property
     def is_leader(self) -> bool:
@@ -112,14 +110,8 @@ class Alerter:
         # Refreshed on every evaluation, not only on changes: the leader keeps its lock alive
         # and a follower gets to see the lock free twice.
         leading = self._notifier.configured and await self._leader.refresh()
-        if leading and not self._leading:  # another instance may have sent meanwhile
-            self._resume_due = True
-        self._leading = leading
-        if leading and self._resume_due:
-            resumed = await self.outbox.resume()
-            if resumed is not None:
-                self._resume_due = False
-                self.recent.extend(resumed)
+        if leading:  # the database's queue, which another instance may have worked on since
+            self.recent.extend(await self.outbox.resume() or ())
         for message in changes:
             if leading:
                 self.recent.append(self.outbox.add(message, observation.now))

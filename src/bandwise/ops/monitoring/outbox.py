@@ -6,8 +6,9 @@ sees "resolved" before "firing". A failure blocks that destination until its bac
 (``RETRY_BASE_SECONDS`` doubling up to ``RETRY_MAX_SECONDS``); the other destinations go on.
 
 With a store (the service's), every message and each destination it reached is written to
-``alert_outbox`` as it happens, whenever the database answers: after a restart, or when
-another instance becomes the one that sends, ``resume`` picks up where the database says.
+``alert_outbox`` as it happens, whenever the database answers, and ``resume`` takes the queue
+back from there before each flush: after a restart, or after another instance sent, the
+database says what is left.
 """
 
 from __future__ import annotations
@@ -71,10 +72,10 @@ class Delivery:
         if state == "pending":
             return "pending"
         where = ", ".join(sorted(d.label for d in self.pending))
-        return (
-            f"failed to {where} after {self.attempts} attempts ({self.last_error}); "
-            f"next try {iso_utc(self.next_attempt_at)}"
-        )
+        failed = f"failed to {where} after {self.attempts} attempts ({self.last_error})"
+        if self.next_attempt_at is None:  # resumed from the database, not tried here yet
+            return failed
+        return f"{failed}; next try {iso_utc(self.next_attempt_at)}"
 
 
 @dataclass
@@ -133,9 +134,10 @@ class Outbox:
     async def resume(self) -> list[Delivery] | None:
         """Take the queue from the database: what is undelivered there, in order.
 
-        Called after a restart and whenever this instance starts sending again (another may
-        have delivered meanwhile). Returns the deliveries new to this process, or None when
-        the database did not answer (the queue in memory goes on meanwhile).
+        Called before each flush: after a restart it brings back what the last process left,
+        and after another instance sent it drops what that one delivered. Returns the
+        deliveries new to this process, or None when the database did not answer (the queue
+        in memory goes on meanwhile).
         """
         if self.store is None:
             return []

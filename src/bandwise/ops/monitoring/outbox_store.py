@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bandwise.db.engine import create_sessionmaker
 from bandwise.errors import DatabaseUnavailable
+from bandwise.models import AlertDelivery
 from bandwise.ops.monitoring.notify import AlertMessage, Destination
 from bandwise.ops.monitoring.outbox import Delivery
 from bandwise.repositories import alert_outbox
@@ -31,6 +32,15 @@ RETRY_AFTER_SECONDS = 5.0
 
 def _moment(timestamp: float) -> datetime:
     return datetime.fromtimestamp(timestamp, UTC)
+
+
+def _message(row: AlertDelivery) -> AlertMessage | None:
+    """Return the message of ``row``; None (logged) when this code cannot read it any more."""
+    try:
+        return AlertMessage(**row.message)
+    except (TypeError, ValueError) as error:
+        log.warning("alert outbox row %d skipped: unreadable message (%s)", row.id, error)
+        return None
 
 
 async def _write(session: AsyncSession, delivery: Delivery) -> int:
@@ -113,18 +123,23 @@ class OutboxStore:
         except Exception as error:
             raise self._failed(error) from error
         self._recovered()
-        return [
-            Delivery(
-                AlertMessage(**row.message),
-                {Destination.from_label(label) for label in row.pending},
-                attempts=row.attempts,
-                last_error=row.last_error,
-                row_id=row.id,
-                queued_at=row.queued_at.timestamp(),
-                saved=True,
+        deliveries = []
+        for row in rows:
+            message = _message(row)
+            if message is None:
+                continue
+            deliveries.append(
+                Delivery(
+                    message,
+                    {Destination.from_label(label) for label in row.pending},
+                    attempts=row.attempts,
+                    last_error=row.last_error,
+                    row_id=row.id,
+                    queued_at=row.queued_at.timestamp(),
+                    saved=True,
+                )
             )
-            for row in rows
-        ]
+        return deliveries
 
     async def latest_messages(self) -> list[tuple[AlertMessage, float]]:
         """Return each alert's newest message with the time it was queued."""
@@ -135,4 +150,8 @@ class OutboxStore:
         except Exception as error:
             raise self._failed(error) from error
         self._recovered()
-        return [(AlertMessage(**row.message), row.queued_at.timestamp()) for row in rows]
+        return [
+            (message, row.queued_at.timestamp())
+            for row in rows
+            if (message := _message(row)) is not None
+        ]
