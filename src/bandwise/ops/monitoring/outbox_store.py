@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -114,44 +114,38 @@ class OutboxStore:
             delivery.row_id = row_id
             delivery.saved = True
 
-    async def undelivered(self) -> list[Delivery]:
-        """Return the deliveries not done yet, in their order."""
+    async def _read(
+        self, query: Callable[[AsyncSession], Awaitable[list[AlertDelivery]]]
+    ) -> list[AlertDelivery]:
         self._check()
         try:
             async with self._sessions() as session:
-                rows = await alert_outbox.undelivered(session)
+                rows = await query(session)
         except Exception as error:
             raise self._failed(error) from error
         self._recovered()
-        deliveries = []
-        for row in rows:
-            message = _message(row)
-            if message is None:
-                continue
-            deliveries.append(
-                Delivery(
-                    message,
-                    {Destination.from_label(label) for label in row.pending},
-                    attempts=row.attempts,
-                    last_error=row.last_error,
-                    row_id=row.id,
-                    queued_at=row.queued_at.timestamp(),
-                    saved=True,
-                )
+        return rows
+
+    async def undelivered(self) -> list[Delivery]:
+        """Return the deliveries not done yet, in their order."""
+        return [
+            Delivery(
+                message,
+                {Destination.from_label(label) for label in row.pending},
+                attempts=row.attempts,
+                last_error=row.last_error,
+                row_id=row.id,
+                queued_at=row.queued_at.timestamp(),
+                saved=True,
             )
-        return deliveries
+            for row in await self._read(alert_outbox.undelivered)
+            if (message := _message(row)) is not None
+        ]
 
     async def latest_messages(self) -> list[tuple[AlertMessage, float]]:
         """Return each alert's newest message with the time it was queued."""
-        self._check()
-        try:
-            async with self._sessions() as session:
-                rows = await alert_outbox.latest_per_alert(session)
-        except Exception as error:
-            raise self._failed(error) from error
-        self._recovered()
         return [
             (message, row.queued_at.timestamp())
-            for row in rows
+            for row in await self._read(alert_outbox.latest_per_alert)
             if (message := _message(row)) is not None
         ]
