@@ -225,6 +225,8 @@ class Outbox:
             return  # later messages wait: a destination receives them in order
 
     async def close(self) -> None:
-        """Save what changed (when the database answers) and close the notifier's client."""
+        """Save what changed (when the database answers); close the store and the notifier."""
         await self._save()
+        if self.store is not None:
+            await self.store.close()
         await self._notifier.close()

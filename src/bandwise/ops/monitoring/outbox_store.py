@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from bandwise.db.engine import create_sessionmaker
+from bandwise.config import Settings
+from bandwise.db.engine import create_engine, create_sessionmaker
 from bandwise.errors import DatabaseUnavailable
 from bandwise.models import AlertDelivery
 from bandwise.ops.monitoring.notify import AlertMessage, Destination
@@ -25,6 +26,9 @@ log = logging.getLogger(__name__)
 
 # Done messages kept besides each alert's newest (for the operator's page after a restart).
 KEEP_DONE = 50
+# SQLite: a writer holding the file's lock (an import, a backup) must not hold up the alerter
+# for the whole DB_SQLITE_BUSY_TIMEOUT; the outbox works in memory meanwhile.
+SQLITE_BUSY_SECONDS = 1.0
 # After a failed call, the database is not asked again for this long (a blackholed server
 # would otherwise cost a connect timeout on every call of every collection).
 RETRY_AFTER_SECONDS = 5.0
@@ -74,10 +78,24 @@ async def _write(session: AsyncSession, delivery: Delivery) -> int:
 class OutboxStore:
     """Save, reload and prune the outbox's deliveries on ``engine``'s database."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, owns_engine: bool = False) -> None:
+        self._engine = engine
+        self._owns_engine = owns_engine
         self._sessions = create_sessionmaker(engine)
         self._quiet_until = 0.0
         self._failing: str | None = None
+
+    @classmethod
+    def open(cls, settings: Settings, url: str) -> OutboxStore:
+        """Return a store on ``url`` with an engine of its own (closed by ``close``)."""
+        busy = min(settings.db_sqlite_busy_timeout, SQLITE_BUSY_SECONDS)
+        quick = settings.model_copy(update={"db_sqlite_busy_timeout": busy})
+        return cls(create_engine(quick, url=url, null_pool=True), owns_engine=True)
+
+    async def close(self) -> None:
+        """Release the engine this store opened."""
+        if self._owns_engine:
+            await self._engine.dispose()
 
     def _check(self) -> None:
         if time.monotonic() < self._quiet_until:

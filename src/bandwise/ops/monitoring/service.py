@@ -62,16 +62,15 @@ class Monitoring:
         )
         self.metrics.add_collector(BotCollector(runtime))
         self.history = History(max_samples=int(3600 / self.interval) + 2)
-        self.stats_engine: AsyncEngine = create_engine(
-            settings, url=runtime.engine.url.render_as_string(hide_password=False), null_pool=True
-        )
+        url = runtime.engine.url.render_as_string(hide_password=False)
+        self.stats_engine: AsyncEngine = create_engine(settings, url=url, null_pool=True)
         notifier = Notifier(settings)
         self.alerter = Alerter(
             rules,
             notifier,
             leader_for(self.stats_engine),
             settings.alert_cooldown_seconds,
-            Outbox(notifier, store=OutboxStore(self.stats_engine)),
+            Outbox(notifier, store=OutboxStore.open(settings, url)),
         )
         self._task: asyncio.Task[None] | None = None
         self._previous: DatabaseStats | None = None
