@@ -89,16 +89,21 @@ async def test_undelivered_messages_resume_in_order_after_a_restart(settings: Se
             ("firing", ["webhook"], False),
             ("resolved", ["webhook"], False),
         ]
+        async with instance(shared) as second:  # restarted; the webhook still down
+            await second.tick()
+            firing, resolved = second.alerter.recent  # what /admin lists
+            assert firing.describe().startswith("failed to webhook after 2 attempts (webhook: HTTP")
+            assert resolved.state == "pending"
         refused = len(receiver.refused)
         receiver.refuse_next = 0  # back up while bandwise restarts
 
-        async with instance(shared) as second:
-            await second.tick()
-            assert states(receiver) == [f"{ALERT}:firing", f"{ALERT}:resolved"]
-            assert [d.state for d in second.alerter.recent] == ["delivered", "delivered"]
-            await second.tick()
         async with instance(shared) as third:
             await third.tick()
+            assert states(receiver) == [f"{ALERT}:firing", f"{ALERT}:resolved"]
+            assert [d.state for d in third.alerter.recent] == ["delivered", "delivered"]
+            await third.tick()
+        async with instance(shared) as fourth:
+            await fourth.tick()
     assert states(receiver) == [f"{ALERT}:firing", f"{ALERT}:resolved"]  # each once
     assert len(receiver.refused) == refused
     assert await outbox_rows(shared) == [("firing", [], True), ("resolved", [], True)]
