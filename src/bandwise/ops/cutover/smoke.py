@@ -28,6 +28,8 @@ from bandwise.repositories import assessments, submissions, users
 from bandwise.services.history import History, get_history
 from bandwise.wording import plural
 
+# Set-aside ids looked up per query (a file may hold thousands of bad rows).
+CHECK_BATCH = 1000
 SMOKE_TELEGRAM_ID = 2**62 + 4242  # far beyond real Telegram ids; never committed anyway
 SMOKE_ESSAY = (
     "Some people think that technology makes life easier, while others believe it creates new "
@@ -130,25 +132,30 @@ async def compare_histories(
             )
 
 
-def prune_set_aside(copy: Path, set_aside: Sequence[QuarantinedRow]) -> None:
-    """Delete from the smoke test's own copy the rows the import set aside, by table and id.
-
-    The import stored them in ``import_quarantine``, not in their tables; without them the
-    copy converts in place exactly as the import converted the rest.
-    """
-    by_table: dict[str, list[int]] = {}
+def ids_by_table(set_aside: Sequence[QuarantinedRow]) -> dict[str, list[int]]:
+    """Group the ids of the rows the import set aside by table; refuse one without an id."""
+    grouped: dict[str, list[int]] = {}
     for row in set_aside:
         if row.table not in TABLES or row.source_id is None:
             raise OperationFailed(
                 f"smoke test: cannot match the set-aside row {row.table} id={row.source_id}"
             )
-        by_table.setdefault(row.table, []).append(row.source_id)
+        grouped.setdefault(row.table, []).append(row.source_id)
+    return grouped
+
+
+def prune_set_aside(copy: Path, set_aside: dict[str, list[int]]) -> None:
+    """Delete from the smoke test's own copy the rows the import set aside, by table and id.
+
+    The import stored them in ``import_quarantine``, not in their tables; without them the
+    copy converts in place exactly as the import converted the rest.
+    """
     with contextlib.closing(sqlite3.connect(copy)) as connection, connection:
-        for table, ids in by_table.items():
+        for table, ids in set_aside.items():
             connection.executemany(f'DELETE FROM "{table}" WHERE id = ?', [(i,) for i in ids])
 
 
-async def check_quarantined(target: AsyncEngine, set_aside: Sequence[QuarantinedRow]) -> None:
+async def check_quarantined(target: AsyncEngine, set_aside: dict[str, list[int]]) -> None:
     """Raise OperationFailed unless every set-aside row is in ``import_quarantine`` only."""
     async with target.connect() as connection:
         stored = Counter(
@@ -157,21 +164,25 @@ async def check_quarantined(target: AsyncEngine, set_aside: Sequence[Quarantined
                 select(ImportQuarantine.source_table, ImportQuarantine.source_id)
             )
         )
-        missing = Counter((row.table, row.source_id) for row in set_aside) - stored
+        wanted = Counter((table, i) for table, ids in set_aside.items() for i in ids)
+        missing = wanted - stored
         if missing:
             table, source_id = next(iter(missing))
             raise OperationFailed(
                 f"smoke test: the set-aside row {table} id={source_id} is not in import_quarantine"
             )
-        for row in set_aside:
-            model = Base.metadata.tables[row.table]
-            found = await connection.scalar(
-                select(func.count()).select_from(model).where(model.c.id == row.source_id)
-            )
-            if found:
-                raise OperationFailed(
-                    f"smoke test: the set-aside row {row.table} id={row.source_id} was imported"
+        for table, ids in set_aside.items():
+            model = Base.metadata.tables[table]
+            for start in range(0, len(ids), CHECK_BATCH):
+                imported = await connection.scalar(
+                    select(func.min(model.c.id)).where(
+                        model.c.id.in_(ids[start : start + CHECK_BATCH])
+                    )
                 )
+                if imported is not None:
+                    raise OperationFailed(
+                        f"smoke test: the set-aside row {table} id={imported} was imported"
+                    )
 
 
 async def smoke_test(
@@ -195,8 +206,9 @@ async def smoke_test(
         if not await migrate.is_at_head(target):
             raise OperationFailed("smoke test: the PostgreSQL schema is not at head")
         await round_trip(target)
-        await check_quarantined(target, set_aside)
-        await asyncio.to_thread(prune_set_aside, frozen_copy, set_aside)
+        grouped = ids_by_table(set_aside)
+        await check_quarantined(target, grouped)
+        await asyncio.to_thread(prune_set_aside, frozen_copy, grouped)
         # Anything the in-place reading would still set aside, the import did not: refuse.
         await migrate.upgrade(source)
         telegram_ids = await sample_telegram_ids(source, sample)
