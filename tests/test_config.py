@@ -93,6 +93,16 @@ def test_admin_ids_accept_a_comma_separated_list(monkeypatch: pytest.MonkeyPatch
     assert load_settings().admin_ids == [1, 5_123_456_789]
 
 
+def test_alerts_use_the_bots_bot_api_server_unless_set_apart() -> None:
+    assert load_settings().resolved_alert_telegram_api_url == "https://api.telegram.org"
+    local = load_settings(telegram_api_url="http://127.0.0.1:8081")
+    assert local.resolved_alert_telegram_api_url == "http://127.0.0.1:8081"
+    apart = load_settings(
+        telegram_api_url="http://127.0.0.1:8081", alert_telegram_api_url="http://alerts.example"
+    )
+    assert apart.resolved_alert_telegram_api_url == "http://alerts.example"
+
+
 def test_api_refuses_public_host_without_token() -> None:
     from bandwise.api.app import create_app
 

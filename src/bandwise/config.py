@@ -285,9 +285,10 @@ class Settings(BaseSettings):
     )
 
     # Monitoring ---------------------------------------------------------------------------------
-    alert_telegram_api_url: str = Field(
-        default="https://api.telegram.org",
-        description="Bot API base URL for the alerter's messages to admins (with BOT_TOKEN).",
+    alert_telegram_api_url: str | None = Field(
+        default=None,
+        description="Bot API base URL for the alerter's messages to admins (with BOT_TOKEN); "
+        "unset: TELEGRAM_API_URL, the server the bot talks to.",
     )
 
     @field_validator("database_url", mode="before")
@@ -371,6 +372,11 @@ class Settings(BaseSettings):
             db = quote(self.postgres_db or self.postgres_user or "postgres", safe="")
             return f"{POSTGRES_DRIVER}://{user}{password}@{host}:{self.postgres_port}/{db}"
         return f"{SQLITE_DRIVER}:///{self.sqlite_path}"
+
+    @property
+    def resolved_alert_telegram_api_url(self) -> str:
+        """Return the Bot API the alerter posts to: its own URL, else the bot's."""
+        return self.alert_telegram_api_url or self.telegram_api_url
 
     @property
     def masked_database_url(self) -> str:

@@ -17,8 +17,8 @@ async def table_names(engine: AsyncEngine) -> set[str]:
 
 
 async def test_payments_revision_round_trip(engine: AsyncEngine) -> None:
-    assert migrate.head_revision() == "0005_scoring"
-    assert await migrate.current_revision(engine) == "0005_scoring"
+    assert migrate.head_revision() == "0006_alert_outbox"
+    assert await migrate.current_revision(engine) == "0006_alert_outbox"
     assert "payments" in await table_names(engine)
     await migrate.downgrade(engine, "0003")
     assert "payments" not in await table_names(engine)

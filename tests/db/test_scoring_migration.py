@@ -19,7 +19,7 @@ async def columns(engine: AsyncEngine, table: str) -> set[str]:
 
 
 async def test_scoring_revision_round_trip_keeps_rows(engine: AsyncEngine) -> None:
-    assert migrate.head_revision() == "0005_scoring"
+    assert migrate.head_revision() == "0006_alert_outbox"
     await migrate.downgrade(engine, "0004")
     assert "prompt" not in await columns(engine, "submissions")
     assert "band_low" not in await columns(engine, "assessments")
@@ -38,7 +38,7 @@ async def test_scoring_revision_round_trip_keeps_rows(engine: AsyncEngine) -> No
             {"t": MOMENT},
         )
     await migrate.upgrade(engine)
-    assert await migrate.current_revision(engine) == "0005_scoring"
+    assert await migrate.current_revision(engine) == "0006_alert_outbox"
     assert {"prompt"} <= await columns(engine, "submissions")
     assert {"band_low", "band_high", "flagged", "content_hash"} <= await columns(
         engine, "assessments"

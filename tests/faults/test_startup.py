@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
 import time
+from pathlib import Path
 
 import pytest
 
 from testkit.faults import APP_DATABASE, ServiceFactory, make_cluster
+from testkit.legacy import quirky_legacy_data, write_legacy_file
 from testkit.pg_cluster import free_port
 
 BACKOFF_LINE = re.compile(r"database not ready \(attempt (\d+)\): .*; next try in ([\d.]+) s")
@@ -67,3 +70,31 @@ async def test_service_gives_up_after_the_startup_timeout(service_factory: Servi
     assert elapsed < 2 + 8, f"took {elapsed:.1f} s to give up"  # timeout + interpreter start-up
     assert "gave up waiting for the database" in log, log
     assert f"127.0.0.1:{port}" in log and "connection refused" in log
+
+
+@pytest.mark.timeout(60)
+async def test_refused_startup_upgrade_leaves_a_legacy_file_byte_identical(
+    service_factory: ServiceFactory, tmp_path: Path
+) -> None:
+    """Orphans refuse the adoption at start-up: the process exits and the file is untouched."""
+    data = quirky_legacy_data()
+    data.submissions.append(
+        {
+            "id": 99,
+            "user_id": 404,  # no such user: an orphan, refused by default (migration 0002)
+            "text": "orphan",
+            "task_type": "TASK_1",
+            "word_count": 1,
+            "submitted_at": "2024-03-01 00:00:00",
+            "processing_status": "COMPLETED",
+        }
+    )
+    path = write_legacy_file(tmp_path / "legacy.db", data)
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    service = service_factory(f"sqlite:///{path}")
+    code = await asyncio.to_thread(service.wait_exit, 45)
+    log = service.log_text()
+    assert code == 4, log  # MigrationError's exit code (cli/errors.py)
+    assert "orphan" in log and "Traceback" not in log, log
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+    assert not path.with_name("legacy.db-wal").exists()

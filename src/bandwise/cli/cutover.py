@@ -48,6 +48,8 @@ def cutover(
     ] = "abort",
 ) -> None:
     """Cut a live SQLite deployment over to PostgreSQL with verification and rollback."""
+    if on_bad_rows not in ("abort", "quarantine"):  # refused before anything is asked or done
+        raise typer.BadParameter("must be abort or quarantine", param_hint="--on-bad-rows")
     settings = command_settings(env_file)
     console = Console(stderr=False)
     if not rehearse and not yes:
@@ -59,8 +61,6 @@ def cutover(
     def progress(record: StepRecord) -> None:
         console.print(f"{record.name}: {record.status} in {record.seconds:.2f} s — {record.detail}")
 
-    if on_bad_rows not in ("abort", "quarantine"):
-        raise typer.BadParameter("must be abort or quarantine", param_hint="--on-bad-rows")
     options = CutoverOptions(
         sqlite_path=sqlite,
         postgres_url=postgres,

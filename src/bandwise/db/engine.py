@@ -105,6 +105,23 @@ def create_sqlite_engine(
     return engine
 
 
+def file_preserving_sibling(
+    engine: AsyncEngine, *, busy_timeout: float = 30.0, foreign_keys: bool = True
+) -> AsyncEngine:
+    """Return a pool-less engine on ``engine``'s SQLite file that leaves its journal mode alone.
+
+    Whatever runs before a migration succeeded goes through it: switching a legacy file to WAL
+    would change a file whose upgrade is then refused (it must stay byte-identical).
+    """
+    return create_sqlite_engine(
+        engine.url,
+        busy_timeout,
+        foreign_keys=foreign_keys,
+        wal=False,
+        poolclass=NullPool,
+    )
+
+
 def _pool_options(settings: Settings, *, null_pool: bool) -> dict[str, Any]:
     """Return the engine options for the pool the settings describe (or no pool at all)."""
     options: dict[str, Any] = {"echo": settings.db_echo, "pool_pre_ping": True}

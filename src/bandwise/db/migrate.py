@@ -21,9 +21,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.pool import NullPool
 
-from bandwise.db.engine import create_sqlite_engine, describe_target
+from bandwise.db.engine import describe_target, file_preserving_sibling
 from bandwise.errors import MigrationError
 from bandwise.legacy.schema import LEGACY_ONLY_USER_COLUMNS, LEGACY_TABLES
 from bandwise.models import Base
@@ -73,12 +72,8 @@ async def _migration_engine(engine: AsyncEngine) -> tuple[AsyncEngine, bool]:
     if engine.dialect.name != "sqlite":
         return engine, False
     # A private connection with foreign keys off: rebuilding a table must not cascade. The
-    # journal mode stays as it is: switching to WAL would change a file whose upgrade then
-    # fails (it must stay byte-identical); the service switches it when it opens the file.
-    sibling = create_sqlite_engine(
-        engine.url, busy_timeout=30.0, foreign_keys=False, wal=False, poolclass=NullPool
-    )
-    return sibling, True
+    # journal mode stays as it is; the service switches it once the schema is at head.
+    return file_preserving_sibling(engine, foreign_keys=False), True
 
 
 def _current(connection: Connection) -> str | None:

@@ -1,5 +1,6 @@
 """SQLAlchemy models: one module per table, all registered on ``Base.metadata``."""
 
+from bandwise.models.alert_outbox import AlertDelivery
 from bandwise.models.assessment import Assessment
 from bandwise.models.base import Base, UTCDateTime, utcnow
 from bandwise.models.enums import ProcessingStatus, TaskType
@@ -10,6 +11,7 @@ from bandwise.models.submission import Submission
 from bandwise.models.user import User
 
 __all__ = [
+    "AlertDelivery",
     "Assessment",
     "Base",
     "ImportQuarantine",

@@ -20,6 +20,7 @@ from bandwise.db import migrate
 from bandwise.db.engine import create_engine, create_sessionmaker
 from bandwise.errors import InvalidInput
 from bandwise.models import (
+    AlertDelivery,
     Assessment,
     Base,
     ImportQuarantine,
@@ -101,6 +102,16 @@ async def _deployment(path: Path) -> Path:
                         pro_until=PAID,
                         paid_at=PAID,
                         refunded_at=PAID,
+                    ),
+                    AlertDelivery(
+                        id=6,
+                        alert="BandwiseBackupVerifyFailed",
+                        status="firing",
+                        message={"alert": "BandwiseBackupVerifyFailed", "started_at": 1.5e9},
+                        pending=["telegram 11", "webhook"],
+                        attempts=2,
+                        last_error="webhook: HTTP 500",
+                        queued_at=PAID,
                     ),
                     ImportQuarantine(
                         id=4,

@@ -96,6 +96,24 @@ async def test_telegram_messages_go_to_every_admin_without_logging_the_token(
     assert token not in caplog.text
 
 
+async def test_alerts_follow_the_bot_to_its_bot_api_server_unless_told_otherwise() -> None:
+    """ALERT_TELEGRAM_API_URL unset: alerts go to TELEGRAM_API_URL, the bot's own server."""
+    token = "123456:SECRET-bot-token"
+    message = AlertMessage("firing", "X", "warning", "s", "d", 1.0, "host")
+    with http_receiver() as local_bot_api, http_receiver() as elsewhere:
+        follows = load_settings(bot_token=token, admin_ids="11", telegram_api_url=local_bot_api.url)
+        assert await Notifier(follows).send(message) == 1
+        apart = load_settings(
+            bot_token=token,
+            admin_ids="11",
+            telegram_api_url=local_bot_api.url,
+            alert_telegram_api_url=elsewhere.url,
+        )
+        assert await Notifier(apart).send(message) == 1
+    assert [post.path for post in local_bot_api.posts] == [f"/bot{token}/sendMessage"]
+    assert [post.path for post in elsewhere.posts] == [f"/bot{token}/sendMessage"]
+
+
 async def test_unreachable_destination_is_logged_not_raised(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

@@ -38,6 +38,7 @@ from bandwise.ops.importer import (
     check_source_tables,
     import_sqlite,
 )
+from bandwise.ops.importer.report import QuarantinedRow
 from bandwise.ops.importer.tables import TABLE_ORDER
 from bandwise.ops.maintenance import enter_maintenance, leave_maintenance
 from bandwise.wording import plural
@@ -65,7 +66,7 @@ class CutoverOptions:
     sample_users: int = 20
     # Source tables left behind on purpose (see ImportOptions.skip_tables).
     skip_tables: tuple[str, ...] = ()
-    # What the import (and the smoke test's in-place reading) does with bad rows.
+    # What the import does with bad rows (the smoke test leaves out the rows it set aside).
     on_bad_rows: BadRowPolicy = "abort"
     work_dir: Path | None = None
     # Called after each step ends (progress output; tests inject faults at exact moments).
@@ -84,6 +85,8 @@ class _State:
     service_running: bool = False
     scratch_database: str | None = None
     target_url: str = ""
+    # The rows the import set aside (import_quarantine); the smoke test accounts for them.
+    set_aside: list[QuarantinedRow] = field(default_factory=list)
     cleanup: list[Path] = field(default_factory=list)
 
 
@@ -273,12 +276,21 @@ class _Procedure:
         )
         if not result.verified:
             raise OperationFailed("the import could not be verified; nothing was committed")
+        self.state.set_aside = list(result.quarantined)
         self.report.imported_rows = {
             table: figures.imported for table, figures in result.tables.items()
         }
-        return "verified: " + ", ".join(
+        self.report.quarantined_rows = {
+            table: figures.quarantined
+            for table, figures in result.tables.items()
+            if figures.quarantined
+        }
+        detail = "verified: " + ", ".join(
             f"{table} {count}" for table, count in self.report.imported_rows.items()
         )
+        if self.state.set_aside:
+            detail += f"; {plural(len(self.state.set_aside), 'row')} set aside in import_quarantine"
+        return detail
 
     async def switch_env(self) -> str:
         """Point DATABASE_URL at PostgreSQL, keeping the old env file."""
@@ -297,7 +309,7 @@ class _Procedure:
             copy,
             self._import_target(),
             self.options.sample_users,
-            orphans="quarantine" if self.options.on_bad_rows == "quarantine" else "refuse",
+            set_aside=self.state.set_aside,
         )
 
     async def restart_and_unfreeze(self) -> str:

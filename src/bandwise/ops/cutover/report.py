@@ -41,6 +41,8 @@ class CutoverReport:
     freeze_seconds: float | None = None
     expected_freeze_seconds: float | None = None
     imported_rows: dict[str, int] = field(default_factory=dict)
+    # Rows the import set aside in import_quarantine (--on-bad-rows quarantine), per table.
+    quarantined_rows: dict[str, int] = field(default_factory=dict)
     started_at: str = ""
     finished_at: str = ""
 
@@ -83,6 +85,12 @@ class CutoverReport:
                 "",
                 "Rows imported: "
                 + ", ".join(f"{table} {count}" for table, count in self.imported_rows.items()),
+            ]
+        if self.quarantined_rows:
+            lines += [
+                "",
+                "Rows set aside in import_quarantine: "
+                + ", ".join(f"{table} {count}" for table, count in self.quarantined_rows.items()),
             ]
         if self.failure:
             lines += ["", "## What failed", "", self.failure]

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import random
+import sqlite3
+from collections import Counter
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bandwise.assessment.offline import OfflineAssessor
@@ -16,10 +21,15 @@ from bandwise.db import migrate
 from bandwise.db.engine import create_engine, create_sessionmaker
 from bandwise.db.readiness import wait_for_database
 from bandwise.errors import NotFound, OperationFailed
-from bandwise.models import TaskType, User, utcnow
+from bandwise.models import Base, ImportQuarantine, TaskType, User, utcnow
+from bandwise.ops.importer.report import QuarantinedRow
+from bandwise.ops.importer.tables import TABLES
 from bandwise.repositories import assessments, submissions, users
 from bandwise.services.history import History, get_history
+from bandwise.wording import plural
 
+# Set-aside ids looked up per query (a file may hold thousands of bad rows).
+CHECK_BATCH = 1000
 SMOKE_TELEGRAM_ID = 2**62 + 4242  # far beyond real Telegram ids; never committed anyway
 SMOKE_ESSAY = (
     "Some people think that technology makes life easier, while others believe it creates new "
@@ -122,17 +132,71 @@ async def compare_histories(
             )
 
 
+def ids_by_table(set_aside: Sequence[QuarantinedRow]) -> dict[str, list[int]]:
+    """Group the ids of the rows the import set aside by table; refuse one without an id."""
+    grouped: dict[str, list[int]] = {}
+    for row in set_aside:
+        if row.table not in TABLES or row.source_id is None:
+            raise OperationFailed(
+                f"smoke test: cannot match the set-aside row {row.table} id={row.source_id}"
+            )
+        grouped.setdefault(row.table, []).append(row.source_id)
+    return grouped
+
+
+def prune_set_aside(copy: Path, set_aside: dict[str, list[int]]) -> None:
+    """Delete from the smoke test's own copy the rows the import set aside, by table and id.
+
+    The import stored them in ``import_quarantine``, not in their tables; without them the
+    copy converts in place exactly as the import converted the rest.
+    """
+    with contextlib.closing(sqlite3.connect(copy)) as connection, connection:
+        for table, ids in set_aside.items():
+            connection.executemany(f'DELETE FROM "{table}" WHERE id = ?', [(i,) for i in ids])
+
+
+async def check_quarantined(target: AsyncEngine, set_aside: dict[str, list[int]]) -> None:
+    """Raise OperationFailed unless every set-aside row is in ``import_quarantine`` only."""
+    async with target.connect() as connection:
+        stored = Counter(
+            (row.source_table, row.source_id)
+            for row in await connection.execute(
+                select(ImportQuarantine.source_table, ImportQuarantine.source_id)
+            )
+        )
+        wanted = Counter((table, i) for table, ids in set_aside.items() for i in ids)
+        missing = wanted - stored
+        if missing:
+            table, source_id = next(iter(missing))
+            raise OperationFailed(
+                f"smoke test: the set-aside row {table} id={source_id} is not in import_quarantine"
+            )
+        for table, ids in set_aside.items():
+            model = Base.metadata.tables[table]
+            for start in range(0, len(ids), CHECK_BATCH):
+                imported = await connection.scalar(
+                    select(func.min(model.c.id)).where(
+                        model.c.id.in_(ids[start : start + CHECK_BATCH])
+                    )
+                )
+                if imported is not None:
+                    raise OperationFailed(
+                        f"smoke test: the set-aside row {table} id={imported} was imported"
+                    )
+
+
 async def smoke_test(
     settings: Settings,
     frozen_copy: Path,
     postgres_url: str,
     sample: int,
     *,
-    orphans: migrate.OrphanPolicy = "refuse",
+    set_aside: Sequence[QuarantinedRow] = (),
 ) -> str:
-    """Check readiness, a write round trip and sampled histories; return a summary.
+    """Check readiness, a write round trip, the set-aside rows and sampled histories.
 
-    ``orphans``: how the frozen copy is read in place: as the import treated its bad rows.
+    ``set_aside``: the rows the import quarantined; they are compared where they went
+    (``import_quarantine``) and left out of the histories. Returns a summary.
     """
     target = create_engine(settings, url=postgres_url, null_pool=True)
     # The frozen copy may still be in the legacy layout: read it through the current schema.
@@ -142,10 +206,18 @@ async def smoke_test(
         if not await migrate.is_at_head(target):
             raise OperationFailed("smoke test: the PostgreSQL schema is not at head")
         await round_trip(target)
-        await migrate.upgrade(source, orphans=orphans)
+        grouped = ids_by_table(set_aside)
+        await check_quarantined(target, grouped)
+        await asyncio.to_thread(prune_set_aside, frozen_copy, grouped)
+        # Anything the in-place reading would still set aside, the import did not: refuse.
+        await migrate.upgrade(source)
         telegram_ids = await sample_telegram_ids(source, sample)
         await compare_histories(source, target, telegram_ids)
     finally:
         await target.dispose()
         await source.dispose()
-    return f"ready, round trip rolled back, {len(telegram_ids)} sampled histories identical"
+    quarantined = f", {plural(len(set_aside), 'set-aside row')} in import_quarantine"
+    return (
+        f"ready, round trip rolled back{quarantined if set_aside else ''}, "
+        f"{len(telegram_ids)} sampled histories identical"
+    )

@@ -6,6 +6,8 @@ always announced at once, its end ("resolved", with the current value) too; whil
 reminder goes out every ``ALERT_COOLDOWN_SECONDS`` (0: no reminders). So the cool-down only
 limits repeats: no episode, however soon after the previous one, goes unannounced.
 Messages go through an ``Outbox``: kept in order and retried with backoff until delivered.
+With the outbox in the database, a restarted alerter takes up where its alerts stood when last
+told (a firing alert is not announced again; its end is) and the undelivered messages.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import socket
 from collections import deque
 from dataclasses import dataclass
 
+from bandwise.errors import DatabaseError
 from bandwise.ops.monitoring.leader import Leader
 from bandwise.ops.monitoring.notify import AlertMessage, Notifier
 from bandwise.ops.monitoring.outbox import Delivery, Outbox
@@ -70,6 +73,7 @@ class Alerter:
         self._instance = socket.gethostname()
         self.outbox = outbox or Outbox(notifier)
         self.recent: deque[Delivery] = deque(maxlen=RECENT_EVENTS)
+        self._restored = False  # where the alerts stood, read back from the outbox's store
 
     @property
     def is_leader(self) -> bool:
@@ -94,6 +98,8 @@ class Alerter:
 
         Returns the messages that reached every destination during this call.
         """
+        if not self._restored:
+            await self._restore()
         changes = [
             message
             for state in self._states.values()
@@ -104,9 +110,11 @@ class Alerter:
         # Refreshed on every evaluation, not only on changes: the leader keeps its lock alive
         # and a follower gets to see the lock free twice.
         leading = self._notifier.configured and await self._leader.refresh()
+        if leading:  # the database's queue, which another instance may have worked on since
+            self.recent.extend(await self.outbox.resume() or ())
         for message in changes:
             if leading:
-                self.recent.append(self.outbox.add(message))
+                self.recent.append(self.outbox.add(message, observation.now))
             else:
                 reason = "another instance sends" if self._notifier.configured else None
                 self.recent.append(Delivery(message, note=reason or "no destination configured"))
@@ -114,6 +122,25 @@ class Alerter:
             return []
         delivered = await self.outbox.flush(observation.now)
         return [delivery.message for delivery in delivered]
+
+    async def _restore(self) -> None:
+        """Take up each alert where its newest stored message left it (firing or not)."""
+        store = self.outbox.store
+        if store is None:
+            self._restored = True
+            return
+        try:
+            latest = await store.latest_messages()
+        except DatabaseError:
+            return  # tried again at the next evaluation
+        self._restored = True
+        for message, queued_at in latest:
+            state = self._states.get(message.alert)
+            if state is None or state.firing or state.pending_since is not None:
+                continue  # unknown now, or already under way in this process
+            if message.status == "firing":
+                state.firing_since = message.started_at
+                state.last_sent_at = queued_at
 
     def _step(self, state: AlertState, observation: Observation) -> AlertMessage | None:
         now = observation.now

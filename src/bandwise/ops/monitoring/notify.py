@@ -79,6 +79,12 @@ class Destination:
         """Return a name safe to show (never a URL: the Bot API's carries the token)."""
         return self.kind if self.chat_id is None else f"{self.kind} {self.chat_id}"
 
+    @classmethod
+    def from_label(cls, label: str) -> Destination:
+        """Return the destination a ``label`` names (how the outbox table stores it)."""
+        kind, _, chat_id = label.partition(" ")
+        return cls(kind, int(chat_id) if chat_id else None)
+
 
 class Notifier:
     """Send alert messages to the configured destinations; failures are returned, not raised."""
@@ -87,7 +93,7 @@ class Notifier:
         self._webhook_url = settings.alert_webhook_url
         self._bot_token = settings.bot_token
         self._admin_ids = list(settings.admin_ids)
-        self._telegram_api = settings.alert_telegram_api_url.rstrip("/")
+        self._telegram_api = settings.resolved_alert_telegram_api_url.rstrip("/")
         self._client: httpx.AsyncClient | None = None
         # httpx logs each request's URL at INFO, and the Bot API URL carries the token.
         logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger("httpx").level))

@@ -26,6 +26,8 @@ from bandwise.ops.monitoring.history import History, Sample
 from bandwise.ops.monitoring.leader import leader_for
 from bandwise.ops.monitoring.metrics import EngineMetrics
 from bandwise.ops.monitoring.notify import Notifier
+from bandwise.ops.monitoring.outbox import Outbox
+from bandwise.ops.monitoring.outbox_store import OutboxStore
 from bandwise.ops.monitoring.pg_stats import (
     SUBMISSIONS,
     DatabaseStats,
@@ -60,14 +62,15 @@ class Monitoring:
         )
         self.metrics.add_collector(BotCollector(runtime))
         self.history = History(max_samples=int(3600 / self.interval) + 2)
-        self.stats_engine: AsyncEngine = create_engine(
-            settings, url=runtime.engine.url.render_as_string(hide_password=False), null_pool=True
-        )
+        url = runtime.engine.url.render_as_string(hide_password=False)
+        self.stats_engine: AsyncEngine = create_engine(settings, url=url, null_pool=True)
+        notifier = Notifier(settings)
         self.alerter = Alerter(
             rules,
-            Notifier(settings),
+            notifier,
             leader_for(self.stats_engine),
             settings.alert_cooldown_seconds,
+            Outbox(notifier, store=OutboxStore.open(settings, url)),
         )
         self._task: asyncio.Task[None] | None = None
         self._previous: DatabaseStats | None = None
