@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from bandwise.ops.monitoring.leader import ALERTER_LOCK_KEY
-from testkit.engine import Engine, Stack, copy_project
+from testkit.engine import Engine, EngineError, Stack, copy_project
 from testkit.essays import TASK2_ESSAY
 from testkit.fake_telegram import Call, FakeTelegram
 from testkit.pg_cluster import free_port
@@ -191,7 +191,10 @@ def scaled(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     with env.open("a", encoding="utf-8") as appended:
         appended.write(f"TELEGRAM_API_URL={telegram.url}\nALERT_TELEGRAM_API_URL={telegram.url}\n")
     try:
-        stack.compose("up", "-d", "--scale", f"bot={REPLICAS}")
+        started = stack.compose("up", "-d", "--scale", f"bot={REPLICAS}", check=False)
+        if started.returncode != 0:
+            logs = stack.compose("logs", "--tail", "30", "bot", check=False).stdout
+            raise EngineError(f"up failed:\n{started.stderr[-3000:]}\n--- bot logs\n{logs}")
         scaled = Scaled(stack, telegram)
         for replica in scaled.replicas():
             stack.wait_container_healthy(replica)
