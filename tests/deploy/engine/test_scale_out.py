@@ -250,6 +250,35 @@ def test_each_update_reaches_exactly_one_replica_and_a_wrong_secret_none(scaled:
         assert scaled.total(rejected, reason=reason) == count + 1, reason
 
 
+def test_each_api_submission_through_the_proxy_is_handled_by_exactly_one_replica(
+    scaled: Scaled,
+) -> None:
+    before = scaled.per_replica("bandwise_submissions_total")
+    count = 12
+    body = {"text": TASK2_ESSAY}
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(
+            pool.map(
+                lambda n: scaled.stack.api(
+                    "POST", "/api/v1/submissions", {**body, "telegram_id": 30_000 + n}
+                ),
+                range(count),
+            )
+        )
+    assert [status for status, _ in results] == [201] * count, results
+    handled = {
+        replica: value - before[replica]
+        for replica, value in scaled.per_replica("bandwise_submissions_total").items()
+    }
+    assert sum(handled.values()) == count, handled
+    assert all(value > 0 for value in handled.values()), f"one replica got nothing: {handled}"
+    stored = scaled.stack.psql(
+        "SELECT count(*) FROM submissions s JOIN users u ON u.id = s.user_id "
+        "WHERE u.telegram_id BETWEEN 30000 AND 30011"
+    )
+    assert int(stored) == count
+
+
 def test_the_daily_limit_holds_exactly_across_replicas(scaled: Scaled) -> None:
     user, attempts, secret = 31_000, 6, scaled.secret
     refused_before = scaled.total("bandwise_rate_limit_refusals_total")
