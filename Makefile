@@ -73,14 +73,20 @@ format: install-dev
 	$(BIN)/ruff check --fix src testkit tests benchmarks
 	$(BIN)/ruff format src testkit tests benchmarks
 
-# Re-resolve the lock files from pyproject.toml (needs the package registry).
+# Re-resolve the lock files from pyproject.toml (needs the package registry). pip freeze only
+# sees what this Python needs, so pins for older Pythons (the image installs the lock with
+# --no-deps) are added with their markers.
+MARKER_PINS := async-timeout==5.0.1 ; python_full_version < "3.11.3"
+
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/pip install --quiet --upgrade pip==25.3
 	.lock-venv/bin/pip install --quiet -e .
-	.lock-venv/bin/pip freeze --exclude-editable | grep -v '^-e' > requirements.lock
+	.lock-venv/bin/pip freeze --exclude-editable | grep -v '^-e' | grep -v '^async-timeout==' \
+		| { cat; echo '$(MARKER_PINS)'; } > requirements.lock
 	.lock-venv/bin/pip install --quiet -e '.[dev]'
-	.lock-venv/bin/pip freeze --exclude-editable | grep -v '^-e' > requirements-dev.lock
+	.lock-venv/bin/pip freeze --exclude-editable | grep -v '^-e' | grep -v '^async-timeout==' \
+		| { cat; echo '$(MARKER_PINS)'; } > requirements-dev.lock
 	rm -rf .lock-venv
 
 clean:

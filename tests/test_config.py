@@ -6,7 +6,12 @@ import subprocess
 
 import pytest
 
-from bandwise.config import load_settings, mask_url, normalise_database_url
+from bandwise.config import (
+    check_alerter_settings,
+    load_settings,
+    mask_url,
+    normalise_database_url,
+)
 from bandwise.errors import ConfigurationError
 from testkit.service import subprocess_env
 
@@ -108,3 +113,25 @@ def test_api_refuses_public_host_without_token() -> None:
 
     with pytest.raises(ConfigurationError, match="API_TOKEN"):
         create_app(load_settings(api_host="0.0.0.0"))  # noqa: S104
+
+
+def test_alerts_behind_pgbouncer_need_a_direct_url_for_the_leadership_lock() -> None:
+    bounced = load_settings(
+        database_url="postgresql://bandwise:pw@pgbouncer:6432/bandwise",
+        db_pgbouncer=True,
+        bot_token="123:abc",
+        admin_ids="42",
+    )
+    with pytest.raises(ConfigurationError, match="DATABASE_DIRECT_URL"):
+        check_alerter_settings(bounced)
+    direct = bounced.model_copy(
+        update={
+            "database_direct_url": load_settings(
+                database_direct_url="postgresql://bandwise:pw@postgres:5432/bandwise"
+            ).database_direct_url
+        }
+    )
+    check_alerter_settings(direct)
+    assert direct.database_direct_url is not None
+    assert direct.database_direct_url.get_secret_value().startswith("postgresql+asyncpg://")
+    check_alerter_settings(bounced.model_copy(update={"admin_ids": []}))  # no alerts, no leader

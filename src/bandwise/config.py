@@ -141,6 +141,12 @@ class Settings(BaseSettings):
         default=False,
         description="PgBouncer transaction pooling in front: prepared-statement caches off.",
     )
+    database_direct_url: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL URL that bypasses PgBouncer, for the alerter's leadership lock "
+        "(a session-level advisory lock, which transaction pooling cannot hold); required "
+        "with DB_PGBOUNCER=true when alerts are configured. Unset: DATABASE_URL.",
+    )
     db_application_name: str = Field(
         default="bandwise", description="application_name on PostgreSQL."
     )
@@ -221,6 +227,13 @@ class Settings(BaseSettings):
     bot_webhook_path: str = Field(
         default="/telegram/webhook", description="Path of the webhook route in the HTTP service."
     )
+    bot_webhook_ack_seconds: float = Field(
+        default=50.0,
+        gt=0,
+        description="Seconds a webhook post waits for its update to be handled before Telegram "
+        "gets its answer: an instance that dies before answering has the update delivered "
+        "again; an update still running past it finishes in the background.",
+    )
 
     shutdown_grace_seconds: float = Field(
         default=200.0,
@@ -291,7 +304,7 @@ class Settings(BaseSettings):
         "unset: TELEGRAM_API_URL, the server the bot talks to.",
     )
 
-    @field_validator("database_url", mode="before")
+    @field_validator("database_url", "database_direct_url", mode="before")
     @classmethod
     def _normalise_url(cls, value: object) -> object:
         if value is None or (isinstance(value, str) and not value.strip()):
@@ -419,10 +432,27 @@ def check_webhook_settings(settings: Settings) -> None:
         raise ConfigurationError("WEBHOOK_URL: must be an https:// URL", variable="WEBHOOK_URL")
 
 
+def check_alerter_settings(settings: Settings) -> None:
+    """Refuse alerts behind PgBouncer without a direct URL for the leadership lock."""
+    alerts = settings.alert_webhook_url or (settings.bot_token is not None and settings.admin_ids)
+    if (
+        alerts
+        and settings.db_pgbouncer
+        and settings.engine_name == "postgresql"
+        and settings.database_direct_url is None
+    ):
+        raise ConfigurationError(
+            "DATABASE_DIRECT_URL: required with DB_PGBOUNCER=true when alerts are configured "
+            "(the alerter's leadership lock needs a connection to PostgreSQL itself)",
+            variable="DATABASE_DIRECT_URL",
+        )
+
+
 def check_serve_settings(settings: Settings) -> None:
     """Run every check `bandwise serve` makes before it starts (`config check` runs the same)."""
     check_api_settings(settings)
     check_webhook_settings(settings)
+    check_alerter_settings(settings)
 
 
 def _describe_validation_error(exc: ValidationError) -> ConfigurationError:

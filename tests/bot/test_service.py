@@ -15,6 +15,7 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from bandwise.api.app import create_app
+from bandwise.assessment.offline import OfflineAssessor
 from bandwise.bot import texts
 from bandwise.bot.dispatcher import build_dispatcher, build_storage
 from bandwise.bot.link import LinkState
@@ -64,10 +65,50 @@ async def test_webhook_route_verifies_the_secret_and_feeds_the_dispatcher(runtim
     assert (missing.status_code, wrong.status_code, garbage.status_code) == (401, 401, 422)
     assert good.status_code == 200 and good.json() == {"ok": True}
     assert service.rejected_posts == {"missing_secret": 1, "wrong_secret": 1, "invalid_update": 1}
-    await service.drain()
+    # Telegram's answer waited for the handling: the greeting was sent before it.
     sent = session.take()
     assert [m.text for m in sent if isinstance(m, SendMessage)] == [texts.greeting("Anna")]
     await service.stop()
+
+
+async def test_a_webhook_update_past_the_ack_bound_is_answered_and_goes_on(
+    runtime: Runtime,
+) -> None:
+    """Scoring slower than BOT_WEBHOOK_ACK_SECONDS: Telegram gets 200, the update keeps going."""
+    scoring, release = asyncio.Event(), asyncio.Event()
+
+    class SlowAssessor:
+        name = "slow"
+
+        async def assess(self, text: str, task_type: TaskType, *, prompt: str | None = None) -> Any:
+            scoring.set()
+            await release.wait()
+            return await OfflineAssessor().assess(text, task_type, prompt=prompt)
+
+    runtime.assessor = SlowAssessor()
+    runtime.settings.webhook_url = "https://bot.example.org/telegram/webhook"
+    runtime.settings.webhook_secret = SecretStr(SECRET)
+    runtime.settings.bot_webhook_ack_seconds = 0.5
+    bot, _ = recording_bot()
+    service = await start_bot_service(runtime, bot)
+    await service.wait_connected(timeout=10)
+    app = create_app(runtime.settings, runtime)
+    essay = Candidate(telegram_id=5252).text(TASK2_ESSAY)
+    update = essay.model_dump(mode="json", exclude_none=True)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://test"
+    ) as client:
+        answer = await client.post(
+            "/telegram/webhook", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}
+        )
+    assert answer.status_code == 200  # answered while the scoring cannot have finished
+    await asyncio.wait_for(scoring.wait(), 30)
+    release.set()
+    await service.drain()
+    await service.stop()
+    async with runtime.sessions() as db:
+        statuses = list(await db.scalars(select(Submission.processing_status)))
+    assert [status.value for status in statuses] == ["completed"]
 
 
 async def test_polling_handles_updates_and_stops_gracefully(runtime: Runtime) -> None:

@@ -119,6 +119,10 @@ def test_bot_and_backup_share_database_url_and_volumes(project: Path) -> None:
     url = f"postgresql://bandwise:{secret}@postgres:5432/bandwise"
     assert bot["environment"]["DATABASE_URL"] == url
     assert backup["environment"]["DATABASE_URL"] == url
+    # Behind PgBouncer too, the alerter's session-level lock goes to PostgreSQL itself.
+    assert (
+        render(project, "pgbouncer")["services"]["bot"]["environment"]["DATABASE_DIRECT_URL"] == url
+    )
     # Inside its container the service must listen beyond loopback (published on 127.0.0.1).
     assert bot["environment"]["API_HOST"] == "0.0.0.0"  # noqa: S104
     assert bot["environment"]["API_TOKEN"] == secret

@@ -193,8 +193,19 @@ class BotService:
         self.rejected_posts[reason] = self.rejected_posts.get(reason, 0) + 1
         log.warning("webhook post rejected: %s", reason.replace("_", " "))
 
-    def accept_webhook_update(self, payload: dict[str, Any]) -> None:
-        """Validate one webhook update and handle it in the background (Telegram gets 200 now)."""
+    async def handle_webhook_update(self, payload: dict[str, Any]) -> None:
+        """Handle one webhook update; return once handled or after BOT_WEBHOOK_ACK_SECONDS.
+
+        Telegram's answer waits for the handling, so an instance killed mid-update never
+        acknowledged it and Telegram delivers it again (to another instance behind the proxy).
+        """
+        task = self.accept_webhook_update(payload)
+        # asyncio.wait never cancels the task: past the bound, or when the request itself is
+        # cancelled, the update goes on in the background (and a stop drains it).
+        await asyncio.wait({task}, timeout=self.runtime.settings.bot_webhook_ack_seconds)
+
+    def accept_webhook_update(self, payload: dict[str, Any]) -> asyncio.Task[Any]:
+        """Validate one webhook update and start handling it in the background."""
         try:
             update = Update.model_validate(payload, context={"bot": self.bot})
         except ValidationError as error:
@@ -205,6 +216,7 @@ class BotService:
         task = asyncio.create_task(self.dispatcher.feed_update(self.bot, update))
         self._in_flight.add(task)
         task.add_done_callback(self._in_flight.discard)
+        return task
 
     def _grace_left(self) -> float:
         """Return what is left of the grace period counted from the stop signal."""

@@ -7,26 +7,12 @@ import logging
 import pytest
 from sqlalchemy import text
 
-from bandwise.assessment.offline import OfflineAssessor
 from bandwise.config import Settings, load_settings
-from bandwise.db.engine import create_engine, create_sessionmaker
 from bandwise.ops.monitoring.notify import AlertMessage, Notifier
 from bandwise.ops.monitoring.service import Monitoring
-from bandwise.runtime import Runtime
-from bandwise.services.limits import LimitPolicy
 from testkit.backup import write_manifest
 from testkit.http_receiver import http_receiver
-
-
-def instance(settings: Settings) -> Runtime:
-    engine = create_engine(settings)
-    return Runtime(
-        settings=settings,
-        engine=engine,
-        sessions=create_sessionmaker(engine),
-        assessor=OfflineAssessor(),
-        policy=LimitPolicy.from_settings(settings),
-    )
+from testkit.monitoring import instance
 
 
 async def test_two_instances_send_each_alert_once(settings: Settings, engine_name: str) -> None:

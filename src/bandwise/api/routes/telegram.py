@@ -23,7 +23,7 @@ def build_webhook_router(path: str) -> APIRouter:
         runtime: RuntimeDep,
         x_telegram_bot_api_secret_token: str | None = Header(default=None),
     ) -> dict[str, bool]:
-        """Verify the secret token and hand the update to the Dispatcher."""
+        """Verify the secret token and answer once the Dispatcher has handled the update."""
         service = runtime.bot
         if service is None or service.mode != "webhook":
             raise HTTPException(status_code=404, detail="the bot is not in webhook mode")
@@ -31,7 +31,7 @@ def build_webhook_router(path: str) -> APIRouter:
             raise HTTPException(status_code=401, detail="wrong or missing secret token")
         if service.stopping:  # Telegram delivers it again, to the next instance
             raise HTTPException(status_code=503, detail="the bot is stopping")
-        service.accept_webhook_update(payload)
+        await service.handle_webhook_update(payload)
         return {"ok": True}
 
     return router

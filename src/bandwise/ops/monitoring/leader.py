@@ -1,10 +1,15 @@
 """Choose one instance to send alerts: a PostgreSQL advisory lock, or a file lock for SQLite.
 
-The leader keeps its lock on a dedicated connection. When the database goes away every lock
-goes with it, so the instance that led keeps leading until it can ask again ("sticky"), which
-lets it report the outage; a follower only takes a free lock after seeing it free twice, which
-gives the old leader the first chance to take it back (and to send the "resolved" message).
-At start-up, when no leader was ever seen, a free lock is taken at once.
+The leader keeps its lock on a dedicated connection to PostgreSQL itself: a session-level lock
+taken through PgBouncer's transaction pooling would stay on a server connection that PgBouncer
+hands to other clients (who would then "hold" it too) while the leader's own later statements
+run elsewhere, so behind PgBouncer the lock goes over ``DATABASE_DIRECT_URL``.
+
+When the database goes away every lock goes with it, so the instance that led keeps leading
+until it can ask again ("sticky"), which lets it report the outage; a follower only takes a
+free lock after seeing it free twice, which gives the old leader the first chance to take it
+back (and to send the "resolved" message). At start-up, when no leader was ever seen, a free
+lock is taken at once.
 """
 
 from __future__ import annotations
@@ -14,9 +19,12 @@ import contextlib
 import fcntl
 import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -151,7 +159,22 @@ Leader = AdvisoryLockLeader | FileLockLeader
 
 
 def leader_for(engine: AsyncEngine) -> Leader:
-    """Return the leadership mechanism that fits ``engine``'s database."""
+    """Return the leadership mechanism that fits ``engine``'s database (never a pooler's)."""
     if engine.dialect.name == "sqlite":
         return FileLockLeader(Path(f"{engine.url.database}.alerter.lock"))
     return AdvisoryLockLeader(engine)
+
+
+class LeaderCollector(Collector):
+    """Expose whether this instance leads (sends the alerts), for /metrics."""
+
+    def __init__(self, leader: Leader) -> None:
+        self.leader = leader
+
+    def collect(self) -> Iterator[Metric]:
+        """Yield 1 while this instance leads, else 0."""
+        yield GaugeMetricFamily(
+            "bandwise_alerter_leader",
+            "1 while this instance sends the alerts (one instance leads), else 0.",
+            value=self.leader.is_leader,
+        )

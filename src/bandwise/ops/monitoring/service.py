@@ -23,7 +23,7 @@ from bandwise.ops.monitoring.alerts import Alerter
 from bandwise.ops.monitoring.backups import BackupCollector, backup_origin, list_backups
 from bandwise.ops.monitoring.bot_metrics import BotCollector
 from bandwise.ops.monitoring.history import History, Sample
-from bandwise.ops.monitoring.leader import leader_for
+from bandwise.ops.monitoring.leader import LeaderCollector, leader_for
 from bandwise.ops.monitoring.metrics import EngineMetrics
 from bandwise.ops.monitoring.notify import Notifier
 from bandwise.ops.monitoring.outbox import Outbox
@@ -64,14 +64,17 @@ class Monitoring:
         self.history = History(max_samples=int(3600 / self.interval) + 2)
         url = runtime.engine.url.render_as_string(hide_password=False)
         self.stats_engine: AsyncEngine = create_engine(settings, url=url, null_pool=True)
+        self.lock_engine = lock_engine(settings, self.stats_engine)
+        leader = leader_for(self.lock_engine)
         notifier = Notifier(settings)
         self.alerter = Alerter(
             rules,
             notifier,
-            leader_for(self.stats_engine),
+            leader,
             settings.alert_cooldown_seconds,
             Outbox(notifier, store=OutboxStore.open(settings, url)),
         )
+        self.metrics.add_collector(LeaderCollector(leader))
         self._task: asyncio.Task[None] | None = None
         self._previous: DatabaseStats | None = None
         # The snapshots the windowed rules (deadlocks, rollbacks) count over.
@@ -166,6 +169,16 @@ class Monitoring:
             self._task = None
         await self.alerter.close()
         await self.stats_engine.dispose()
+        if self.lock_engine is not self.stats_engine:
+            await self.lock_engine.dispose()
+
+
+def lock_engine(settings: Settings, stats_engine: AsyncEngine) -> AsyncEngine:
+    """Return the engine holding the alerter's lock: PostgreSQL directly when PgBouncer pools."""
+    direct = settings.database_direct_url
+    if direct is None or stats_engine.dialect.name != "postgresql":
+        return stats_engine
+    return create_engine(settings, url=direct.get_secret_value(), null_pool=True)
 
 
 def start_monitoring(runtime: Runtime, rules: tuple[AlertRule, ...] = DEFAULT_RULES) -> Monitoring:
