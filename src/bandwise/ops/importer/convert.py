@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
-from enum import Enum
 from typing import Any, Literal
 
 from bandwise.legacy import values as legacy
@@ -28,11 +27,12 @@ from bandwise.ops.importer.report import (
     QuarantinedRow,
     Transformation,
 )
-from bandwise.ops.importer.tables import MISSING, SUGGESTIONS_COLUMN, ColumnSpec, TableSpec
+from bandwise.ops.importer.tables import MISSING, TABLES, ColumnSpec, TableSpec
 from bandwise.wording import plural
 
 BadRowPolicy = Literal["abort", "quarantine"]
-INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+# The legacy counters move to rate_limits.submission_count: they must fit there.
+_COUNTER_MAX = TABLES["rate_limits"].column("submission_count").int_range[1]
 MAX_LISTED_TRANSFORMATIONS = 100_000
 # Kinds of transformation listed row by row (lossy or structural); the rest are only counted.
 LISTED_KINDS = frozenset(
@@ -186,7 +186,7 @@ class Converter:
 
     def _json(self, state: _RowState, spec: ColumnSpec, value: Any) -> str:
         text = self._text(state, spec, value)
-        if spec.name != SUGGESTIONS_COLUMN:  # a bandwise JSON document: moved as it is
+        if not spec.text_as_list:  # a bandwise JSON document: moved as it is
             document = json.loads(text, parse_float=Decimal, parse_constant=_no_constant)
             if "\\u" in text:
                 document = self._clean_json(state, spec, document)
@@ -228,12 +228,13 @@ class Converter:
             }
         return value
 
-    def _int(self, state: _RowState, spec: ColumnSpec, value: Any, *, bits: int = 64) -> int:
+    def _int(self, state: _RowState, spec: ColumnSpec, value: Any) -> int:
         parsed = legacy.parse_int(value)
         if not isinstance(value, int):
             self.note(state, spec.name, "int_from_text")
-        if bits == 32 and not INT32_MIN <= parsed <= INT32_MAX:
-            raise _Bad("unconvertible", "integer out of 32-bit range")
+        low, high = spec.int_range
+        if not low <= parsed <= high:
+            raise _Bad("unconvertible", f"integer out of {spec.bits}-bit range")
         return parsed
 
     def _bool(self, state: _RowState, spec: ColumnSpec, value: Any) -> bool:
@@ -243,10 +244,8 @@ class Converter:
         return parsed
 
     def _enum(self, state: _RowState, spec: ColumnSpec, value: Any) -> str:
-        parse: Callable[[Any], Enum] = (
-            legacy.parse_task_type if spec.name == "task_type" else legacy.parse_processing_status
-        )
-        member = parse(value)
+        assert spec.enum is not None
+        member = legacy.parse_enum(spec.enum, value)
         if value != member.name:
             self.note(state, spec.name, "enum_respelled")
         return str(member.value)
@@ -274,8 +273,7 @@ class Converter:
             if spec.kind == "ts":
                 return self._datetime(state, spec, value)
             if spec.kind == "int":
-                bits = 32 if spec.name in ("word_count", "submission_count") else 64
-                return self._int(state, spec, value, bits=bits)
+                return self._int(state, spec, value)
             if spec.kind == "bool":
                 return self._bool(state, spec, value)
             if spec.kind == "enum":
@@ -341,9 +339,8 @@ class Converter:
         return row
 
     def _default(self, spec: TableSpec, column: ColumnSpec, record: dict[str, Any]) -> Any:
-        if column.name == "word_count":
-            text = record.get("text")
-            return len(str(text).split()) if text is not None else 0
+        if column.derive is not None:
+            return column.derive.compute(record.get(column.derive.source))
         if column.default is MISSING:  # pragma: no cover - required columns are checked up front
             raise AssertionError(f"{spec.name}.{column.name} has no default")
         return column.default
@@ -492,7 +489,7 @@ def _check_counters(converter: Converter, state: _RowState, record: dict[str, An
         except (ValueError, TypeError) as exc:
             converter.reject(state, column, value, _Bad("unconvertible", str(exc)))
             continue
-        if isinstance(parsed, int) and not 0 <= parsed <= INT32_MAX:
+        if isinstance(parsed, int) and not 0 <= parsed <= _COUNTER_MAX:
             converter.reject(state, column, value, _Bad("unconvertible", "counter out of range"))
 
 
