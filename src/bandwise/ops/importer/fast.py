@@ -19,10 +19,8 @@ from typing import Any
 from bandwise.legacy import values as legacy
 from bandwise.legacy.schema import LEGACY_ONLY_USER_COLUMNS
 from bandwise.ops.importer.canonical import jsonb_text
-from bandwise.ops.importer.tables import MISSING, TABLES, ColumnSpec, TableSpec
-
-# The legacy counters move to rate_limits.submission_count: they must fit there.
-_COUNTER_MAX = TABLES["rate_limits"].column("submission_count").int_range[1]
+from bandwise.ops.importer.ratelimits import COUNTER_MAX
+from bandwise.ops.importer.tables import MISSING, ColumnSpec, TableSpec
 
 
 class NeedsCareful(Exception):
@@ -207,7 +205,7 @@ def row_converter(
             raise NeedsCareful
         if daily_at is not None:
             daily = raw[daily_at]
-            if type(daily) is not int or not 0 <= daily <= _COUNTER_MAX:
+            if type(daily) is not int or not 0 <= daily <= COUNTER_MAX:
                 raise NeedsCareful
         if day_at is not None and raw[day_at] is not None:
             _date(raw[day_at])

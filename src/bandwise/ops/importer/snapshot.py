@@ -26,8 +26,8 @@ from typing import Any
 
 from bandwise.errors import InvalidInput
 from bandwise.legacy.schema import LEGACY_ONLY_USER_COLUMNS
-from bandwise.ops.importer.convert import decode_text
 from bandwise.ops.importer.tables import SCHEMA_VERSION_TABLE, SQLITE_INTERNAL_PREFIX, TableSpec
+from bandwise.ops.importer.values import decode_text
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 BATCH_ROWS = 2000
