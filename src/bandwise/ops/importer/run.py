@@ -36,8 +36,10 @@ from bandwise.errors import (
 from bandwise.ops.importer import copy, verify
 from bandwise.ops.importer.convert import TELEGRAM_ID_TABLES, BadRowPolicy, Converter
 from bandwise.ops.importer.produce import (
+    Batch,
     ProcessProducer,
     Producer,
+    TableEnd,
     ThreadProducer,
     converted_tables,
 )
@@ -90,12 +92,14 @@ async def _items(
     """Yield ``table``'s batches from the producer (row lists, or COPY text chunks)."""
     while True:
         item = await producer.next_item()
-        assert item[1] == table, f"reader sent {item[1]} while {table} was being copied"
-        if item[0] == "end":
+        assert isinstance(item, Batch | TableEnd) and item.table == table, (
+            f"reader sent {item!r:.80} while {table} was being copied"
+        )
+        if isinstance(item, TableEnd):
             return
-        yield item[2]
+        yield item.rows
         if progress is not None:
-            progress(table, item[3], total)
+            progress(table, item.read, total)
 
 
 async def _rows(batches: AsyncIterator[list[tuple[Any, ...]]]) -> AsyncIterator[tuple[Any, ...]]:
