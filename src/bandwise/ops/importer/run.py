@@ -84,6 +84,9 @@ class ImportOptions:
     # Source tables the operator chose to leave behind (--skip-table); any other table the
     # importer does not move makes the import fail before anything is committed.
     skip_tables: tuple[str, ...] = ()
+    # Likewise columns of bandwise's tables ("table.column", --skip-column): any other source
+    # column the importer would drop makes the import fail before anything is committed.
+    skip_columns: tuple[str, ...] = ()
 
 
 async def _items(
@@ -109,9 +112,12 @@ async def _rows(batches: AsyncIterator[list[tuple[Any, ...]]]) -> AsyncIterator[
 
 
 def _account_for_tables(
-    snapshot: Snapshot, report: ImportReport, skip_tables: tuple[str, ...]
+    snapshot: Snapshot,
+    report: ImportReport,
+    skip_tables: tuple[str, ...],
+    skip_columns: tuple[str, ...] = (),
 ) -> None:
-    """Refuse a source table that would be neither imported nor skipped by choice."""
+    """Refuse a source table or column that would be neither imported nor skipped by choice."""
     source = snapshot.source
     for name in skip_tables:
         if name in TABLES:
@@ -132,6 +138,7 @@ def _account_for_tables(
             f"imported. Leave a table behind on purpose with --skip-table NAME (repeatable).",
             field="source",
         )
+    _account_for_columns(snapshot, skip_columns)
     revision = snapshot.schema_revision()
     if revision is not None and revision not in {rev for rev, _, _ in migrate.history()}:
         raise InvalidInput(
@@ -142,18 +149,62 @@ def _account_for_tables(
     report.skipped_tables = {name: snapshot.count(name) for name in skip_tables}
 
 
-def check_source_tables(source: Path, skip_tables: tuple[str, ...] = ()) -> None:
-    """Raise InvalidInput naming any table of ``source`` an import would neither move nor skip."""
+def _account_for_columns(snapshot: Snapshot, skip_columns: tuple[str, ...]) -> None:
+    """Refuse a column of bandwise's tables that would be neither imported nor skipped."""
+    source = snapshot.source
+    for choice in skip_columns:
+        table, dot, column = choice.partition(".")
+        if not (table and dot and column):
+            raise InvalidInput(
+                f"--skip-column {choice}: write TABLE.COLUMN (e.g. users.locale)",
+                field="skip_column",
+            )
+        if table not in TABLES:
+            raise InvalidInput(
+                f"--skip-column {choice}: {table} is not a table bandwise imports (leave a "
+                f"whole table behind with --skip-table {table})",
+                field="skip_column",
+            )
+        if column not in snapshot.columns.get(table, ()):
+            raise InvalidInput(
+                f"--skip-column {choice}: {source} has no column {choice}", field="skip_column"
+            )
+        if column not in snapshot.skipped_columns(TABLES[table]):
+            raise InvalidInput(
+                f"--skip-column {choice}: bandwise's own column {choice} is always imported",
+                field="skip_column",
+            )
+    unaccounted = [
+        f"{name}.{column}"
+        for name, spec in TABLES.items()
+        for column in snapshot.skipped_columns(spec)
+        if f"{name}.{column}" not in skip_columns
+    ]
+    if unaccounted:
+        raise InvalidInput(
+            f"{source}: column(s) {', '.join(sorted(unaccounted))} would not be imported; "
+            f"nothing was imported. Leave a column behind on purpose with --skip-column "
+            f"TABLE.COLUMN (repeatable).",
+            field="source",
+        )
+
+
+def check_source_tables(
+    source: Path, skip_tables: tuple[str, ...] = (), skip_columns: tuple[str, ...] = ()
+) -> None:
+    """Raise InvalidInput naming any table or column of ``source`` an import would drop.
+
+    Only what ``skip_tables`` and ``skip_columns`` ("table.column") leave behind by choice
+    may be dropped.
+    """
     check_sqlite_file(source)
     snapshot = describe_file(source)
-    _account_for_tables(snapshot, ImportReport(str(source), "", "check"), skip_tables)
+    _account_for_tables(snapshot, ImportReport(str(source), "", "check"), skip_tables, skip_columns)
 
 
-def _describe_source(
-    snapshot: Snapshot, report: ImportReport, skip_tables: tuple[str, ...]
-) -> None:
+def _describe_source(snapshot: Snapshot, report: ImportReport, options: ImportOptions) -> None:
     """Refuse a file lacking what cannot be defaulted; list skipped and defaulted parts."""
-    _account_for_tables(snapshot, report, skip_tables)
+    _account_for_tables(snapshot, report, options.skip_tables, options.skip_columns)
     missing_required = [
         f"{name} (table)"
         for name, spec in TABLES.items()
@@ -176,14 +227,15 @@ def _describe_source(
         if not snapshot.has(name):
             report.defaulted_columns[name] = ["(table absent: no rows)"]
             continue
-        if skipped := snapshot.skipped_columns(spec):
-            report.skipped_columns[name] = skipped
         if missing := snapshot.missing_columns(spec):
             report.defaulted_columns[name] = missing
+    report.skipped_columns = {
+        choice: snapshot.count_values(*choice.split(".", 1)) for choice in options.skip_columns
+    }
 
 
 def _prepare(snapshot: Snapshot, report: ImportReport, options: ImportOptions) -> Converter:
-    _describe_source(snapshot, report, options.skip_tables)
+    _describe_source(snapshot, report, options)
     converter = Converter(report, policy=options.on_bad_rows, strict=options.strict)
     for name, spec in TABLES.items():
         report.figures(name)
@@ -440,7 +492,11 @@ async def _load_verify_commit(
 
 
 async def verify_import(
-    source: Path, target_url: str, settings: Settings, skip_tables: tuple[str, ...] = ()
+    source: Path,
+    target_url: str,
+    settings: Settings,
+    skip_tables: tuple[str, ...] = (),
+    skip_columns: tuple[str, ...] = (),
 ) -> ImportReport:
     """Re-run the verification alone: convert ``source`` again and compare it with the target.
 
@@ -457,7 +513,9 @@ async def verify_import(
             _prepare,
             snapshot,
             report,
-            ImportOptions(on_bad_rows="quarantine", skip_tables=skip_tables),
+            ImportOptions(
+                on_bad_rows="quarantine", skip_tables=skip_tables, skip_columns=skip_columns
+            ),
         )
         await asyncio.to_thread(_convert_all, snapshot, converter)
         connection = await copy.connect(target_url, settings)
