@@ -461,7 +461,7 @@ class Converter:
         ``batches`` must be ordered by (user_id, id) and ``counters`` (user id, daily count,
         last day) by user id: both streams are merged like a join, so memory holds one user.
         """
-        merger = _RateLimitMerger(self, spec, iter(counters), next_id)
+        merger = RateLimitMerger(self, spec, iter(counters), next_id)
         for converted in self._convert_batches(spec, source_columns, batches, account=False):
             out: list[tuple[Any, ...]] = []
             for row in converted:
@@ -512,7 +512,7 @@ def _valid_counters(
         yield user_id, day, daily
 
 
-class _RateLimitMerger:
+class RateLimitMerger:
     """Merge one user's rate-limit rows at a time with that user's legacy counter."""
 
     def __init__(
@@ -524,8 +524,11 @@ class _RateLimitMerger:
     ) -> None:
         self.converter = converter
         self.spec = spec
-        self.counters = _valid_counters(counters, converter.set_aside["users"])
-        self.pending: tuple[int, date, int] | None = next(self.counters, None)
+        # (user id, day, count); the day is a date here, text on the SQL path (ratesql).
+        self.counters: Iterator[tuple[int, Any, int]] = _valid_counters(
+            counters, converter.set_aside["users"]
+        )
+        self.pending: tuple[int, Any, int] | None = next(self.counters, None)
         self.next_id = next_id
         self.user_id: int | None = None
         self.days: dict[date, list[Any]] = {}

@@ -23,9 +23,10 @@ from typing import Any, Protocol
 
 from bandwise.ops.importer.canonical import row_digester
 from bandwise.ops.importer.convert import Converter
+from bandwise.ops.importer.ratesql import rate_limit_text, uses_rate_sql_path
 from bandwise.ops.importer.snapshot import Snapshot
 from bandwise.ops.importer.sqlfast import TEXT_BATCH_ROWS, text_batches, uses_sql_path
-from bandwise.ops.importer.tables import TABLE_ORDER, TABLES
+from bandwise.ops.importer.tables import TABLE_ORDER, TABLES, TableSpec
 
 QUEUE_BATCHES = 8
 # One queued item: ("batch", table, rows, source rows read so far), ("end", table),
@@ -46,6 +47,9 @@ def converted_tables(
         columns = snapshot.source_columns(spec)
         if sql_path and uses_sql_path(spec, columns):
             yield name, text_batches(snapshot, converter, spec, columns, TEXT_BATCH_ROWS)
+        elif sql_path and uses_rate_sql_path(spec, columns):
+            next_id = snapshot.max_id(name) + 1
+            yield name, rate_limit_text(snapshot, converter, spec, columns, next_id)
         elif name == "rate_limits":
             yield (
                 name,
@@ -66,6 +70,11 @@ def converted_tables(
             )
         else:
             yield name, converter.convert_table(spec, columns, snapshot.batches(name, columns))
+
+
+def sends_text(spec: TableSpec, source_columns: tuple[str, ...]) -> bool:
+    """Tell whether a thread producer hands ``spec``'s table over as COPY text (else rows)."""
+    return uses_sql_path(spec, source_columns) or uses_rate_sql_path(spec, source_columns)
 
 
 class Stopped(Exception):

@@ -40,6 +40,7 @@ from bandwise.ops.importer.produce import (
     Producer,
     ThreadProducer,
     converted_tables,
+    sends_text,
 )
 from bandwise.ops.importer.report import ImportReport
 from bandwise.ops.importer.snapshot import (
@@ -51,7 +52,6 @@ from bandwise.ops.importer.snapshot import (
     open_snapshot,
     take_snapshot,
 )
-from bandwise.ops.importer.sqlfast import uses_sql_path
 from bandwise.ops.importer.tables import MISSING, TABLE_ORDER, TABLES
 from bandwise.wording import plural
 
@@ -252,7 +252,7 @@ async def _load(
             table_started = time.perf_counter()
             spec = TABLES[name]
             items = _items(producer, name, options.progress, totals[name])
-            if not options.convert_in_worker and uses_sql_path(spec, snapshot.source_columns(spec)):
+            if not options.convert_in_worker and sends_text(spec, snapshot.source_columns(spec)):
                 await copy.copy_text(connection, spec, items)
             else:
                 await copy.copy_rows(connection, spec, _rows(items))

@@ -157,6 +157,11 @@ def _column_sql(column: ColumnSpec) -> tuple[str, str, str]:
     raise ValueError(f"no SQL fast path for {column.name} ({kind})")
 
 
+def column_condition(column: ColumnSpec) -> str:
+    """Return the SQLite condition true when ``column``'s value is in canonical legacy form."""
+    return _column_sql(column)[0]
+
+
 def fast_query(spec: TableSpec, source_columns: tuple[str, ...]) -> str:
     """Return the query yielding (id, parent id, canonical?, canonical text as bytes) by id.
 
