@@ -10,11 +10,12 @@ import json
 import re
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
+from enum import Enum
 from typing import Any, TypeVar
 
 from bandwise.models.enums import ProcessingStatus, TaskType
 
-E = TypeVar("E", TaskType, ProcessingStatus)
+E = TypeVar("E", bound=Enum)
 
 _DATETIME = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?)?"
@@ -133,22 +134,28 @@ def parse_int(value: Any) -> int:
 
 def parse_task_type(value: Any) -> TaskType:
     """Return the TaskType for a member name or value in any case ('TASK_2', 'task_1')."""
-    return _parse_enum(TaskType, value)
+    return parse_enum(TaskType, value)
 
 
 def parse_processing_status(value: Any) -> ProcessingStatus:
     """Return the ProcessingStatus for a name or value in any case ('PENDING', 'completed')."""
-    return _parse_enum(ProcessingStatus, value)
+    return parse_enum(ProcessingStatus, value)
 
 
-def _parse_enum(enum_class: type[E], value: Any) -> E:
+def parse_enum(enum_class: type[E], value: Any) -> E:
+    """Return the member of ``enum_class`` for a member name or value in any case."""
     if isinstance(value, str):
         normalised = value.strip().lower()
         for member in enum_class:
             if normalised in (member.value, member.name.lower()):
                 return member
-    allowed = ", ".join(member.value for member in enum_class)
+    allowed = ", ".join(str(member.value) for member in enum_class)
     raise ValueError(f"not a {enum_class.__name__} ({allowed}): {value!r}")
+
+
+def count_words(text: Any) -> int:
+    """Return the word count the legacy bot stored for an essay (0 without a text)."""
+    return len(str(text).split()) if text is not None else 0
 
 
 def parse_suggestions(value: Any) -> tuple[list[Any], bool]:
@@ -170,7 +177,8 @@ def parse_suggestions(value: Any) -> tuple[list[Any], bool]:
 
 
 _CENT = Decimal("0.01")
-_MAX_BAND = Decimal(9)
+# The range of every band (the models' check constraints say the same).
+BAND_MIN, BAND_MAX = 0, 9
 
 
 def parse_band(value: Any) -> Decimal:
@@ -183,7 +191,7 @@ def parse_band(value: Any) -> Decimal:
         raise ValueError(f"not a band score: {value!r}") from exc
     if not number.is_finite() or number != number.quantize(_CENT, rounding=ROUND_HALF_EVEN):
         raise ValueError(f"band not exact to two decimals: {value!r}")
-    if not Decimal(0) <= number <= _MAX_BAND:
+    if not BAND_MIN <= number <= BAND_MAX:
         raise ValueError(f"band outside 0–9: {value!r}")
     return number.quantize(_CENT)
 

@@ -8,11 +8,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bandwise.ops.importer.canonical import jsonb_text, row_digest, row_digester
-from bandwise.ops.importer.convert import Converter, ReplacedText
+from bandwise.ops.importer.convert import Converter
 from bandwise.ops.importer.fast import _ENCODE_STRINGS, NeedsCareful, row_converter
 from bandwise.ops.importer.report import ImportReport
 from bandwise.ops.importer.snapshot import take_snapshot
 from bandwise.ops.importer.tables import TABLES
+from bandwise.ops.importer.values import ReplacedText
 from testkit.legacy import (
     conversion_legacy_data,
     set_raw_text,

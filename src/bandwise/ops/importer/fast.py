@@ -17,22 +17,10 @@ from operator import itemgetter
 from typing import Any
 
 from bandwise.legacy import values as legacy
-from bandwise.models.enums import ProcessingStatus, TaskType
+from bandwise.legacy.schema import LEGACY_ONLY_USER_COLUMNS
 from bandwise.ops.importer.canonical import jsonb_text
-from bandwise.ops.importer.tables import (
-    LEGACY_COUNTER_COLUMNS,
-    MISSING,
-    SUGGESTIONS_COLUMN,
-    ColumnSpec,
-    TableSpec,
-)
-
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-INT32_MAX = 2**31 - 1
-_ENUM_NAMES: dict[str, dict[str, str]] = {
-    "task_type": {member.name: member.value for member in TaskType},
-    "processing_status": {member.name: member.value for member in ProcessingStatus},
-}
+from bandwise.ops.importer.ratelimits import COUNTER_MAX
+from bandwise.ops.importer.tables import MISSING, ColumnSpec, TableSpec
 
 
 class NeedsCareful(Exception):
@@ -43,8 +31,8 @@ def _reject(name: str) -> Any:
     raise NeedsCareful(name)
 
 
-def _int(bits: int) -> Callable[[Any], int]:
-    low, high = (INT64_MIN, INT64_MAX) if bits == 64 else (-(2**31), INT32_MAX)
+def _int(column: ColumnSpec) -> Callable[[Any], int]:
+    low, high = column.int_range
 
     def convert(value: Any) -> int:
         if type(value) is int and low <= value <= high:
@@ -96,7 +84,7 @@ def _date(value: Any) -> date:
 
 
 def _enum(column: ColumnSpec) -> Callable[[Any], str]:
-    names = _ENUM_NAMES[column.name]
+    names = column.enum_names
 
     def convert(value: Any) -> str:
         return names[value]
@@ -143,7 +131,7 @@ def _json_document(value: Any) -> str:
 
 def _column(column: ColumnSpec) -> Callable[[Any], Any]:
     if column.kind == "int":
-        return _int(32 if column.name in ("word_count", "submission_count") else 64)
+        return _int(column)
     if column.kind == "text":
         return _text(column)
     if column.kind == "ts":
@@ -156,7 +144,7 @@ def _column(column: ColumnSpec) -> Callable[[Any], Any]:
         return _enum(column)
     if column.kind == "band":
         return _band()
-    return _suggestions if column.name == SUGGESTIONS_COLUMN else _json_document
+    return _suggestions if column.text_as_list else _json_document
 
 
 def row_converter(
@@ -170,21 +158,22 @@ def row_converter(
     for column in spec.columns:
         if column.name in source_columns:
             steps.append((source_columns.index(column.name), _column(column)))
-        elif column.name == "word_count":
-            text_at = source_columns.index("text") if "text" in source_columns else None
-            steps.append((None, ("word_count", text_at)))
+        elif column.derive is not None:
+            source = column.derive.source
+            source_at = source_columns.index(source) if source in source_columns else None
+            steps.append((None, (column.derive.compute, source_at)))
         else:
             assert column.default is not MISSING
             steps.append((None, column.default))
     id_at = source_columns.index("id")
     parent_at = spec.column_names.index(spec.parent[0]) if spec.parent else None
-    daily_name, day_name = LEGACY_COUNTER_COLUMNS
+    daily_name, day_name = LEGACY_ONLY_USER_COLUMNS
     daily_at = source_columns.index(daily_name) if daily_name in source_columns else None
     day_at = source_columns.index(day_name) if day_name in source_columns else None
     has_orphans = bool(orphans)
 
     # The usual case: columns read from the source, plus constant defaults, put in target
-    # order by one C-level itemgetter. Only a computed default (word_count) takes the loop.
+    # order by one C-level itemgetter. Only a derived column (word_count) takes the loop.
     present = [(index, step) for index, step in steps if index is not None]
     constants = [step for index, step in steps if index is None]
     simple = not any(isinstance(step, tuple) for step in constants)
@@ -202,8 +191,8 @@ def row_converter(
             if index is not None:
                 out.append(step(raw[index]))  # type: ignore[operator]
             elif isinstance(step, tuple):
-                text = raw[step[1]] if step[1] is not None else None
-                out.append(len(str(text).split()) if text is not None else 0)
+                compute, source_at = step
+                out.append(compute(raw[source_at] if source_at is not None else None))
             else:
                 out.append(step)
         return out
@@ -216,7 +205,7 @@ def row_converter(
             raise NeedsCareful
         if daily_at is not None:
             daily = raw[daily_at]
-            if type(daily) is not int or not 0 <= daily <= INT32_MAX:
+            if type(daily) is not int or not 0 <= daily <= COUNTER_MAX:
                 raise NeedsCareful
         if day_at is not None and raw[day_at] is not None:
             _date(raw[day_at])

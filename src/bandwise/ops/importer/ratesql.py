@@ -1,17 +1,15 @@
-"""The SQL path of ``rate_limits``: SQLite tests each row, Python only merges and writes text.
+"""The SQL path of ``rate_limits``: SQLite tests each row's spellings; the table goes as COPY text.
 
 Rate-limit rows are short and many (one or more per active day of each user), so the Python
-path's per-row costs (typed values, binary COPY encoding, a row at a time through the event
-loop) made this table cost as much as the essays. Here one SQLite query tests each row for
-the legacy bot's own spellings (the same conditions as the SQL fast path, ``sqlfast``) and
-hands its values over as they are stored: canonical text is already what COPY and the
-checksum take. Only rows failing a test (an odd spelling, a bad value, a Telegram id stored as
-``user_id``, an orphan, a set-aside user) take the converter's careful path.
-
-The merge of duplicate days and of the users' legacy counters is the converter's own
-:class:`RateLimitMerger`, fed with text dates and timestamps instead of typed ones, over
-the same batches in the same order: rows, ids, figures, checksums, transformations (and
-their order) and bad rows come out exactly as on the Python path.
+path's per-row costs (the converter's checks, binary COPY encoding, a row at a time through
+the event loop) made this small table cost as much as the essays. Here one SQLite query tests
+each row for the legacy bot's own spellings (the same conditions as the SQL fast path,
+``sqlfast``); a row that passes is parsed by two C-level calls. Only rows failing a test (an
+odd spelling, a bad value, a Telegram id stored as ``user_id``, an orphan, a set-aside user)
+take the converter's careful path. The merge of duplicate days and of the users' legacy
+counters is the Python path's own (``ratelimits``), over the same batches in the same order,
+so rows, ids, figures, checksums, transformations (and their order) and bad rows come out
+exactly as on the Python path; the merged rows go to COPY as text in whole batches.
 """
 
 from __future__ import annotations
@@ -21,7 +19,7 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from bandwise.ops.importer.canonical import SEPARATOR, bytes_digest
-from bandwise.ops.importer.convert import RateLimitMerger
+from bandwise.ops.importer.ratelimits import RateLimitRow, merge_rate_limits
 from bandwise.ops.importer.sqlfast import column_condition
 from bandwise.ops.importer.tables import TableSpec
 
@@ -29,36 +27,51 @@ if TYPE_CHECKING:
     from bandwise.ops.importer.convert import Converter
     from bandwise.ops.importer.snapshot import Snapshot
 
-_COLUMNS = ("id", "user_id", "submission_date", "submission_count", "created_at")
-
 
 def uses_rate_sql_path(spec: TableSpec, source_columns: tuple[str, ...]) -> bool:
     """Tell whether ``spec``'s table is the legacy ``rate_limits`` read through this path."""
-    return spec.name == "rate_limits" and spec.column_names == source_columns == _COLUMNS
+    return (
+        spec.name == "rate_limits" and spec.column_names == source_columns == RateLimitRow._fields
+    )
 
 
-def _text_row(row: tuple[Any, ...]) -> list[Any]:
-    """Return a converted (typed) row with its date and timestamp as canonical text."""
-    day: date = row[2]
-    created: datetime = row[4]
-    stamp = created.astimezone(UTC).isoformat(" ", "microseconds")[:26]
-    return [row[0], row[1], day.isoformat(), row[3], stamp]
+_parse_date = date.fromisoformat
+_parse_stamp = datetime.fromisoformat
 
 
-class _TextMerger(RateLimitMerger):
-    """The merger over text dates and timestamps (canonical text sorts as time does)."""
+def _typed(raw: tuple[Any, ...]) -> RateLimitRow:
+    """Return a canonical row (tested by SQLite) as the converted row it stands for."""
+    return RateLimitRow(
+        raw[0], raw[1], _parse_date(raw[2]), raw[3], _parse_stamp(raw[4]).replace(tzinfo=UTC)
+    )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        typed = self.counters
-        self.counters = ((user, day.isoformat(), daily) for user, day, daily in typed)
-        if self.pending is not None:
-            user, day, daily = self.pending
-            self.pending = (user, day.isoformat(), daily)
 
-    def _new_row(self, user_id: int, day: Any, daily: int) -> tuple[Any, ...]:
-        row = super()._new_row(user_id, date.fromisoformat(day), daily)
-        return tuple(_text_row(row))
+def _converted(
+    snapshot: Snapshot, converter: Converter, spec: TableSpec, source_columns: tuple[str, ...]
+) -> Iterator[list[Any]]:
+    """Yield converted batches as ``Converter._convert_batches`` does, testing rows in SQLite."""
+    figures = converter.report.figures(spec.name)
+    orphans = converter.orphans.get(spec.name, set())
+    set_aside = converter.set_aside["users"]
+    canonical = " AND ".join(f"({column_condition(column)})" for column in spec.columns)
+    order_by = (
+        snapshot.repaired_user_order(spec.name, "user_id")
+        if converter.repairs.get(spec.name)
+        else "user_id, id"
+    )
+    for batch in snapshot.batches(spec.name, source_columns, order_by, extra=(canonical,)):
+        rows: list[Any] = []
+        fast = 0
+        for raw in batch:
+            if raw[5] and not (orphans and raw[0] in orphans) and raw[1] not in set_aside:
+                rows.append(_typed(raw))
+                fast += 1
+                continue
+            careful = converter.convert_row(spec, source_columns, raw[:5], account=False)
+            if careful is not None:
+                rows.append(careful)
+        figures.source_rows += fast
+        yield rows
 
 
 def rate_limit_text(
@@ -69,41 +82,28 @@ def rate_limit_text(
     next_id: int,
 ) -> Iterator[bytes]:
     """Yield ``rate_limits`` as chunks of COPY text, merged as the Python path merges it."""
-    figures = converter.report.figures(spec.name)
-    orphans = converter.orphans.get(spec.name, set())
-    set_aside = converter.set_aside["users"]
-    canonical = " AND ".join(f"({column_condition(column)})" for column in spec.columns)
-    order_by = (
-        snapshot.repaired_user_order(spec.name, "user_id")
-        if converter.repairs.get(spec.name)
-        else "user_id, id"
-    )
-    merger = _TextMerger(converter, spec, iter(snapshot.user_counters()), next_id)
-    for batch in snapshot.batches(spec.name, source_columns, order_by, extra=(canonical,)):
-        rows: list[Any] = []
-        fast = 0
-        for raw in batch:
-            if raw[5] and not (orphans and raw[0] in orphans) and raw[1] not in set_aside:
-                rows.append(raw[:5])
-                fast += 1
-                continue
-            careful = converter.convert_row(spec, source_columns, raw[:5], account=False)
-            if careful is not None:
-                rows.append(_text_row(careful))
-        figures.source_rows += fast
-        out: list[tuple[Any, ...]] = []
-        for row in rows:
-            out.extend(merger.add(row))
-        yield _account(converter, spec, out)
-    yield _account(converter, spec, merger.finish())
+    converted = _converted(snapshot, converter, spec, source_columns)
+    for rows in merge_rate_limits(converter, converted, snapshot.user_counters(), next_id):
+        yield _account(converter, spec, rows)
 
 
-def _account(converter: Converter, spec: TableSpec, rows: list[tuple[Any, ...]]) -> bytes:
+def _line(row: RateLimitRow) -> bytes:
+    """Return one row's COPY line: its canonical fields (no text columns, nothing to escape)."""
+    stamp = row.created_at
+    if stamp.tzinfo is not UTC:
+        stamp = stamp.astimezone(UTC)
+    return (
+        f"{row.id}\t{row.user_id}\t{row.submission_date.isoformat()}\t{row.submission_count}"
+        f"\t{stamp.isoformat(' ', 'microseconds')[:26]}\n"
+    ).encode()
+
+
+def _account(converter: Converter, spec: TableSpec, rows: list[RateLimitRow]) -> bytes:
     """Return the rows as COPY text; count them and add their checksums (as ``_account``)."""
     figures = converter.report.figures(spec.name)
     figures.imported += len(rows)
-    lines = [f"{row[0]}\t{row[1]}\t{row[2]}\t{row[3]}\t{row[4]}\n".encode() for row in rows]
-    if converter.checksums:  # no text columns: the lengths part is empty
+    lines = [_line(row) for row in rows]
+    if converter.checksums:  # no text columns: the canonical text is "" + tab + the fields
         separator = SEPARATOR.encode()
         figures.expected_checksum += sum(bytes_digest(separator + line[:-1]) for line in lines)
     return b"".join(lines)

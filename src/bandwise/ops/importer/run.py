@@ -52,7 +52,7 @@ from bandwise.ops.importer.snapshot import (
     open_snapshot,
     take_snapshot,
 )
-from bandwise.ops.importer.tables import MISSING, TABLE_ORDER, TABLES
+from bandwise.ops.importer.tables import TABLE_ORDER, TABLES
 from bandwise.wording import plural
 
 log = logging.getLogger(__name__)
@@ -151,15 +151,17 @@ def _describe_source(
     """Refuse a file lacking what cannot be defaulted; list skipped and defaulted parts."""
     _account_for_tables(snapshot, report, skip_tables)
     missing_required = [
+        f"{name} (table)"
+        for name, spec in TABLES.items()
+        if spec.required and not snapshot.has(name)
+    ]
+    missing_required += [
         f"{name}.{column}"
         for name, spec in TABLES.items()
         if snapshot.has(name)
         for column in snapshot.missing_columns(spec)
-        if next(c for c in spec.columns if c.name == column).default is MISSING
-        and column != "word_count"
+        if spec.column(column).required
     ]
-    if not snapshot.has("users"):
-        missing_required.insert(0, "users (table)")
     if missing_required:
         raise InvalidInput(
             f"{snapshot.source}: not a bandwise legacy database; "

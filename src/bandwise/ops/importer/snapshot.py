@@ -25,13 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from bandwise.errors import InvalidInput
-from bandwise.ops.importer.convert import decode_text
-from bandwise.ops.importer.tables import (
-    LEGACY_COUNTER_COLUMNS,
-    SCHEMA_VERSION_TABLE,
-    SQLITE_INTERNAL_PREFIX,
-    TableSpec,
-)
+from bandwise.legacy.schema import LEGACY_ONLY_USER_COLUMNS
+from bandwise.ops.importer.tables import SCHEMA_VERSION_TABLE, SQLITE_INTERNAL_PREFIX, TableSpec
+from bandwise.ops.importer.values import decode_text
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 BATCH_ROWS = 2000
@@ -122,18 +118,14 @@ class Snapshot:
         return table in self.columns
 
     def source_columns(self, spec: TableSpec) -> tuple[str, ...]:
-        """Return the columns read for ``spec``: the target's that exist, plus legacy counters."""
+        """Return the columns read for ``spec``: the target's that exist, plus moved ones."""
         present = self.columns.get(spec.name, ())
-        wanted = list(spec.column_names)
-        if spec.name == "users":
-            wanted += list(LEGACY_COUNTER_COLUMNS)
+        wanted = (*spec.column_names, *spec.moved_columns)
         return tuple(name for name in wanted if name in present)
 
     def skipped_columns(self, spec: TableSpec) -> list[str]:
         """Return columns of the source table that have no home in the target (listed)."""
-        known = set(spec.column_names) | (
-            set(LEGACY_COUNTER_COLUMNS) if spec.name == "users" else set()
-        )
+        known = {*spec.column_names, *spec.moved_columns}
         return [name for name in self.columns.get(spec.name, ()) if name not in known]
 
     def missing_columns(self, spec: TableSpec) -> list[str]:
@@ -211,9 +203,9 @@ class Snapshot:
     def user_counters(self) -> Iterator[tuple[Any, Any, Any]]:
         """Yield (user id, daily_submissions, last_submission_date) ordered by user id."""
         present = self.columns.get("users", ())
-        if not set(LEGACY_COUNTER_COLUMNS) <= set(present):
+        if not set(LEGACY_ONLY_USER_COLUMNS) <= set(present):
             return
-        for batch in self.batches("users", ("id", *LEGACY_COUNTER_COLUMNS), purpose="counters"):
+        for batch in self.batches("users", ("id", *LEGACY_ONLY_USER_COLUMNS), purpose="counters"):
             yield from batch
 
 

@@ -21,7 +21,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from bandwise.models.enums import ProcessingStatus, TaskType
+from bandwise.legacy.values import BAND_MAX, BAND_MIN
 from bandwise.ops.importer.canonical import (
     SEPARATOR,
     TEXT_KINDS,
@@ -30,7 +30,6 @@ from bandwise.ops.importer.canonical import (
     field_text,
     octets,
 )
-from bandwise.ops.importer.fast import INT32_MAX
 from bandwise.ops.importer.readahead import ReadAhead
 from bandwise.ops.importer.tables import MISSING, ColumnSpec, TableSpec
 
@@ -42,14 +41,9 @@ if TYPE_CHECKING:
 # path: their short rows cost less in Python than the SQL tests would (measured for
 # rate_limits, whose duplicate and counter checks need a lookup per row: 30 % slower).
 SQL_TABLES = ("submissions", "assessments")
-_INT32_COLUMNS = ("word_count", "submission_count")
 # Rows per batch: about 1 MB of essays or feedback. A batch is copied a few times on its way
 # (joined, escaped), and a few batches wait in queues: small batches keep memory low.
 TEXT_BATCH_ROWS = 500
-_ENUM_NAMES: dict[str, dict[str, str]] = {
-    "task_type": {member.name: member.value for member in TaskType},
-    "processing_status": {member.name: member.value for member in ProcessingStatus},
-}
 _TEXT_ESCAPES = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"))
 # Tabs are not among them: a value holding one takes the careful path (see _clean).
 _BYTE_ESCAPES = ((b"\\", b"\\\\"), (b"\n", b"\\n"), (b"\r", b"\\r"))
@@ -104,8 +98,9 @@ def _column_sql(column: ColumnSpec) -> tuple[str, str, str]:
     kind = column.kind
     if kind == "int":
         condition = f"typeof({q}) = 'integer'"
-        if column.name in _INT32_COLUMNS:
-            condition += f" AND {q} BETWEEN {-INT32_MAX - 1} AND {INT32_MAX}"
+        if column.bits < 64:  # SQLite's integers are 64-bit
+            low, high = column.int_range
+            condition += f" AND {q} BETWEEN {low} AND {high}"
         return condition, "%d", q
     if kind == "text":
         # printf's %s would stop at a NUL byte: such a value takes the careful path.
@@ -130,7 +125,7 @@ def _column_sql(column: ColumnSpec) -> tuple[str, str, str]:
         condition = f"typeof({q}) = 'integer' AND {q} IN (0, 1)"
         return condition, "%s", f"CASE {q} WHEN 1 THEN 't' ELSE 'f' END"
     if kind == "enum":
-        names = _ENUM_NAMES[column.name]
+        names = column.enum_names
         mapped = (
             f"CASE {q} "
             + " ".join(f"WHEN {_literal(n)} THEN {_literal(v)}" for n, v in names.items())
@@ -140,7 +135,7 @@ def _column_sql(column: ColumnSpec) -> tuple[str, str, str]:
     if kind == "band":
         # Quarter steps are exact in binary, so %.2f gives the exact NUMERIC(4, 2) text.
         condition = (
-            f"typeof({q}) IN ('real', 'integer') AND {q} BETWEEN 0 AND 9 "
+            f"typeof({q}) IN ('real', 'integer') AND {q} BETWEEN {BAND_MIN} AND {BAND_MAX} "
             f"AND {q} * 4 = CAST({q} * 4 AS INTEGER)"
         )
         return condition, "%.2f", q

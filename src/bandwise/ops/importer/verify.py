@@ -6,10 +6,10 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 
-from bandwise.models.enums import ProcessingStatus, TaskType
+from bandwise.legacy.values import BAND_MAX, BAND_MIN
 from bandwise.ops.importer.canonical import sql_checksum
 from bandwise.ops.importer.report import Check, ImportReport
-from bandwise.ops.importer.tables import QUARANTINE_TABLE, SCORES, TABLE_ORDER, TABLES
+from bandwise.ops.importer.tables import QUARANTINE_TABLE, TABLE_ORDER, TABLES, TableSpec
 from bandwise.wording import plural
 
 PARALLEL_SETTINGS = (
@@ -26,6 +26,34 @@ _ORPHAN_QUERIES = {
     for spec in TABLES.values()
     if spec.parent is not None
 }
+
+
+def _value_checks(spec: TableSpec) -> tuple[tuple[str, ...], tuple[list[str], ...]]:
+    """Return the aggregates counting unknown enum values and out-of-range bands, and arguments.
+
+    Both ride on the checksum scan of the table (one read of each); a table without enum or
+    band columns gets none.
+    """
+    enums = [column for column in spec.columns if column.kind == "enum"]
+    bands = [column.name for column in spec.columns if column.kind == "band"]
+    aggregates: list[str] = []
+    if enums:
+        unknown = " OR ".join(
+            f'"{column.name}"::text <> ALL(${at}::text[])' for at, column in enumerate(enums, 1)
+        )
+        aggregates.append(f"count(*) FILTER (WHERE {unknown})")
+    else:
+        aggregates.append("0")
+    if bands:
+        outside = " OR ".join(f'NOT ("{name}" BETWEEN {BAND_MIN} AND {BAND_MAX})' for name in bands)
+        aggregates.append(f"count(*) FILTER (WHERE {outside})")
+    else:
+        aggregates.append("0")
+    arguments = tuple(list(column.enum_names.values()) for column in enums)
+    return tuple(aggregates), arguments
+
+
+_VALUE_CHECKS = {name: _value_checks(spec) for name, spec in TABLES.items()}
 
 
 def _carried_rows(table: str, rows: int) -> str:
@@ -57,35 +85,16 @@ async def verify_target(
     # (the importer's own process is idle meanwhile).
     for setting in PARALLEL_SETTINGS:
         await connection.execute(f"SET LOCAL {setting}")
-    # Enum and band checks ride on the checksum scans of their tables (one read of each).
-    extra = {
-        "submissions": (
-            "count(*) FILTER (WHERE task_type::text <> ALL($1::text[]) "
-            "OR processing_status::text <> ALL($2::text[]))",
-        ),
-        "assessments": (
-            "count(*) FILTER (WHERE "
-            + " OR ".join(f"NOT ({name} BETWEEN 0 AND 9)" for name in SCORES)
-            + ")",
-        ),
-    }
-    arguments = {
-        "submissions": (
-            [member.value for member in TaskType],
-            [member.value for member in ProcessingStatus],
-        )
-    }
-    found: dict[str, int] = {}
+    enum_problems = bands = 0
     for name in TABLE_ORDER:
         figures = report.figures(name)
+        aggregates, arguments = _VALUE_CHECKS[name]
         query = sql_checksum(
-            _carried_rows(name, figures.imported),
-            TABLES[name].checksum_columns,
-            extra.get(name, ()),
+            _carried_rows(name, figures.imported), TABLES[name].checksum_columns, aggregates
         )
-        count, checksum, *problems = await _scan(connection, query, *arguments.get(name, ()))
-        if problems:
-            found[name] = problems[0]
+        count, checksum, unknown, outside = await _scan(connection, query, *arguments)
+        enum_problems += unknown
+        bands += outside
         figures.target_rows, figures.target_checksum = int(count), int(checksum)
         checks.append(
             Check(
@@ -111,12 +120,12 @@ async def verify_target(
         checks.append(
             Check(f"foreign key {name}", orphans == 0, f"{plural(orphans, 'row')} without parent")
         )
-    enum_problems = found.get("submissions", 0)
     checks.append(
         Check("enum values known", enum_problems == 0, f"{plural(enum_problems, 'unknown value')}")
     )
-    bands = found.get("assessments", 0)
-    checks.append(Check("band scores within 0–9", bands == 0, f"{bands} out of range"))
+    checks.append(
+        Check(f"band scores within {BAND_MIN}–{BAND_MAX}", bands == 0, f"{bands} out of range")
+    )
     for name in TABLE_ORDER:
         behind = await connection.fetchval(
             f'SELECT coalesce((SELECT max(id) FROM "{name}"), 0) >= '
