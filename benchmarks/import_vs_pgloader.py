@@ -219,7 +219,8 @@ def measure(shape: str, users: int, args: argparse.Namespace) -> Measured:
         cluster.start()
         runs = [run_bandwise(cluster, source, scratch / "report.json", worker=False)]
         print(f"  {runs[-1]}", flush=True)
-        report = json.loads((scratch / "report.json").read_text())
+        report_path = scratch / "report.json"
+        report = json.loads(report_path.read_text()) if report_path.exists() else {}
         if args.worker_process:
             runs.append(run_bandwise(cluster, source, scratch / "report-worker.json", worker=True))
             print(f"  {runs[-1]}", flush=True)
