@@ -22,6 +22,7 @@ from bandwise.ops.importer.canonical import SEPARATOR, bytes_digest
 from bandwise.ops.importer.ratelimits import RateLimitRow, merge_rate_limits
 from bandwise.ops.importer.sqlfast import column_condition
 from bandwise.ops.importer.tables import TableSpec
+from bandwise.ops.importer.values import RowState
 
 if TYPE_CHECKING:
     from bandwise.ops.importer.convert import Converter
@@ -59,12 +60,25 @@ def _converted(
         if converter.repairs.get(spec.name)
         else "user_id, id"
     )
+    repairs = converter.repairs.get(spec.name, {})
     for batch in snapshot.batches(spec.name, source_columns, order_by, extra=(canonical,)):
         rows: list[Any] = []
         fast = 0
         for raw in batch:
             if raw[5] and not (orphans and raw[0] in orphans) and raw[1] not in set_aside:
                 rows.append(_typed(raw))
+                fast += 1
+                continue
+            if raw[5] and (repaired := repairs.get(raw[0])) is not None:
+                # The careful path's parent check: re-attached, listed, counted as changed.
+                converter.note_now(
+                    RowState(spec.name, raw[0]),
+                    "user_id",
+                    "user_id_from_telegram_id",
+                    f"user_id={raw[1]} is the Telegram id of users.id={repaired}",
+                )
+                figures.transformed += 1
+                rows.append(_typed(raw)._replace(user_id=repaired))
                 fast += 1
                 continue
             careful = converter.convert_row(spec, source_columns, raw[:5], account=False)
