@@ -20,9 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from bandwise.ops.importer.canonical import SEPARATOR, bytes_digest
 from bandwise.ops.importer.ratelimits import RateLimitRow, merge_rate_limits
-from bandwise.ops.importer.sqlfast import column_condition
+from bandwise.ops.importer.sqlfast import column_condition, report_repair
 from bandwise.ops.importer.tables import TableSpec
-from bandwise.ops.importer.values import RowState
 
 if TYPE_CHECKING:
     from bandwise.ops.importer.convert import Converter
@@ -70,14 +69,7 @@ def _converted(
                 fast += 1
                 continue
             if raw[5] and (repaired := repairs.get(raw[0])) is not None:
-                # The careful path's parent check: re-attached, listed, counted as changed.
-                converter.note_now(
-                    RowState(spec.name, raw[0]),
-                    "user_id",
-                    "user_id_from_telegram_id",
-                    f"user_id={raw[1]} is the Telegram id of users.id={repaired}",
-                )
-                figures.transformed += 1
+                report_repair(converter, spec.name, raw[0], "user_id", str(raw[1]), repaired)
                 rows.append(_typed(raw)._replace(user_id=repaired))
                 fast += 1
                 continue

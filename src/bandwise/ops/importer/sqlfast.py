@@ -365,19 +365,24 @@ def _repair(converter: Converter, spec: TableSpec) -> Repair | None:
     if not repairs or spec.parent is None:
         return None
     column = spec.parent[0]
-    figures = converter.report.figures(spec.name)
 
     def note(row_id: int, stored: bytes, repaired: int) -> None:
-        # As the careful path's parent check words and counts it.
-        converter.note_now(
-            RowState(spec.name, row_id),
-            column,
-            "user_id_from_telegram_id",
-            f"{column}={stored.decode()} is the Telegram id of users.id={repaired}",
-        )
-        figures.transformed += 1
+        report_repair(converter, spec.name, row_id, column, stored.decode(), repaired)
 
     return Repair(repairs, 1 + spec.column_names.index(column), note)
+
+
+def report_repair(
+    converter: Converter, table: str, row_id: int, column: str, stored: str, repaired: int
+) -> None:
+    """Report a row re-attached from a Telegram id as the careful path's parent check does."""
+    converter.note_now(
+        RowState(table, row_id),
+        column,
+        "user_id_from_telegram_id",
+        f"{column}={stored} is the Telegram id of users.id={repaired}",
+    )
+    converter.report.figures(table).transformed += 1
 
 
 def text_batches(
