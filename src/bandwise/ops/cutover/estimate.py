@@ -58,7 +58,7 @@ def estimate_freeze(measure: RehearsalMeasure) -> list[FreezePhase]:
             "import",
             import_seconds,
             f"{plural(measure.live_rows, 'row')} of the live file at the rehearsal's "
-            f"{rate:,.0f} rows/s (verified)",
+            f"{rate:,.0f} rows/s, verification included",
         ),
         FreezePhase("smoke_test", measure.smoke_seconds, "as measured by the rehearsal"),
         FreezePhase(
