@@ -11,7 +11,7 @@ from rich.console import Console
 
 from bandwise.cli.context import command_settings, open_engine
 from bandwise.cli.errors import run
-from bandwise.cli.importer import SkipTableOption
+from bandwise.cli.importer import SkipColumnOption, SkipTableOption
 from bandwise.db.readiness import ping
 from bandwise.ops.cutover import CutoverOptions, CutoverReport, StepRecord, run_cutover
 
@@ -43,6 +43,7 @@ def cutover(
         bool, typer.Option("--service-stopped", help="Confirm the service is stopped")
     ] = False,
     skip_table: SkipTableOption = None,
+    skip_column: SkipColumnOption = None,
     on_bad_rows: Annotated[
         str, typer.Option("--on-bad-rows", help="abort (default) or quarantine")
     ] = "abort",
@@ -72,6 +73,7 @@ def cutover(
         restart_cmd=restart_cmd,
         on_step=progress,
         skip_tables=tuple(skip_table or ()),
+        skip_columns=tuple(skip_column or ()),
         on_bad_rows="quarantine" if on_bad_rows == "quarantine" else "abort",
     )
 

@@ -48,6 +48,18 @@ SkipTableOption = Annotated[
 ]
 
 
+SkipColumnOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--skip-column",
+        metavar="TABLE.COLUMN",
+        help="Leave this column of a table of SOURCE behind on purpose (repeatable; listed in "
+        "the report with its values). Any other column bandwise does not import fails the "
+        "import.",
+    ),
+]
+
+
 def import_sqlite_command(
     source: SourceArgument,
     target: TargetOption = None,
@@ -80,6 +92,7 @@ def import_sqlite_command(
         ),
     ] = False,
     skip_table: SkipTableOption = None,
+    skip_column: SkipColumnOption = None,
     copy_source: Annotated[
         bool,
         typer.Option(
@@ -116,6 +129,7 @@ def import_sqlite_command(
             convert_in_worker=worker_process,
             copy_source=copy_source,
             skip_tables=tuple(skip_table or ()),
+            skip_columns=tuple(skip_column or ()),
             progress=on_progress if progress is not None else _PlainProgress(),
         )
 
@@ -154,11 +168,13 @@ def verify_import_command(
     target: TargetOption = None,
     report: Annotated[Path | None, typer.Option("--report")] = None,
     skip_table: SkipTableOption = None,
+    skip_column: SkipColumnOption = None,
 ) -> None:
     """Re-run the import verification: does the target hold exactly the converted source?"""
     settings = command_settings()
     target_url = target or settings.resolved_database_url
-    result = run(lambda: verify_import(source, target_url, settings, tuple(skip_table or ())))
+    skips = tuple(skip_table or ()), tuple(skip_column or ())
+    result = run(lambda: verify_import(source, target_url, settings, *skips))
     render(result, Console())
     if report is not None:
         write_json(result, report)

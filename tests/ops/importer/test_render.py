@@ -25,6 +25,7 @@ def _report() -> ImportReport:
     users.expected_checksum = users.target_checksum = 42
     report.count("users", "created_at", "datetime_respelled", 2)
     report.skipped_tables = {"feedback_votes": 3}
+    report.skipped_columns = {"users.locale": 1}
     report.checks.append(Check("users: row count", True))
     report.timings["total_seconds"] = 1.25
     return report
@@ -36,6 +37,7 @@ def test_plain_lines_when_not_a_terminal() -> None:
     text = output.getvalue()
     assert "users: source=3 imported=3 quarantined=0 transformed=0 checksum_match=true" in text
     assert "skipped table (--skip-table): feedback_votes, 3 rows not imported" in text
+    assert "skipped column (--skip-column): users.locale, 1 value not imported" in text
     assert "users.created_at:datetime_respelled: 2" in text
     assert text.rstrip().endswith("verified: true (committed, 1.2 s)")
 

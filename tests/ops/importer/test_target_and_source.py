@@ -141,7 +141,7 @@ async def test_a_failed_integrity_check_during_the_load_commits_nothing(
     assert set((await table_counts(target_url)).values()) == {0}
 
 
-async def test_older_schema_gets_defaults_and_unknown_tables_need_skip_table(
+async def test_older_schema_gets_defaults_and_unknown_tables_and_columns_need_skipping(
     legacy_path: Path, target_url: str, import_settings: Settings
 ) -> None:
     connection = sqlite3.connect(legacy_path)
@@ -164,17 +164,22 @@ async def test_older_schema_gets_defaults_and_unknown_tables_need_skip_table(
     with pytest.raises(InvalidInput, match=r"feedback_votes, notes .*--skip-table NAME"):
         await import_sqlite(legacy_path, target_url, import_settings, ImportOptions())
     assert set((await table_counts(target_url)).values()) == {0}
+    skip_tables = ("feedback_votes", "notes")
+    with pytest.raises(InvalidInput, match=r"users\.locale would not be imported.*--skip-column"):
+        options = ImportOptions(skip_tables=skip_tables)
+        await import_sqlite(legacy_path, target_url, import_settings, options)
+    assert set((await table_counts(target_url)).values()) == {0}
 
     report = await import_sqlite(
         legacy_path,
         target_url,
         import_settings,
-        ImportOptions(skip_tables=("feedback_votes", "notes")),
+        ImportOptions(skip_tables=skip_tables, skip_columns=("users.locale",)),
     )
 
     assert report.verified
     assert report.skipped_tables == {"feedback_votes": 1, "notes": 1}
-    assert report.skipped_columns == {"users": ["locale"]}
+    assert report.skipped_columns == {"users.locale": 1}
     assert "is_pro" in report.defaulted_columns["users"]
     assert report.defaulted_columns["rate_limits"] == ["(table absent: no rows)"]
     rows = await fetch(

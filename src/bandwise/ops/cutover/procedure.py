@@ -67,6 +67,7 @@ class CutoverOptions:
     sample_users: int = 20
     # Source tables left behind on purpose (see ImportOptions.skip_tables).
     skip_tables: tuple[str, ...] = ()
+    skip_columns: tuple[str, ...] = ()  # likewise columns, "table.column"
     # What the import (and the smoke test's in-place reading) does with bad rows.
     on_bad_rows: BadRowPolicy = "abort"
     work_dir: Path | None = None
@@ -190,7 +191,9 @@ class _Procedure:
             raise OperationFailed(f"SQLite integrity_check of {source} failed: {verdict}")
         notes.append("sqlite integrity ok")
         # An unaccounted table fails here, before anything is frozen or written.
-        await asyncio.to_thread(check_source_tables, source, self.options.skip_tables)
+        await asyncio.to_thread(
+            check_source_tables, source, self.options.skip_tables, self.options.skip_columns
+        )
         notes.append("every table accounted for")
         needed = 3 * source.stat().st_size
         free = shutil.disk_usage(
@@ -267,6 +270,7 @@ class _Procedure:
                 replace=self.options.replace or self.options.rehearse,
                 work_dir=self.state.work_dir,
                 skip_tables=self.options.skip_tables,
+                skip_columns=self.options.skip_columns,
                 on_bad_rows=self.options.on_bad_rows,
             ),
         )

@@ -9,12 +9,8 @@ Stable entry points (the CLI and the cutover call these):
 from bandwise.errors import ImportFailed
 from bandwise.ops.importer.convert import BadRowPolicy
 from bandwise.ops.importer.report import ImportReport, TableFigures
-from bandwise.ops.importer.run import (
-    ImportOptions,
-    check_source_tables,
-    import_sqlite,
-    verify_import,
-)
+from bandwise.ops.importer.run import ImportOptions, import_sqlite, verify_import
+from bandwise.ops.importer.sources import check_source_tables
 
 __all__ = [
     "BadRowPolicy",

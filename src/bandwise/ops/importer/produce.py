@@ -18,7 +18,8 @@ import queue
 import resource
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bandwise.ops.importer.canonical import row_digester
@@ -29,9 +30,42 @@ from bandwise.ops.importer.sqlfast import TEXT_BATCH_ROWS, text_batches, uses_sq
 from bandwise.ops.importer.tables import TABLE_ORDER, TABLES, TableSpec
 
 QUEUE_BATCHES = 8
-# One queued item: ("batch", table, rows, source rows read so far), ("end", table),
-# ("done", converter, peak RSS MB) or ("failed", exception).
-Item = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Converted rows of ``table`` (or a chunk of its COPY text); ``read``: source rows so far."""
+
+    table: str
+    rows: Any
+    read: int
+
+
+@dataclass(frozen=True)
+class TableEnd:
+    """``table`` has no more batches."""
+
+    table: str
+
+
+@dataclass(frozen=True)
+class Done:
+    """The conversion ended; a worker process sends its converter (figures, bad rows) back."""
+
+    converter: Converter | None = None
+    peak_rss_mb: float = 0.0
+
+
+@dataclass(frozen=True)
+class Failed:
+    """The conversion failed with ``error`` (re-raised where the items are taken)."""
+
+    error: BaseException
+
+
+# What a producer hands over, in this order: per table in load order its batches, then its
+# end; then Done. Failed instead, whenever the conversion fails.
+Item = Batch | TableEnd | Done | Failed
 
 
 def converted_tables(
@@ -39,8 +73,8 @@ def converted_tables(
 ) -> Iterator[tuple[str, Iterator[Any]]]:
     """Yield (table, converted batches) in load order.
 
-    A batch is a list of converted rows, or, for a table on the SQL fast path (``sql_path``
-    and :func:`uses_sql_path`), one chunk of COPY text (bytes).
+    A batch is a list of converted rows, or, for a table on an SQL path (``sql_path`` and
+    :func:`sends_text`), one chunk of COPY text (bytes).
     """
     for name in TABLE_ORDER:
         spec = TABLES[name]
@@ -81,15 +115,17 @@ class Stopped(Exception):
     """The consumer went away; the producer ends."""
 
 
-def _produce(snapshot: Snapshot, converter: Converter, put: Any, *, sql_path: bool) -> None:
+def _produce(
+    snapshot: Snapshot, converter: Converter, put: Callable[[Item], None], *, sql_path: bool
+) -> None:
     """Convert every table, handing each batch and each table's end to ``put``."""
     for name, batches in converted_tables(snapshot, converter, sql_path=sql_path):
         figures = converter.report.figures(name)
         started = time.perf_counter()
         for batch in batches:
-            put(("batch", name, batch, figures.source_rows))
+            put(Batch(name, batch, figures.source_rows))
         figures.seconds += time.perf_counter() - started
-        put(("end", name))
+        put(TableEnd(name))
 
 
 class Producer(Protocol):
@@ -100,8 +136,8 @@ class Producer(Protocol):
     def start(self) -> None:
         """Start reading and converting."""
 
-    async def next_item(self) -> Item:
-        """Return the next ("batch", …) or ("end", table) item; re-raise a failure."""
+    async def next_item(self) -> Batch | TableEnd | Done:
+        """Return the next item; re-raise a failure."""
 
     async def finish(self) -> None:
         """Wait for the end of the conversion; the converter then holds every figure."""
@@ -116,11 +152,11 @@ class ThreadProducer:
     def __init__(self, snapshot: Snapshot, converter: Converter) -> None:
         self.snapshot = snapshot
         self.converter = converter
-        self.queue: queue.Queue[Any] = queue.Queue(maxsize=QUEUE_BATCHES)
+        self.queue: queue.Queue[Item] = queue.Queue(maxsize=QUEUE_BATCHES)
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, name="import-reader", daemon=True)
 
-    def _put(self, item: Any) -> None:
+    def _put(self, item: Item) -> None:
         while not self.stop.is_set():
             try:
                 self.queue.put(item, timeout=0.2)
@@ -132,12 +168,12 @@ class ThreadProducer:
     def _run(self) -> None:
         try:
             _produce(self.snapshot, self.converter, self._put, sql_path=True)
-            self._put(("done",))
+            self._put(Done())
         except Stopped:
             return
         except BaseException as exc:  # handed to the event loop, which re-raises it
             try:
-                self._put(("failed", exc))
+                self._put(Failed(exc))
             except Stopped:
                 return
 
@@ -145,17 +181,17 @@ class ThreadProducer:
         """Start the reader thread."""
         self.thread.start()
 
-    async def next_item(self) -> Item:
+    async def next_item(self) -> Batch | TableEnd | Done:
         """Return the next item the reader produced; re-raise its failure."""
-        item: Item = await asyncio.get_running_loop().run_in_executor(None, self.queue.get)
-        if item[0] == "failed":
-            raise item[1]
+        item = await asyncio.get_running_loop().run_in_executor(None, self.queue.get)
+        if isinstance(item, Failed):
+            raise item.error
         return item
 
     async def finish(self) -> None:
         """Wait for the reader's last message (the converter is shared: nothing to merge)."""
         item = await self.next_item()
-        assert item[0] == "done", f"reader sent {item[0]} after the last table"
+        assert isinstance(item, Done), f"reader sent {type(item).__name__} after the last table"
 
     def close(self) -> None:
         """Stop the reader thread."""
@@ -184,12 +220,12 @@ def _run_worker(
         # Rows, not COPY text: this process sums their checksums (see ProcessProducer).
         _produce(snapshot, converter, put, sql_path=False)
         converter.forget_caches()
-        put(("done", converter, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+        put(Done(converter, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
     except Stopped:
         out.cancel_join_thread()  # nobody reads the queue any more: exit without flushing it
     except BaseException as exc:
         try:
-            put(("failed", _picklable(exc)))
+            put(Failed(_picklable(exc)))
         except Stopped:
             out.cancel_join_thread()
 
@@ -232,11 +268,11 @@ class ProcessProducer:
         """Start the worker process."""
         self.process.start()
 
-    async def next_item(self) -> Item:
+    async def next_item(self) -> Batch | TableEnd | Done:
         """Return the next item the worker produced; re-raise its failure."""
-        item: Item = await asyncio.get_running_loop().run_in_executor(None, self._get)
-        if item[0] == "failed":
-            raise item[1]
+        item = await asyncio.get_running_loop().run_in_executor(None, self._get)
+        if isinstance(item, Failed):
+            raise item.error
         return item
 
     def _get(self) -> Item:
@@ -250,19 +286,21 @@ class ProcessProducer:
                         f"{self.process.exitcode})"
                     ) from None
                 continue
-            if item[0] == "batch":
-                digest = self.digesters[item[1]]
-                self.checksums[item[1]] += sum([digest(row) for row in item[2]])
+            if isinstance(item, Batch):
+                digest = self.digesters[item.table]
+                self.checksums[item.table] += sum([digest(row) for row in item.rows])
             return item
 
     async def finish(self) -> None:
         """Take the worker's converter and adopt its figures, transformations and bad rows."""
         item = await self.next_item()
-        assert item[0] == "done", f"worker sent {item[0]} after the last table"
-        self.converter.adopt(item[1])
+        assert isinstance(item, Done) and item.converter is not None, (
+            f"worker sent {type(item).__name__} after the last table"
+        )
+        self.converter.adopt(item.converter)
         for name, checksum in self.checksums.items():
             self.converter.report.figures(name).expected_checksum = checksum
-        self.worker_peak_rss_mb = float(item[2])
+        self.worker_peak_rss_mb = item.peak_rss_mb
         await asyncio.get_running_loop().run_in_executor(None, self.process.join, 10)
 
     def close(self) -> None:

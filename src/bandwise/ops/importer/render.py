@@ -56,7 +56,8 @@ def _notes(report: ImportReport) -> list[str]:
         for name, rows in report.skipped_tables.items()
     ]
     notes += [
-        f"skipped columns of {t}: {', '.join(cols)}" for t, cols in report.skipped_columns.items()
+        f"skipped column (--skip-column): {name}, {plural(values, 'value')} not imported"
+        for name, values in report.skipped_columns.items()
     ]
     notes += [f"{key}: {count}" for key, count in sorted(report.transformation_counts.items())]
     notes += [

@@ -101,7 +101,8 @@ class ImportReport:
     bad_values: list[BadValue] = field(default_factory=list)
     # Source tables left behind by the operator's choice (--skip-table), with their rows.
     skipped_tables: dict[str, int] = field(default_factory=dict)
-    skipped_columns: dict[str, list[str]] = field(default_factory=dict)
+    # Source columns left behind by choice (--skip-column), "table.column": values not NULL.
+    skipped_columns: dict[str, int] = field(default_factory=dict)
     defaulted_columns: dict[str, list[str]] = field(default_factory=dict)
     checks: list[Check] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)

@@ -36,8 +36,10 @@ from bandwise.errors import (
 from bandwise.ops.importer import copy, verify
 from bandwise.ops.importer.convert import TELEGRAM_ID_TABLES, BadRowPolicy, Converter
 from bandwise.ops.importer.produce import (
+    Batch,
     ProcessProducer,
     Producer,
+    TableEnd,
     ThreadProducer,
     converted_tables,
     sends_text,
@@ -48,10 +50,10 @@ from bandwise.ops.importer.snapshot import (
     check_integrity,
     check_sqlite_file,
     copy_snapshot,
-    describe_file,
     open_snapshot,
     take_snapshot,
 )
+from bandwise.ops.importer.sources import account_for_source
 from bandwise.ops.importer.tables import TABLE_ORDER, TABLES
 from bandwise.wording import plural
 
@@ -82,6 +84,9 @@ class ImportOptions:
     # Source tables the operator chose to leave behind (--skip-table); any other table the
     # importer does not move makes the import fail before anything is committed.
     skip_tables: tuple[str, ...] = ()
+    # Likewise columns of bandwise's tables ("table.column", --skip-column): any other source
+    # column the importer would drop makes the import fail before anything is committed.
+    skip_columns: tuple[str, ...] = ()
 
 
 async def _items(
@@ -90,12 +95,14 @@ async def _items(
     """Yield ``table``'s batches from the producer (row lists, or COPY text chunks)."""
     while True:
         item = await producer.next_item()
-        assert item[1] == table, f"reader sent {item[1]} while {table} was being copied"
-        if item[0] == "end":
+        assert isinstance(item, Batch | TableEnd) and item.table == table, (
+            f"reader sent {item!r:.80} while {table} was being copied"
+        )
+        if isinstance(item, TableEnd):
             return
-        yield item[2]
+        yield item.rows
         if progress is not None:
-            progress(table, item[3], total)
+            progress(table, item.read, total)
 
 
 async def _rows(batches: AsyncIterator[list[tuple[Any, ...]]]) -> AsyncIterator[tuple[Any, ...]]:
@@ -104,82 +111,8 @@ async def _rows(batches: AsyncIterator[list[tuple[Any, ...]]]) -> AsyncIterator[
             yield row
 
 
-def _account_for_tables(
-    snapshot: Snapshot, report: ImportReport, skip_tables: tuple[str, ...]
-) -> None:
-    """Refuse a source table that would be neither imported nor skipped by choice."""
-    source = snapshot.source
-    for name in skip_tables:
-        if name in TABLES:
-            raise InvalidInput(
-                f"--skip-table {name}: bandwise's own table {name} is always imported",
-                field="skip_table",
-            )
-        if not snapshot.has(name):
-            raise InvalidInput(
-                f"--skip-table {name}: {source} has no such table", field="skip_table"
-            )
-    unaccounted = [
-        name for name in snapshot.data_tables if name not in TABLES and name not in skip_tables
-    ]
-    if unaccounted:
-        raise InvalidInput(
-            f"{source}: table(s) {', '.join(unaccounted)} would not be imported; nothing was "
-            f"imported. Leave a table behind on purpose with --skip-table NAME (repeatable).",
-            field="source",
-        )
-    revision = snapshot.schema_revision()
-    if revision is not None and revision not in {rev for rev, _, _ in migrate.history()}:
-        raise InvalidInput(
-            f"{source}: schema revision {revision} is newer than this bandwise knows "
-            f"(head {migrate.head_revision()}); import it with the bandwise that wrote it",
-            field="source",
-        )
-    report.skipped_tables = {name: snapshot.count(name) for name in skip_tables}
-
-
-def check_source_tables(source: Path, skip_tables: tuple[str, ...] = ()) -> None:
-    """Raise InvalidInput naming any table of ``source`` an import would neither move nor skip."""
-    check_sqlite_file(source)
-    snapshot = describe_file(source)
-    _account_for_tables(snapshot, ImportReport(str(source), "", "check"), skip_tables)
-
-
-def _describe_source(
-    snapshot: Snapshot, report: ImportReport, skip_tables: tuple[str, ...]
-) -> None:
-    """Refuse a file lacking what cannot be defaulted; list skipped and defaulted parts."""
-    _account_for_tables(snapshot, report, skip_tables)
-    missing_required = [
-        f"{name} (table)"
-        for name, spec in TABLES.items()
-        if spec.required and not snapshot.has(name)
-    ]
-    missing_required += [
-        f"{name}.{column}"
-        for name, spec in TABLES.items()
-        if snapshot.has(name)
-        for column in snapshot.missing_columns(spec)
-        if spec.column(column).required
-    ]
-    if missing_required:
-        raise InvalidInput(
-            f"{snapshot.source}: not a bandwise legacy database; "
-            f"missing: {', '.join(missing_required)}",
-            field="source",
-        )
-    for name, spec in TABLES.items():
-        if not snapshot.has(name):
-            report.defaulted_columns[name] = ["(table absent: no rows)"]
-            continue
-        if skipped := snapshot.skipped_columns(spec):
-            report.skipped_columns[name] = skipped
-        if missing := snapshot.missing_columns(spec):
-            report.defaulted_columns[name] = missing
-
-
 def _prepare(snapshot: Snapshot, report: ImportReport, options: ImportOptions) -> Converter:
-    _describe_source(snapshot, report, options.skip_tables)
+    account_for_source(snapshot, report, options.skip_tables, options.skip_columns)
     converter = Converter(report, policy=options.on_bad_rows, strict=options.strict)
     for name, spec in TABLES.items():
         report.figures(name)
@@ -452,7 +385,11 @@ async def _load_verify_commit(
 
 
 async def verify_import(
-    source: Path, target_url: str, settings: Settings, skip_tables: tuple[str, ...] = ()
+    source: Path,
+    target_url: str,
+    settings: Settings,
+    skip_tables: tuple[str, ...] = (),
+    skip_columns: tuple[str, ...] = (),
 ) -> ImportReport:
     """Re-run the verification alone: convert ``source`` again and compare it with the target.
 
@@ -469,7 +406,9 @@ async def verify_import(
             _prepare,
             snapshot,
             report,
-            ImportOptions(on_bad_rows="quarantine", skip_tables=skip_tables),
+            ImportOptions(
+                on_bad_rows="quarantine", skip_tables=skip_tables, skip_columns=skip_columns
+            ),
         )
         await asyncio.to_thread(_convert_all, snapshot, converter)
         connection = await copy.connect(target_url, settings)

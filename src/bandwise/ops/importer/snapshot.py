@@ -124,9 +124,15 @@ class Snapshot:
         return tuple(name for name in wanted if name in present)
 
     def skipped_columns(self, spec: TableSpec) -> list[str]:
-        """Return columns of the source table that have no home in the target (listed)."""
+        """Return columns of the source table that have no home in the target."""
         known = {*spec.column_names, *spec.moved_columns}
         return [name for name in self.columns.get(spec.name, ()) if name not in known]
+
+    def count_values(self, table: str, column: str) -> int:
+        """Return how many rows of ``table`` hold a value (not NULL) in ``column``."""
+        with self.reading() as connection:
+            query = f'SELECT count("{column}") FROM "{table}"'
+            return int(connection.execute(query).fetchone()[0])
 
     def missing_columns(self, spec: TableSpec) -> list[str]:
         """Return target columns the source table lacks (filled with defaults)."""

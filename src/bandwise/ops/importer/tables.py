@@ -30,13 +30,15 @@ from bandwise.ops.importer.canonical import Kind
 
 
 class _Missing(Enum):
-    MISSING = "MISSING"  # an enum member: one identity, even when pickled
+    """No default: a source lacking the column cannot be imported (one identity, pickled too)."""
+
+    MISSING = "MISSING"
 
 
 MISSING: Any = _Missing.MISSING
 # Signed integer ranges by width in bits (the PostgreSQL integer types).
 INT_RANGES = {bits: (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) for bits in (16, 32, 64)}
-INT32_MIN, INT32_MAX = INT_RANGES[32]
+INT32_MAX = INT_RANGES[32][1]
 
 
 @dataclass(frozen=True)

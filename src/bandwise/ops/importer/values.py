@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
 from bandwise.legacy import values as legacy
-from bandwise.ops.importer.canonical import jsonb_text
+from bandwise.ops.importer.canonical import Kind, jsonb_text
 from bandwise.ops.importer.report import BadValue
 from bandwise.ops.importer.tables import ColumnSpec
 from bandwise.wording import plural
@@ -81,21 +82,7 @@ def convert_value(state: RowState, spec: ColumnSpec, value: Any, *, strict: bool
             return None
         raise Bad("missing_value", "NULL in a required column")
     try:
-        if spec.kind == "text":
-            return _text(state, spec, value, strict)
-        if spec.kind == "ts":
-            return _datetime(state, spec, value)
-        if spec.kind == "int":
-            return _int(state, spec, value)
-        if spec.kind == "bool":
-            return _bool(state, spec, value)
-        if spec.kind == "enum":
-            return _enum(state, spec, value)
-        if spec.kind == "date":
-            return _date(state, spec, value)
-        if spec.kind == "band":
-            return _band(state, spec, value)
-        return _json(state, spec, value, strict)
+        return _BY_KIND[spec.kind](state, spec, value, strict)
     except (ValueError, TypeError, ArithmeticError) as exc:
         raise Bad("unconvertible", str(exc)) from exc
 
@@ -121,7 +108,7 @@ def _text(state: RowState, spec: ColumnSpec, value: Any, strict: bool) -> str:
     return str(value)
 
 
-def _datetime(state: RowState, spec: ColumnSpec, value: Any) -> datetime:
+def _datetime(state: RowState, spec: ColumnSpec, value: Any, strict: bool) -> datetime:
     if isinstance(value, str) and _CANONICAL_DATETIME.match(value):
         return legacy.parse_datetime(value)
     parsed = legacy.parse_datetime(value)
@@ -171,7 +158,7 @@ def _clean_json(state: RowState, spec: ColumnSpec, value: Any, strict: bool) -> 
     return value
 
 
-def _int(state: RowState, spec: ColumnSpec, value: Any) -> int:
+def _int(state: RowState, spec: ColumnSpec, value: Any, strict: bool) -> int:
     parsed = legacy.parse_int(value)
     if not isinstance(value, int):
         state.note(spec.name, "int_from_text")
@@ -181,14 +168,14 @@ def _int(state: RowState, spec: ColumnSpec, value: Any) -> int:
     return parsed
 
 
-def _bool(state: RowState, spec: ColumnSpec, value: Any) -> bool:
+def _bool(state: RowState, spec: ColumnSpec, value: Any, strict: bool) -> bool:
     parsed = legacy.parse_bool(value)
     if not (isinstance(value, int) and value in (0, 1)):
         state.note(spec.name, "bool_from_text")
     return parsed
 
 
-def _enum(state: RowState, spec: ColumnSpec, value: Any) -> str:
+def _enum(state: RowState, spec: ColumnSpec, value: Any, strict: bool) -> str:
     assert spec.enum is not None
     member = legacy.parse_enum(spec.enum, value)
     if value != member.name:
@@ -196,14 +183,14 @@ def _enum(state: RowState, spec: ColumnSpec, value: Any) -> str:
     return str(member.value)
 
 
-def _date(state: RowState, spec: ColumnSpec, value: Any) -> date:
+def _date(state: RowState, spec: ColumnSpec, value: Any, strict: bool) -> date:
     parsed = legacy.parse_date(value)
     if not (isinstance(value, str) and len(value) == 10):
         state.note(spec.name, "date_respelled")
     return parsed
 
 
-def _band(state: RowState, spec: ColumnSpec, value: Any) -> Decimal:
+def _band(state: RowState, spec: ColumnSpec, value: Any, strict: bool) -> Decimal:
     if isinstance(value, str):
         state.note(spec.name, "band_from_text")
     return legacy.parse_band(value)
@@ -211,3 +198,16 @@ def _band(state: RowState, spec: ColumnSpec, value: Any) -> Decimal:
 
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON value PostgreSQL accepts")
+
+
+# Each takes (row state, column, legacy value, strict) and returns the target value.
+_BY_KIND: dict[Kind, Callable[[RowState, ColumnSpec, Any, bool], Any]] = {
+    "text": _text,
+    "ts": _datetime,
+    "int": _int,
+    "bool": _bool,
+    "enum": _enum,
+    "date": _date,
+    "band": _band,
+    "json": _json,
+}

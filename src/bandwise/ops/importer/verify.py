@@ -31,8 +31,8 @@ _ORPHAN_QUERIES = {
 def _value_checks(spec: TableSpec) -> tuple[tuple[str, ...], tuple[list[str], ...]]:
     """Return the aggregates counting unknown enum values and out-of-range bands, and arguments.
 
-    Both ride on the checksum scan of the table (one read of each); a table without enum or
-    band columns gets none.
+    Both ride on the checksum scan of the table (one read of each); for a table without enum
+    (or band) columns the aggregate is a constant 0.
     """
     enums = [column for column in spec.columns if column.kind == "enum"]
     bands = [column.name for column in spec.columns if column.kind == "band"]
