@@ -63,7 +63,7 @@ SHAPES: dict[str, LegacyShape] = {
         ),
         LegacyShape(
             "rate_heavy",
-            "~25 rate-limit rows per user (40 % duplicates), every counter to merge, short essays",
+            "~30 rate-limit rows per user (40 % duplicates), every counter to merge, short essays",
             submissions=(0, 8),
             essay_words=(40, 80),
             feedback_chars=300,
