@@ -250,7 +250,7 @@ class Converter:
     ) -> Iterator[list[tuple[Any, ...]]]:
         if not source_columns:  # the source has no such table
             return
-        extra = check_counters if spec.name == "users" else None
+        extra = check_counters if spec.moved_columns else None
         parent_set_aside = self.set_aside.get(spec.parent[1]) if spec.parent else None
         fast = row_converter(
             spec, source_columns, self.orphans.get(spec.name, set()), parent_set_aside

@@ -15,6 +15,7 @@ from operator import attrgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from bandwise.legacy import values as legacy
+from bandwise.legacy.schema import LEGACY_ONLY_USER_COLUMNS
 from bandwise.ops.importer.tables import TABLES
 from bandwise.ops.importer.values import Bad, RowState
 
@@ -50,10 +51,8 @@ class Counter(NamedTuple):
 
 def check_counters(converter: Converter, state: RowState, record: dict[str, Any]) -> None:
     """Validate a user's legacy counters: their data moves to rate_limits, so it must convert."""
-    for column, parse in (
-        ("daily_submissions", legacy.parse_int),
-        ("last_submission_date", legacy.parse_date),
-    ):
+    daily, day = LEGACY_ONLY_USER_COLUMNS
+    for column, parse in ((daily, legacy.parse_int), (day, legacy.parse_date)):
         value = record.get(column)
         if value is None:
             continue
