@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: install install-dev run test test-quick test-deploy lint format postgres-binaries pgbouncer test-tools deploy-tools engine-tools lock clean
+.PHONY: install install-dev run test test-quick test-deploy lint format postgres-binaries pgbouncer test-tools deploy-tools engine-tools bench-tools lock clean
 
 install: $(RUNTIME_STAMP)
 
@@ -44,6 +44,10 @@ test-tools:
 # shellcheck and a Docker Compose client for the deploy tests (Debian/Ubuntu).
 deploy-tools:
 	@bash scripts/ensure-deploy-tools.sh
+
+# pgloader, which benchmarks/import_vs_pgloader.py compares the import with (Debian/Ubuntu).
+bench-tools:
+	@bash scripts/ensure-benchmark-tools.sh
 
 # Docker Engine, docker-compose and debootstrap for the tests on a real engine (Debian/Ubuntu).
 engine-tools:

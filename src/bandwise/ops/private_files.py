@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
 PRIVATE_MODE = 0o600
 
@@ -19,6 +22,17 @@ def write_private(path: Path, data: bytes) -> None:
             os.fsync(handle.fileno())
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def open_private_text(path: Path) -> Iterator[TextIO]:
+    """Open ``path`` for writing UTF-8 text as an owner-only file; fsync it on success."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_MODE)
+    os.fchmod(fd, PRIVATE_MODE)  # an existing file keeps its mode through O_CREAT
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        yield handle
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def write_private_text(path: Path, text: str) -> None:

@@ -281,6 +281,14 @@ async def test_rehearsal_touches_nothing_live(
     )
     assert report.succeeded, report.failure
     assert report.expected_freeze_seconds is not None and report.expected_freeze_seconds > 0
+    assert [phase.name for phase in report.freeze_estimate] == [
+        "frozen_copy",
+        "import",
+        "smoke_test",
+        "restart_and_unfreeze",
+    ]
+    assert report.import_rows_per_second is not None and report.import_rows_per_second > 0
+    assert report.expected_freeze_seconds == sum(p.seconds for p in report.freeze_estimate)
     assert sha256(live.sqlite) == sqlite_before and sha256(live.env_file) == env_before
     assert (
         pg_cluster.psql("SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_database")

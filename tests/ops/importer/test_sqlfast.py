@@ -11,6 +11,7 @@ from bandwise.ops.importer.convert import Converter
 from bandwise.ops.importer.report import ImportReport
 from bandwise.ops.importer.snapshot import open_snapshot
 from bandwise.ops.importer.sqlfast import (
+    Repair,
     _copy_body,
     copy_line,
     lines_of_batch,
@@ -75,3 +76,24 @@ def test_rows_with_tabs_nul_or_invalid_utf8_go_to_the_careful_path() -> None:
     text, _, fast = lines_of_batch(batch, 2, {8}, {7}, careful)
     assert fast == 1 and sorted(taken) == [2, 3, 4, 5, 6, 8]
     assert text.startswith(b"1\tfine\n")
+
+
+def test_a_canonical_row_holding_a_telegram_id_is_re_attached_without_the_careful_path() -> None:
+    taken: list[int] = []
+    noted: list[tuple[int, bytes, int]] = []
+
+    def careful(row_id: int) -> str | None:
+        taken.append(row_id)
+        return f"{row_id}\tcareful"
+
+    repair = Repair({2: 7, 3: 8}, 2, lambda *note: noted.append(note))
+    batch: list[Any] = [
+        (1, 1, 1, b"0\t1\t1\tfine"),
+        (2, 7000000007, 1, b"0\t2\t7000000007\tbot-written"),
+        (3, 7000000008, 1, b"0\t3\t7000000008\tnul\x00byte"),  # careful anyway: all there
+        (4, 9999, 1, b"0\t4\t9999\torphan"),
+    ]
+    text, _, fast = lines_of_batch(batch, 3, {2, 3, 4}, None, careful, repair=repair)
+    assert fast == 2 and taken == [3, 4]
+    assert noted == [(2, b"7000000007", 7)]
+    assert text.startswith(b"1\t1\tfine\n2\t7\tbot-written\n")

@@ -8,6 +8,7 @@ a copy of the SQLite file and a scratch database, touching nothing live.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import shutil
 import sqlite3
@@ -30,6 +31,7 @@ from bandwise.errors import BandwiseError, OperationFailed
 from bandwise.ops.backup import copy_sqlite_online
 from bandwise.ops.cutover import service
 from bandwise.ops.cutover.envfile import restore_env_file, set_database_url
+from bandwise.ops.cutover.estimate import RehearsalMeasure, estimate_freeze
 from bandwise.ops.cutover.report import CutoverReport, StepRecord
 from bandwise.ops.cutover.smoke import smoke_test
 from bandwise.ops.importer import (
@@ -139,6 +141,7 @@ class _Procedure:
         self.service_url = options.service_url or f"http://{settings.api_host}:{settings.api_port}"
         self.frozen_copy = state.work_dir / "frozen.db"
         self.freeze_started = 0.0
+        self.source_rows = 0  # rows the import read from the frozen copy
 
     async def step(self, name: str, action: Callable[[], Awaitable[str]]) -> None:
         """Run one step, recording its outcome and duration."""
@@ -168,11 +171,7 @@ class _Procedure:
             await self.step("import", self.import_data)
             await self.step("smoke_test", self.smoke)
             await self.step("cleanup", self.drop_scratch)
-            self.report.expected_freeze_seconds = sum(
-                record.seconds
-                for record in self.report.steps
-                if record.name in ("import", "smoke_test")
-            )
+            self._estimate_freeze()
             return
         await self.step("preflight", self.preflight)
         await self.step("sqlite_backup", self.backup)
@@ -289,6 +288,7 @@ class _Procedure:
             for table, figures in result.tables.items()
             if figures.quarantined
         }
+        self.source_rows = sum(figures.source_rows for figures in result.tables.values())
         detail = "verified: " + ", ".join(
             f"{table} {count}" for table, count in self.report.imported_rows.items()
         )
@@ -384,6 +384,23 @@ class _Procedure:
             log.error("rollback action failed: %s: %s", description, error)
 
     # --- helpers -----------------------------------------------------------------------------
+    def _estimate_freeze(self) -> None:
+        """Estimate the real freeze from the rehearsal's rates and the live file's size now."""
+        seconds = {record.name: record.seconds for record in self.report.steps}
+        measure = RehearsalMeasure(
+            copy_seconds=seconds["sqlite_backup"],
+            copied_bytes=self.frozen_copy.stat().st_size,
+            import_seconds=seconds["import"],
+            imported_rows=self.source_rows,
+            smoke_seconds=seconds["smoke_test"],
+            live_bytes=self.options.sqlite_path.stat().st_size,
+            live_rows=_source_rows(self.options.sqlite_path),
+        )
+        phases = estimate_freeze(measure)
+        self.report.freeze_estimate = phases
+        self.report.import_rows_per_second = measure.rows_per_second
+        self.report.expected_freeze_seconds = sum(phase.seconds for phase in phases)
+
     def _import_target(self) -> str:
         if self.state.scratch_database is None:
             return self.state.target_url
@@ -445,6 +462,17 @@ class _Procedure:
                 await migrate.downgrade(engine, "base")
         finally:
             await engine.dispose()
+
+
+def _source_rows(path: Path) -> int:
+    """Return the rows the import would read from the SQLite file ``path`` (read only)."""
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as connection:
+        present = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+        return sum(
+            int(connection.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])
+            for table in TABLE_ORDER
+            if table in present
+        )
 
 
 async def _as_async(function: Callable[..., Any], *args: Any) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from bandwise.ops.cutover.estimate import FreezePhase
 from bandwise.ops.private_files import write_private_text
 
 
@@ -40,6 +41,9 @@ class CutoverReport:
     env_backup_path: str | None = None
     freeze_seconds: float | None = None
     expected_freeze_seconds: float | None = None
+    # A rehearsal's estimate of the real freeze, phase by phase, and the rate it rests on.
+    freeze_estimate: list[FreezePhase] = field(default_factory=list)
+    import_rows_per_second: float | None = None
     imported_rows: dict[str, int] = field(default_factory=dict)
     # Rows the import set aside in import_quarantine (--on-bad-rows quarantine), per table.
     quarantined_rows: dict[str, int] = field(default_factory=dict)
@@ -76,6 +80,10 @@ class CutoverReport:
             lines.append(f"- Write freeze: {self.freeze_seconds:.2f} s")
         if self.expected_freeze_seconds is not None:
             lines.append(f"- Expected write freeze: {self.expected_freeze_seconds:.2f} s")
+            lines += [
+                f"  - {phase.name}: {phase.seconds:.2f} s ({phase.basis})"
+                for phase in self.freeze_estimate
+            ]
         lines += ["", "| step | status | seconds | detail |", "| --- | --- | ---: | --- |"]
         for record in self.steps:
             detail = record.detail.replace("|", "\\|").replace("\n", " ")
@@ -121,6 +129,8 @@ class CutoverReport:
             console.print(f"write freeze lasted {self.freeze_seconds:.2f} s")
         if self.expected_freeze_seconds is not None:
             console.print(f"expected write freeze: {self.expected_freeze_seconds:.2f} s")
+            for phase in self.freeze_estimate:
+                console.print(f"  {phase.name}: {phase.seconds:.2f} s ({phase.basis})")
         if self.succeeded:
             console.print(
                 "[green]cutover succeeded[/green]"

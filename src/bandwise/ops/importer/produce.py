@@ -24,9 +24,10 @@ from typing import Any, Protocol
 
 from bandwise.ops.importer.canonical import row_digester
 from bandwise.ops.importer.convert import Converter
+from bandwise.ops.importer.ratesql import rate_limit_text, uses_rate_sql_path
 from bandwise.ops.importer.snapshot import Snapshot
 from bandwise.ops.importer.sqlfast import TEXT_BATCH_ROWS, text_batches, uses_sql_path
-from bandwise.ops.importer.tables import TABLE_ORDER, TABLES
+from bandwise.ops.importer.tables import TABLE_ORDER, TABLES, TableSpec
 
 QUEUE_BATCHES = 8
 
@@ -72,14 +73,17 @@ def converted_tables(
 ) -> Iterator[tuple[str, Iterator[Any]]]:
     """Yield (table, converted batches) in load order.
 
-    A batch is a list of converted rows, or, for a table on the SQL fast path (``sql_path``
-    and :func:`uses_sql_path`), one chunk of COPY text (bytes).
+    A batch is a list of converted rows, or, for a table on an SQL path (``sql_path`` and
+    :func:`sends_text`), one chunk of COPY text (bytes).
     """
     for name in TABLE_ORDER:
         spec = TABLES[name]
         columns = snapshot.source_columns(spec)
         if sql_path and uses_sql_path(spec, columns):
             yield name, text_batches(snapshot, converter, spec, columns, TEXT_BATCH_ROWS)
+        elif sql_path and uses_rate_sql_path(spec, columns):
+            next_id = snapshot.max_id(name) + 1
+            yield name, rate_limit_text(snapshot, converter, spec, columns, next_id)
         elif name == "rate_limits":
             yield (
                 name,
@@ -100,6 +104,11 @@ def converted_tables(
             )
         else:
             yield name, converter.convert_table(spec, columns, snapshot.batches(name, columns))
+
+
+def sends_text(spec: TableSpec, source_columns: tuple[str, ...]) -> bool:
+    """Tell whether a thread producer hands ``spec``'s table over as COPY text (else rows)."""
+    return uses_sql_path(spec, source_columns) or uses_rate_sql_path(spec, source_columns)
 
 
 class Stopped(Exception):

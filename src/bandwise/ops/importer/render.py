@@ -2,21 +2,34 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from bandwise.ops.importer.report import ImportReport
-from bandwise.ops.private_files import write_private_text
+from bandwise.ops.private_files import open_private_text
 from bandwise.wording import plural
 
 
 def write_json(report: ImportReport, path: Path) -> None:
     """Write the report as JSON to ``path`` (top-level ``"verified"``), owner-only (0600)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_private_text(path, json.dumps(report.to_dict(), indent=2, default=str) + "\n")
+    # Streamed, and the listed rows turned into dicts one at a time: a report listing 100,000
+    # transformations would otherwise be held three times over (dicts, text, bytes).
+    with open_private_text(path) as handle:
+        json.dump(report.to_dict(shallow=True), handle, indent=2, default=_plain)
+        handle.write("\n")
+
+
+def _plain(value: Any) -> Any:
+    """Return a listed row (a dataclass) as a dict; anything else as its text."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    return str(value)
 
 
 def render(report: ImportReport, console: Console) -> None:

@@ -42,6 +42,7 @@ from bandwise.ops.importer.produce import (
     TableEnd,
     ThreadProducer,
     converted_tables,
+    sends_text,
 )
 from bandwise.ops.importer.report import ImportReport
 from bandwise.ops.importer.snapshot import (
@@ -53,7 +54,6 @@ from bandwise.ops.importer.snapshot import (
     take_snapshot,
 )
 from bandwise.ops.importer.sources import account_for_source
-from bandwise.ops.importer.sqlfast import uses_sql_path
 from bandwise.ops.importer.tables import TABLE_ORDER, TABLES
 from bandwise.wording import plural
 
@@ -142,6 +142,14 @@ async def _upgrade_target(target_url: str, settings: Settings) -> None:
         await engine.dispose()
 
 
+async def _timed_upgrade(
+    target_url: str, settings: Settings, report: ImportReport, started: float
+) -> None:
+    """Bring the target to the schema head; record when that was done."""
+    await _upgrade_target(target_url, settings)
+    report.timings["migrate_seconds"] = time.perf_counter() - started
+
+
 async def _is_empty(connection: asyncpg.Connection) -> bool:
     """Tell whether the target's schema holds no table, sequence or type at all."""
     found = await connection.fetchval(
@@ -187,7 +195,7 @@ async def _load(
             table_started = time.perf_counter()
             spec = TABLES[name]
             items = _items(producer, name, options.progress, totals[name])
-            if not options.convert_in_worker and uses_sql_path(spec, snapshot.source_columns(spec)):
+            if not options.convert_in_worker and sends_text(spec, snapshot.source_columns(spec)):
                 await copy.copy_text(connection, spec, items)
             else:
                 await copy.copy_rows(connection, spec, _rows(items))
@@ -245,11 +253,13 @@ async def import_sqlite(
     check_sqlite_file(source)  # cheap checks first: nothing is touched for a wrong file
     connection = await copy.connect(target_url, settings)
     was_empty = False
+    migrating: asyncio.Future[None] | None = None
     try:
         report.versions = _versions(str(connection.get_server_version()))
         was_empty = await _is_empty(connection)
-        await _upgrade_target(target_url, settings)
-        report.timings["migrate_seconds"] = time.perf_counter() - started
+        # The target's migration (its own connection) runs while the source is opened and
+        # scanned for orphans here: both must be done before the load starts.
+        migrating = asyncio.ensure_future(_timed_upgrade(target_url, settings, report, started))
         with tempfile.TemporaryDirectory(
             prefix="bandwise-import-", dir=options.work_dir
         ) as scratch:
@@ -267,6 +277,7 @@ async def import_sqlite(
                 step = time.perf_counter()
                 converter = await asyncio.to_thread(_prepare, snapshot, report, options)
                 report.timings["orphan_scan_seconds"] = time.perf_counter() - step
+                await migrating
                 await _load_verify_commit(
                     connection, snapshot, report, options, converter, integrity
                 )
@@ -283,6 +294,11 @@ async def import_sqlite(
                         await asyncio.wait([integrity])
                 snapshot.close()
     except BaseException:
+        if migrating is not None and not migrating.done():  # no cleanup while it migrates
+            with contextlib.suppress(BaseException):
+                await asyncio.wait([migrating])
+        if migrating is not None and migrating.done() and not migrating.cancelled():
+            migrating.exception()  # retrieved: the failure being raised is the import's own
         await _close(connection)
         if was_empty and not report.committed:  # an empty target stays empty
             try:

@@ -177,11 +177,15 @@ class Snapshot:
         order_by: str = "id",
         batch_rows: int = BATCH_ROWS,
         purpose: str = "main",
+        extra: tuple[str, ...] = (),
     ) -> Iterator[list[tuple[Any, ...]]]:
-        """Yield the rows of ``table`` (``columns`` only) in batches, ordered by ``order_by``."""
+        """Yield the rows of ``table`` (``columns`` only) in batches, ordered by ``order_by``.
+
+        ``extra``: SQL expressions whose values follow the columns in each row.
+        """
         if not self.has(table):
             return
-        select = ", ".join(f'"{name}"' for name in columns)
+        select = ", ".join([*(f'"{name}"' for name in columns), *extra])
         query = f'SELECT {select} FROM "{table}" ORDER BY {order_by}'
         read = 0
         # SQLite's own UTF-8 decoding is several times cheaper than a Python text factory, but

@@ -32,6 +32,7 @@ from bandwise.ops.importer.canonical import (
 )
 from bandwise.ops.importer.readahead import ReadAhead
 from bandwise.ops.importer.tables import MISSING, ColumnSpec, TableSpec
+from bandwise.ops.importer.values import RowState
 
 if TYPE_CHECKING:
     from bandwise.ops.importer.convert import Converter
@@ -152,6 +153,11 @@ def _column_sql(column: ColumnSpec) -> tuple[str, str, str]:
     raise ValueError(f"no SQL fast path for {column.name} ({kind})")
 
 
+def column_condition(column: ColumnSpec) -> str:
+    """Return the SQLite condition true when ``column``'s value is in canonical legacy form."""
+    return _column_sql(column)[0]
+
+
 def fast_query(spec: TableSpec, source_columns: tuple[str, ...]) -> str:
     """Return the query yielding (id, parent id, canonical?, canonical text as bytes) by id.
 
@@ -262,12 +268,15 @@ def lines_of_batch(
     set_aside: set[int] | None,
     careful: Callable[[int], str | None],
     suffixes: tuple[bytes, bytes] = (b"", b""),
+    repair: Repair | None = None,
 ) -> tuple[bytes, int, int]:
     """Return (COPY text, checksum sum, rows taken fast) of one batch of the fast query.
 
     ``columns``: the table's column count. ``careful(id)`` converts a row on the careful
     path, returning its escaped COPY line (None when set aside); it does its own accounting.
     ``suffixes``: the absent tail's canonical and COPY texts (``null_suffixes``).
+    ``repair``: re-attaches a canonical row whose parent column holds a user's Telegram id
+    (see :class:`Repair`) instead of sending it to the careful path.
     """
     taken: list[tuple[int, bytes]] = []
     careful_lines: list[str] = []
@@ -279,6 +288,13 @@ def lines_of_batch(
             and not (set_aside and parent in set_aside)
         ):
             taken.append((row_id, text))
+        elif (
+            repair is not None
+            and canonical
+            and text is not None
+            and (repaired := repair.text(row_id, text, columns)) is not None
+        ):
+            taken.append((row_id, repaired))
         elif (line := careful(row_id)) is not None:
             careful_lines.append(line)
     texts = [text for _, text in taken]
@@ -302,6 +318,36 @@ def lines_of_batch(
     return body + tail, checksum, len(texts)
 
 
+class Repair:
+    """Re-attach canonical rows whose parent column holds a user's Telegram id, in SQL text.
+
+    The legacy bot's handlers stored the Telegram id as ``user_id``; the careful path
+    re-attaches such a row to the user it names and lists the change. A row otherwise in
+    canonical form gets the same here without being read again: its parent field is
+    rewritten in the canonical text and the same transformation is reported (``note``), at
+    the place in the batch where the careful path would have reported it.
+    """
+
+    def __init__(
+        self, repairs: dict[Any, int], field: int, note: Callable[[int, bytes, int], None]
+    ) -> None:
+        self.repairs = repairs
+        self.field = field  # the parent's field in the canonical text (0: the lengths part)
+        self.note = note
+
+    def text(self, row_id: int, text: bytes, columns: int) -> bytes | None:
+        """Return the row's text re-attached (transformation reported), or None: careful."""
+        repaired = self.repairs.get(row_id)
+        # A row needing the careful path anyway keeps all its changes together there.
+        if repaired is None or not _clean([text], columns):
+            return None
+        fields = text.split(b"\t", self.field + 1)
+        stored = fields[self.field]
+        fields[self.field] = str(repaired).encode()
+        self.note(row_id, stored, repaired)
+        return b"\t".join(fields)
+
+
 def _copy_body(lines: list[bytes]) -> bytes:
     """Join tab-separated lines of raw values into COPY text, escaping the values."""
     if not lines:
@@ -311,6 +357,32 @@ def _copy_body(lines: list[bytes]) -> bytes:
         if plain in body:  # memchr: a value needing no escape costs almost nothing
             body = body.replace(plain, escaped)
     return body.replace(b"\x1e", b"\n") + b"\n"
+
+
+def _repair(converter: Converter, spec: TableSpec) -> Repair | None:
+    """Return the re-attachment of ``spec``'s Telegram-id rows (None: the table has none)."""
+    repairs = converter.repairs.get(spec.name)
+    if not repairs or spec.parent is None:
+        return None
+    column = spec.parent[0]
+
+    def note(row_id: int, stored: bytes, repaired: int) -> None:
+        report_repair(converter, spec.name, row_id, column, stored.decode(), repaired)
+
+    return Repair(repairs, 1 + spec.column_names.index(column), note)
+
+
+def report_repair(
+    converter: Converter, table: str, row_id: int, column: str, stored: str, repaired: int
+) -> None:
+    """Report a row re-attached from a Telegram id as the careful path's parent check does."""
+    converter.note_now(
+        RowState(table, row_id),
+        column,
+        "user_id_from_telegram_id",
+        f"{column}={stored} is the Telegram id of users.id={repaired}",
+    )
+    converter.report.figures(table).transformed += 1
 
 
 def text_batches(
@@ -346,7 +418,7 @@ def text_batches(
 
         for batch in batches:
             text, checksum, fast = lines_of_batch(
-                batch, columns, orphans, set_aside, careful, suffixes
+                batch, columns, orphans, set_aside, careful, suffixes, _repair(converter, spec)
             )
             figures.source_rows += fast
             figures.imported += fast
