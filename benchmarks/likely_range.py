@@ -17,8 +17,9 @@ import numpy as np
 from bandwise.assessment.scorer import RANGE_COVERAGE, half_band
 
 # The claim is RANGE_COVERAGE (4 in 5); the range is fitted to hold more on the essays it is
-# fitted on, so that essays it never saw still get the claimed share (a 5-point margin).
-RANGE_TARGET = RANGE_COVERAGE + 0.05
+# fitted on, so that essays it never saw still get the claimed share (an 8-point margin: with a
+# 5-point one Task 1 held only 84 % in cross-validation, too close to the claim).
+RANGE_TARGET = RANGE_COVERAGE + 0.08
 LEVELS = (0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9)
 DECIMALS = 9
 
