@@ -52,12 +52,14 @@ engine-tools:
 test: install-dev postgres-binaries pgbouncer test-tools deploy-tools
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-# The fast lane: pure and SQLite-only tests in this process; no PostgreSQL, PgBouncer, Chromium,
-# promtool, shellcheck, compose or Redis, and no `bandwise` child processes.
+# The fast lane: pure and SQLite-only tests; no PostgreSQL, PgBouncer, Chromium, promtool,
+# shellcheck, compose or Redis, and no `bandwise` child processes. One pytest-xdist worker per
+# core (QUICK_WORKERS=0 runs them in this process); worksteal evens out the long tests.
 QUICK_MARKERS := not postgres and not system_tools and not slow and not engine
+QUICK_WORKERS ?= auto
 
 test-quick: install-dev
-	$(BIN)/pytest -m "$(QUICK_MARKERS)" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "$(QUICK_MARKERS)" -n $(QUICK_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 # The compose stack, the deploy scripts and the scale-out shape on a Docker daemon of the
 # tests' own (tests/deploy/engine). BANDWISE_ENGINE_ROOT keeps its images between runs.
