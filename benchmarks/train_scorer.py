@@ -19,12 +19,12 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sklearn.ensemble import GradientBoostingRegressor
-from sklearn.linear_model import Ridge
-from sklearn.model_selection import GroupKFold
+
+if TYPE_CHECKING:
+    from sklearn.ensemble import GradientBoostingRegressor
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from likely_range import fit_interval
@@ -107,6 +107,9 @@ def prompt_groups(essays: Sequence[Essay]) -> np.ndarray:
 
 def make_model(depth: int, trees: int) -> GradientBoostingRegressor:
     """Return an unfitted model of the given capacity (deterministic: fixed seed)."""
+    # scikit-learn is imported where it is used: the tests import this module while collecting.
+    from sklearn.ensemble import GradientBoostingRegressor
+
     return GradientBoostingRegressor(
         loss="huber",
         max_depth=depth,
@@ -127,6 +130,8 @@ def fit_linear(
     alpha: float, with_prompt: np.ndarray, without: np.ndarray, y: np.ndarray
 ) -> dict[str, Any]:
     """Fit the linear half of the blend (ridge on clipped, standardised features)."""
+    from sklearn.linear_model import Ridge
+
     rows = np.vstack([with_prompt, without])
     low = np.percentile(rows, 1, axis=0)
     high = np.percentile(rows, 99, axis=0)
@@ -154,6 +159,8 @@ def predict_linear(parameters: dict[str, Any], rows: np.ndarray) -> np.ndarray:
 
 
 def _folds(essays: Sequence[Essay], folds: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    from sklearn.model_selection import GroupKFold
+
     y = np.array([essay.band for essay in essays])
     return list(GroupKFold(folds).split(y, y, prompt_groups(essays)))
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from testkit.loopback import server_thread
+
 
 @dataclass(frozen=True)
 class Reply:
@@ -105,7 +107,7 @@ class FakeLLMServer:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = server_thread(self._server)
 
     @property
     def url(self) -> str:

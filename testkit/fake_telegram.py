@@ -20,6 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
 
+from testkit.loopback import server_thread
+
 BOT_USER = {"id": 123456, "is_bot": True, "first_name": "bandwise", "username": "bandwise_bot"}
 
 
@@ -90,7 +92,7 @@ class FakeTelegram:
         # ``host``: loopback, or the gateway of a container network for bots in containers.
         self._server = ThreadingHTTPServer((host, port), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = server_thread(self._server)
 
     @property
     def url(self) -> str:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from testkit.faults import APP_DATABASE, ServiceFactory, completed_submission_ids, wait_ready_async
-from testkit.load import HttpDriver, LoadReport, run_load
+from testkit.load import HttpDriver, LoadReport, Outcome, run_load
 from testkit.pg_cluster import PgCluster
 
 USERS = 8
@@ -19,14 +19,33 @@ READY_BOUND = 2.0  # ready again this soon after the server accepts connections
 RETRYABLE = {"unavailable_503", "busy_503"}
 
 
+class _Watched:
+    """A driver that tells when a submission was acknowledged, and when one was refused."""
+
+    def __init__(self, driver: HttpDriver) -> None:
+        self.driver = driver
+        self.name = driver.name
+        self.acknowledged = asyncio.Event()
+        self.refused = asyncio.Event()
+
+    async def submit(self, telegram_id: int, text: str) -> Outcome:
+        outcome = await self.driver.submit(telegram_id, text)
+        (self.acknowledged if outcome.ok else self.refused).set()
+        return outcome
+
+
 async def _load_with_fault(
     cluster: PgCluster, base_url: str, fault: Callable[[], None]
 ) -> tuple[LoadReport, float]:
     async with HttpDriver(base_url, timeout=REQUEST_BOUND + 5) as driver:
-        load = asyncio.create_task(run_load(driver, users=USERS, duration=LOAD_SECONDS))
-        await asyncio.sleep(1.5)
+        watched = _Watched(driver)
+        load = asyncio.create_task(run_load(watched, users=USERS, duration=LOAD_SECONDS))
+        async with asyncio.timeout(REQUEST_BOUND):  # the load flows before the fault
+            await watched.acknowledged.wait()
+        watched.refused.clear()
         await asyncio.to_thread(fault)
-        await asyncio.sleep(0.5)  # requests meet a dead server for a while
+        async with asyncio.timeout(REQUEST_BOUND):  # a request has met the dead server
+            await watched.refused.wait()
         await asyncio.to_thread(cluster.start)  # returns once it accepts connections
         ready_after = await wait_ready_async(base_url, bound=10)
         report = await load

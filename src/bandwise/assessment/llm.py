@@ -10,9 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from typing import Any
-
-import openai
+from typing import TYPE_CHECKING, Any
 
 from bandwise.assessment.breaker import CircuitBreaker
 from bandwise.assessment.parsing import AnswerInvalid, parse_assessment
@@ -22,6 +20,9 @@ from bandwise.config import Settings
 from bandwise.errors import InvalidAssessment, ProviderUnavailable
 from bandwise.models import TaskType
 from bandwise.wording import plural
+
+if TYPE_CHECKING:
+    import openai
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,10 @@ class LLMAssessor:
         self.breaker = breaker or CircuitBreaker(
             config.breaker_threshold, config.breaker_reset_after
         )
+        # The SDK is imported when an assessor is built (about a second of CPU): a process that
+        # never calls the LLM (the CLI, the offline bot, the test collection) never loads it.
+        import openai
+
         self._client = openai.AsyncOpenAI(
             api_key=config.api_key,
             base_url=config.base_url,
@@ -116,6 +121,8 @@ class LLMAssessor:
         return result
 
     async def _complete(self, messages: list[dict[str, str]]) -> str:
+        import openai
+
         attempts = 1 + self.config.max_retries
         for attempt in range(1, attempts + 1):
             try:
