@@ -11,15 +11,13 @@ from aiogram.methods import SendMessage
 from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
-from bandwise.assessment.offline import OfflineAssessor
 from bandwise.bot import texts
 from bandwise.bot.dispatcher import build_dispatcher
 from bandwise.config import Settings
-from bandwise.db.engine import create_engine, create_sessionmaker
 from bandwise.runtime import Runtime
-from bandwise.services.limits import LimitPolicy
 from testkit.conversation import Conversation
 from testkit.essays import TASK1_ESSAY
+from testkit.monitoring import instance
 from testkit.telegram import recording_bot
 
 
@@ -37,15 +35,9 @@ async def unavailable_runtime(settings: Settings, engine_name: str) -> AsyncIter
         broken = settings.model_copy(
             update={"database_url": refused, "db_connect_timeout": 1.0, "db_retry_attempts": 1}
         )
-    engine = create_engine(broken)
-    yield Runtime(
-        settings=broken,
-        engine=engine,
-        sessions=create_sessionmaker(engine),
-        assessor=OfflineAssessor(),
-        policy=LimitPolicy.from_settings(broken),
-    )
-    await engine.dispose()
+    runtime = instance(broken)
+    yield runtime
+    await runtime.engine.dispose()
     if blocker is not None:
         blocker.execute("ROLLBACK")
         blocker.close()
