@@ -18,7 +18,7 @@ PG_MAJOR=15
 BASE_IMAGE="$PREFIX/debian:$SUITE-minbase"
 LABEL=org.bandwise.standin-recipe
 
-# name=tag pairs, in build order; each name is a directory under standin-images/.
+# name=tag pairs; each name is a directory under standin-images/ (built side by side).
 IMAGES="python=$PREFIX/python:3.11-slim-$SUITE postgres=$PREFIX/postgres:$PG_MAJOR-$SUITE redis=$PREFIX/redis:$SUITE pgbouncer=$PREFIX/pgbouncer:$SUITE nginx=$PREFIX/nginx:$SUITE"
 
 log() { printf '==> %s\n' "$*" >&2; }
@@ -141,8 +141,28 @@ build_one() {
         --label "$LABEL=$recipe" -t "$tag" "$RECIPES/$name" >/dev/null
 }
 
+# Build every image from the base at once: each is mostly apt downloads and unpacking, so
+# they overlap well even on 2 cores. Each build's output is shown once it has finished.
+build_all() {
+    local pair name index failed="" logs
+    local -a pids=() names=()
+    logs=$(mktemp -d "${TMPDIR:-/tmp}/standin-logs.XXXXXX")
+    for pair in $IMAGES; do
+        name="${pair%%=*}"
+        build_one "$name" >"$logs/$name.log" 2>&1 &
+        pids+=("$!")
+        names+=("$name")
+    done
+    for index in "${!pids[@]}"; do
+        name="${names[$index]}"
+        wait "${pids[$index]}" || failed="$failed $name"
+        cat "$logs/$name.log" >&2
+    done
+    rm -rf "$logs"
+    [ -z "$failed" ] || die "could not build the stand-in image(s):$failed (see above)"
+}
+
 main() {
-    local pair
     case "${1:-}" in
         --print)
             print_variables
@@ -153,9 +173,7 @@ main() {
     esac
     docker info >/dev/null 2>&1 || die "cannot reach the Docker daemon (DOCKER_HOST=${DOCKER_HOST:-unset})"
     build_base
-    for pair in $IMAGES; do
-        build_one "${pair%%=*}"
-    done
+    build_all
     log "stand-in images ready"
 }
 

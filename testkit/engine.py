@@ -14,6 +14,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +110,14 @@ class Engine:
         dockerd = shutil.which("dockerd")
         if dockerd is None:
             raise EngineError("dockerd is missing: run scripts/ensure-deploy-engine.sh")
+        holder = daemon_using(self.data_root)
+        if holder is not None:
+            # Two daemons on one data root block on its databases; say so instead of hanging.
+            raise EngineError(
+                f"dockerd (pid {holder}) already uses {self.data_root}: a previous run was "
+                f"killed before it could stop it; stop it with `kill {holder}`, or set "
+                "BANDWISE_ENGINE_ROOT to another directory"
+            )
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
                 [
@@ -134,6 +143,21 @@ class Engine:
                 self.stop()
                 raise EngineError(f"dockerd did not start:\n{self.log_path.read_text()[-3000:]}")
             time.sleep(0.5)
+
+    def clear_leftovers(self) -> None:
+        """Remove every container, volume and network a killed earlier run left behind.
+
+        The data root is the tests' own: only images and the build cache are worth keeping
+        between runs; a stack left running would come back with the daemon (restart policies)
+        and meet the next run's stack of the same name with stale volumes.
+        """
+        containers = self.docker("ps", "-aq").split()
+        if containers:
+            self.docker("rm", "-f", "-v", *containers)
+        volumes = self.docker("volume", "ls", "-q").split()
+        if volumes:
+            self.docker("volume", "rm", "-f", *volumes)
+        self.docker("network", "prune", "-f")
 
     def build_standin_images(self) -> None:
         """Build (or find cached) the stand-in base images and remember their variables."""
@@ -162,6 +186,24 @@ class Engine:
     def docker(self, *args: str, check: bool = True, timeout: float = 600) -> str:
         """Run ``docker ARGS`` on this daemon and return its output."""
         return run(["docker", *args], self.env(), check=check, timeout=timeout).stdout
+
+
+def daemon_using(data_root: Path) -> int | None:
+    """Return the pid of a running dockerd whose data root is ``data_root``, if any."""
+    wanted = str(data_root.resolve())
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        if not argv or Path(argv[0]).name != "dockerd":
+            continue
+        for flag, value in pairwise(argv):
+            if flag == "--data-root" and str(Path(value).resolve()) == wanted:
+                return int(entry.name)
+    return None
 
 
 def copy_project(destination: Path) -> Path:

@@ -113,6 +113,7 @@ RUNNABLE = (
     "deploy/verify.sh",
     "docker compose exec bot bandwise db status",
     "docker compose exec bot bandwise config check",
+    "docker compose exec backup bandwise backup create",
     "deploy/fast-update.sh",
     "docker compose exec backup bandwise backup list",
     "docker compose exec backup bandwise backup verify --all",

@@ -87,11 +87,6 @@ def ready_engine(stack: Stack) -> str:
     return stack.exec("bot", "python", "-c", probe)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="found here: after migrate-to-postgres.sh the bot serves from PostgreSQL with every "
-    "user, submission and assessment, but 0 of the 3 payments recorded on SQLite",
-)
 def test_migrate_to_postgres_moves_every_row_and_the_bot_serves_from_postgres(
     sqlite_stack: Stack,
 ) -> None:
