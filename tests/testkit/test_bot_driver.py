@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bandwise.assessment.offline import OfflineAssessor
 from bandwise.bot import texts
 from bandwise.config import Settings
-from bandwise.db.engine import create_engine, create_sessionmaker
 from bandwise.runtime import Runtime
 from bandwise.services.limits import LimitPolicy
 from testkit.bot_driver import BotDriver, classify_replies
 from testkit.load import OK, essay_for, run_load
+from testkit.monitoring import instance
 
 USERS = 3
 LIMIT = 2
@@ -54,14 +53,8 @@ async def test_pool_exhaustion_is_counted_with_its_cause(settings: Settings) -> 
     narrow = settings.model_copy(
         update={"db_pool_size": 1, "db_max_overflow": 0, "db_pool_timeout": 0.2}
     )
-    engine = create_engine(narrow)
-    runtime = Runtime(
-        settings=narrow,
-        engine=engine,
-        sessions=create_sessionmaker(engine),
-        assessor=OfflineAssessor(),
-        policy=LimitPolicy.from_settings(narrow),
-    )
+    runtime = instance(narrow)
+    engine = runtime.engine
     driver = BotDriver(runtime)
     try:
         async with engine.connect():

@@ -12,7 +12,6 @@ from dataclasses import replace
 
 from sqlalchemy import select
 
-from bandwise.assessment.offline import OfflineAssessor
 from bandwise.config import Settings
 from bandwise.db.engine import create_engine, create_sessionmaker
 from bandwise.models import AlertDelivery
@@ -23,11 +22,10 @@ from bandwise.ops.monitoring.outbox import Outbox
 from bandwise.ops.monitoring.outbox_store import OutboxStore
 from bandwise.ops.monitoring.rules import DEFAULT_RULES, Observation
 from bandwise.ops.monitoring.service import Monitoring
-from bandwise.runtime import Runtime
-from bandwise.services.limits import LimitPolicy
 from testkit.backup import write_manifest
 from testkit.http_receiver import Receiver, http_receiver
 from testkit.monitoring import NOW, backup, pg
+from testkit.monitoring import instance as runtime_over
 
 ALERT = "BandwiseBackupVerifyFailed"  # fires at once on a failed verification
 
@@ -35,14 +33,7 @@ ALERT = "BandwiseBackupVerifyFailed"  # fires at once on a failed verification
 @asynccontextmanager
 async def instance(settings: Settings) -> AsyncIterator[Monitoring]:
     """Run one bandwise instance's monitoring on ``settings``' database; stop it on exit."""
-    engine = create_engine(settings)
-    runtime = Runtime(
-        settings=settings,
-        engine=engine,
-        sessions=create_sessionmaker(engine),
-        assessor=OfflineAssessor(),
-        policy=LimitPolicy.from_settings(settings),
-    )
+    runtime = runtime_over(settings)
     monitoring = Monitoring(runtime)
     try:
         yield monitoring
