@@ -120,6 +120,7 @@ def test_no_secret_reaches_a_container_beyond_what_compose_passes(stack: Stack) 
         image_keys = {line.split("=", 1)[0] for line in image_env["Config"]["Env"]}
         compose_keys = {
             "DATABASE_URL",
+            "DATABASE_DIRECT_URL",  # bot only: the alerter's lock bypasses PgBouncer
             "SQLITE_PATH",
             "MAINTENANCE_FLAG_PATH",
             "BACKUP_DIR",
