@@ -65,7 +65,7 @@ def check_counters(converter: Converter, state: RowState, record: dict[str, Any]
             converter.reject(state, column, value, Bad("unconvertible", "counter out of range"))
 
 
-def _valid_counters(
+def valid_counters(
     counters: Iterable[tuple[Any, Any, Any]], set_aside: set[int]
 ) -> Iterator[Counter]:
     """Yield the counters of users kept whose legacy counter says something."""
@@ -101,18 +101,51 @@ def merge_rate_limits(
     yield merger.finish()
 
 
-class _Merger:
-    """Merge one user's rate-limit rows at a time with that user's legacy counter."""
+class CounterQueue:
+    """The kept users' legacy counters, taken in user order as the rate-limit rows go by."""
 
     def __init__(
         self, converter: Converter, counters: Iterable[tuple[Any, Any, Any]], next_id: int
     ) -> None:
         self.converter = converter
         self.figures = converter.report.figures(TABLE)
-        self.counters = _valid_counters(counters, converter.set_aside["users"])
+        self.counters = valid_counters(counters, converter.set_aside["users"])
         self.pending: Counter | None = next(self.counters, None)
         self.next_id = next_id
         self.user_id: int | None = None
+
+    def before(self, user_id: int | None) -> list[Counter]:
+        """Take the counters of users before ``user_id`` (all that are left if None)."""
+        out: list[Counter] = []
+        while self.pending is not None and (user_id is None or self.pending.user_id < user_id):
+            out.append(self.pending)
+            self.pending = next(self.counters, None)
+        return out
+
+    def of(self, user_id: int) -> Counter | None:
+        """Take ``user_id``'s counter, if it has one (call after :meth:`before`)."""
+        counter = self.pending
+        if counter is None or counter.user_id != user_id:
+            return None
+        self.pending = next(self.counters, None)
+        return counter
+
+    def moved(self) -> int:
+        """Count one counter becoming a row of its own; return that row's id."""
+        row_id = self.next_id
+        self.next_id += 1
+        self.figures.transformed += 1
+        self.converter.report.count(TABLE, "submission_count", "counter_moved")
+        return row_id
+
+
+class _Merger(CounterQueue):
+    """Merge one user's rate-limit rows at a time with that user's legacy counter."""
+
+    def __init__(
+        self, converter: Converter, counters: Iterable[tuple[Any, Any, Any]], next_id: int
+    ) -> None:
+        super().__init__(converter, counters, next_id)
         self.days: dict[date, RateLimitRow] = {}
 
     def add(self, row: RateLimitRow) -> list[RateLimitRow]:
@@ -139,20 +172,15 @@ class _Merger:
         return out
 
     def _counters_before(self, user_id: int | None) -> list[RateLimitRow]:
-        out: list[RateLimitRow] = []
-        while self.pending is not None and (user_id is None or self.pending.user_id < user_id):
-            out.append(self._new_row(self.pending))
-            self.pending = next(self.counters, None)
-        return out
+        return [self._new_row(counter) for counter in self.before(user_id)]
 
     def _flush(self) -> list[RateLimitRow]:
         user_id = self.user_id
         if user_id is None:
             return []
         out = self._counters_before(user_id)
-        counter = self.pending
-        if counter is not None and counter.user_id == user_id:
-            self.pending = next(self.counters, None)
+        counter = self.of(user_id)
+        if counter is not None:
             kept = self.days.get(counter.day)
             if kept is None:
                 out.append(self._new_row(counter))
@@ -172,17 +200,13 @@ class _Merger:
 
     def _new_row(self, counter: Counter) -> RateLimitRow:
         # Created "at" the start of its day: deterministic, so a later verify-import agrees.
-        row = RateLimitRow(
-            self.next_id,
+        return RateLimitRow(
+            self.moved(),
             counter.user_id,
             counter.day,
             counter.daily,
             datetime.combine(counter.day, time(), tzinfo=UTC),
         )
-        self.next_id += 1
-        self.figures.transformed += 1
-        self.converter.report.count(TABLE, "submission_count", "counter_moved")
-        return row
 
     def finish(self) -> list[RateLimitRow]:
         """Return the last user's rows and the counters of users after it."""
