@@ -182,7 +182,9 @@ async def test_server_restart_mid_copy_rolls_back_and_rerun_succeeds(
         import_sqlite(source, target_url, import_settings, ImportOptions())
     )
     await _wait_for_copy(target_url)
-    await asyncio.to_thread(pg_cluster.restart)
+    # Restart while blocking this event loop on purpose: the import runs on it, so it cannot
+    # finish and commit before the server goes down (in a thread it could, under load).
+    pg_cluster.restart()
 
     with pytest.raises(DatabaseUnavailable, match="nothing was committed; run the import again"):
         await importing
