@@ -15,6 +15,7 @@ installs it; without it, pass --skip-pgloader.
 
     .venv/bin/python benchmarks/import_vs_pgloader.py --users 20000
     .venv/bin/python benchmarks/import_vs_pgloader.py --users 20000 100000 --shape issue15
+    .venv/bin/python benchmarks/import_vs_pgloader.py --users 20000 --repeat 3   # medians
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -53,10 +55,11 @@ class Run:
     peak_rss_mb: float
     ok: bool
     note: str = ""
+    repetition: int = 0
 
 
 def _timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int, str]:
-    """Run ``command``; return (seconds, peak RSS MB of the process tree's largest, rc, output)."""
+    """Run ``command``; return (seconds, peak RSS MiB of the process tree's largest, rc, output)."""
     started = time.perf_counter()
     with tempfile.TemporaryFile() as output:
         process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=env)
@@ -74,10 +77,16 @@ def _count(cluster: PgCluster, database: str, schema: str = "public") -> int:
     return total
 
 
+def _fresh_database(cluster: PgCluster, name: str) -> str:
+    """Create database ``name`` empty (dropping a previous repetition's); return its name."""
+    cluster.psql(f'DROP DATABASE IF EXISTS "{name}"')
+    cluster.create_database(name)
+    return name
+
+
 def run_bandwise(cluster: PgCluster, source: Path, report_path: Path, *, worker: bool) -> Run:
     """Import with bandwise (one transaction, verified); ``worker``: with --worker-process."""
-    database = "bench_bandwise_worker" if worker else "bench_bandwise"
-    cluster.create_database(database)
+    database = _fresh_database(cluster, "bench_bandwise_worker" if worker else "bench_bandwise")
     command = [
         str(ROOT / ".venv" / "bin" / "bandwise"),
         "db",
@@ -110,8 +119,7 @@ def run_pgloader(cluster: PgCluster, source: Path, rows: int, *, stock: bool) ->
             "pgloader is missing: install it with `make bench-tools` (Debian package pgloader, "
             "via scripts/ensure-benchmark-tools.sh), or pass --skip-pgloader"
         )
-    database = "bench_pgloader_stock" if stock else "bench_pgloader"
-    cluster.create_database(database)
+    database = _fresh_database(cluster, "bench_pgloader_stock" if stock else "bench_pgloader")
     target = cluster.url(database, driver="postgresql")
     command = ["pgloader"] if stock else ["pgloader", "--with", "prefetch rows = 1000"]
     seconds, rss, code, output = _timed([*command, f"sqlite://{source}", target])
@@ -122,7 +130,7 @@ def run_pgloader(cluster: PgCluster, source: Path, rows: int, *, stock: bool) ->
     # Its rate counts every source row it went through: on a shape with values PostgreSQL
     # refuses (NUL bytes, epoch timestamps) it drops those rows and carries on.
     ok = code == 0 and loaded > 0
-    note = "" if loaded == rows else f"exit {code}, only {loaded}/{rows} rows loaded"
+    note = "" if loaded == rows else f"exit {code}, only {loaded}/{rows} rows stored"
     if "Heap exhausted" in output:
         note = "Heap exhausted; " + note
     return Run(name, seconds, rows, rss, ok, note)
@@ -133,16 +141,23 @@ def _ready(row: tuple[Any, ...]) -> list[Any]:
     return [value.replace("\x00", "") if isinstance(value, str) else value for value in row]
 
 
-def run_raw_copy(cluster: PgCluster, source: Path, scratch: Path) -> Run:
-    """COPY ready CSV files into text tables keyed by id: no conversion or checks."""
-    database = "bench_copy"
-    cluster.create_database(database)
+@dataclass(frozen=True)
+class ReadyCsv:
+    """The source as ready CSV files, and the text tables keyed by id that take them."""
+
+    script: Path
+    create_tables: tuple[str, ...]
+
+
+def ready_csv(source: Path, scratch: Path) -> ReadyCsv:
+    """Write each table of ``source`` as a ready CSV file (once per shape and size)."""
     connection = sqlite3.connect(source)
     files: dict[str, Path] = {}
+    creates: list[str] = []
     for table in TABLES:
         columns = [row[1] for row in connection.execute(f'PRAGMA table_info("{table}")')]
         fields = ", ".join("id bigint PRIMARY KEY" if c == "id" else f"{c} text" for c in columns)
-        cluster.psql(f'CREATE TABLE "{table}" ({fields})', database)
+        creates.append(f'CREATE TABLE "{table}" ({fields})')
         files[table] = scratch / f"{table}.csv"
         with files[table].open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
@@ -152,6 +167,15 @@ def run_raw_copy(cluster: PgCluster, source: Path, scratch: Path) -> Run:
     script = "".join(f"\\copy \"{t}\" FROM '{files[t]}' WITH (FORMAT csv)\n" for t in TABLES)
     script_path = scratch / "copy.sql"
     script_path.write_text(script)
+    return ReadyCsv(script_path, tuple(creates))
+
+
+def run_raw_copy(cluster: PgCluster, ready: ReadyCsv) -> Run:
+    """COPY ready CSV files into text tables keyed by id: no conversion or checks."""
+    database = _fresh_database(cluster, "bench_copy")
+    for create in ready.create_tables:
+        cluster.psql(create, database)
+    script_path = ready.script
     seconds, rss, code, output = _timed(
         [
             str(cluster.bindir / "psql"),
@@ -217,26 +241,33 @@ def measure(shape: str, users: int, args: argparse.Namespace) -> Measured:
             flush=True,
         )
         cluster.start()
-        runs = [run_bandwise(cluster, source, scratch / "report.json", worker=False)]
-        print(f"  {runs[-1]}", flush=True)
-        report_path = scratch / "report.json"
-        report = json.loads(report_path.read_text()) if report_path.exists() else {}
+        ready = ready_csv(source, scratch)
+        tools: list[Callable[[int], Run]] = [
+            lambda i: run_bandwise(cluster, source, scratch / f"report-{i}.json", worker=False)
+        ]
         if args.worker_process:
-            runs.append(run_bandwise(cluster, source, scratch / "report-worker.json", worker=True))
-            print(f"  {runs[-1]}", flush=True)
+            tools.append(
+                lambda i: run_bandwise(cluster, source, scratch / f"worker-{i}.json", worker=True)
+            )
         if not args.skip_pgloader:
-            runs.append(run_pgloader(cluster, source, rows, stock=False))
-            print(f"  {runs[-1]}", flush=True)
+            tools.append(lambda i: run_pgloader(cluster, source, rows, stock=False))
             if args.pgloader_stock:
-                runs.append(run_pgloader(cluster, source, rows, stock=True))
-                print(f"  {runs[-1]}", flush=True)
-        runs.append(run_raw_copy(cluster, source, scratch))
-        print(f"  {runs[-1]}", flush=True)
+                tools.append(lambda i: run_pgloader(cluster, source, rows, stock=True))
+        tools.append(lambda i: run_raw_copy(cluster, ready))
+        # Repetitions interleave the tools, so a busier spell of the machine falls on all.
+        repeated: list[list[Run]] = [[] for _ in tools]
+        for repetition in range(args.repeat):
+            for tool, done in zip(tools, repeated, strict=True):
+                done.append(tool(repetition))
+                print(f"  {done[-1]}", flush=True)
+        runs = [_median(done) for done in repeated]
+        report_path = scratch / f"report-{runs[0].repetition}.json"
+        report = json.loads(report_path.read_text()) if report_path.exists() else {}
     finally:
         cluster.destroy()
         shutil.rmtree(scratch, ignore_errors=True)
     print()
-    print("| tool | wall s | rows | rows/s | MB/s | peak RSS MB | result |")
+    print("| tool | wall s | rows | rows/s | MB/s | peak RSS MiB | result |")
     print("|---|---:|---:|---:|---:|---:|---|")
     for run in runs:
         print(
@@ -255,6 +286,17 @@ def measure(shape: str, users: int, args: argparse.Namespace) -> Measured:
     return Measured(shape, users, rows, megabytes, runs, timings)
 
 
+def _median(runs: list[Run]) -> Run:
+    """Return the run of median wall time (the slower middle one of an even count)."""
+    ordered = sorted(range(len(runs)), key=lambda i: runs[i].seconds)
+    index = ordered[len(ordered) // 2]
+    chosen = runs[index]
+    if len(runs) > 1:
+        spread = ", ".join(f"{run.seconds:.1f}" for run in runs)
+        chosen = replace(chosen, note=f"{chosen.note} median of {len(runs)} ({spread} s)".strip())
+    return replace(chosen, repetition=index)
+
+
 def _load() -> str:
     return " ".join(f"{value:.1f}" for value in os.getloadavg())
 
@@ -271,7 +313,7 @@ def _summary(measured: list[Measured]) -> None:
     print("\n## summary (rows/s; ratio = bandwise ÷ other)\n")
     print(
         "| shape | users | rows | MB | bandwise (verified) | pgloader (tuned) | raw COPY "
-        "| ÷ pgloader | ÷ raw COPY | bandwise / pgloader RSS MB |"
+        "| ÷ pgloader | ÷ raw COPY | bandwise / pgloader RSS MiB |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for m in measured:
@@ -297,6 +339,9 @@ def main() -> None:
         help="data shape (repeatable; default: every shape)",
     )
     parser.add_argument("--seed", type=int, default=20261124)
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs of each tool per file (median reported)"
+    )
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--pgloader-stock", action="store_true", help="also run stock pgloader")
     parser.add_argument("--skip-pgloader", action="store_true")
