@@ -39,6 +39,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.verified_floor import Floor, measure_floor  # noqa: E402
 from testkit.legacy_shapes import SHAPES, write_shaped_legacy_file  # noqa: E402
 from testkit.pg_cluster import PgCluster  # noqa: E402
 
@@ -215,6 +216,14 @@ class Measured:
     megabytes: float
     runs: list[Run]
     timings: dict[str, float]
+    floor: Floor | None = None
+
+    def seconds(self, prefix: str) -> float | None:
+        """Return the wall seconds of the first successful run whose tool starts with ``prefix``."""
+        for run in self.runs:
+            if run.tool.startswith(prefix) and run.ok:
+                return run.seconds
+        return None
 
     def rate(self, prefix: str) -> float | None:
         """Return the rows/s of the first successful run whose tool starts with ``prefix``."""
@@ -261,6 +270,7 @@ def measure(shape: str, users: int, args: argparse.Namespace) -> Measured:
                 done.append(tool(repetition))
                 print(f"  {done[-1]}", flush=True)
         runs = [_median(done) for done in repeated]
+        floor = _floor(cluster, scratch, args.repeat) if args.floor else None
         report_path = scratch / f"report-{runs[0].repetition}.json"
         report = json.loads(report_path.read_text()) if report_path.exists() else {}
     finally:
@@ -283,7 +293,28 @@ def measure(shape: str, users: int, args: argparse.Namespace) -> Measured:
     timings = {k: round(v, 2) for k, v in report.get("timings", {}).items()}
     print("bandwise timings:", timings)
     print("bandwise rows out:", {t: f["imported"] for t, f in report.get("tables", {}).items()})
-    return Measured(shape, users, rows, megabytes, runs, timings)
+    if floor is not None:
+        print(
+            f"verified-import floor (PostgreSQL's share alone, {floor.total_seconds:.2f} s): "
+            f"COPY {floor.copy_seconds:.2f} s, constraints {floor.constraints_seconds:.2f} s, "
+            f"checksum scans {floor.checksum_seconds:.2f} s"
+        )
+    return Measured(shape, users, rows, megabytes, runs, timings, floor)
+
+
+def _floor(cluster: PgCluster, scratch: Path, repeat: int) -> Floor:
+    """Measure the verified-import floor on the rows bandwise's last run imported."""
+    _fresh_database(cluster, "bench_floor")
+    cluster.psql('DROP DATABASE "bench_floor"')
+    cluster.create_database("bench_floor", template="bench_bandwise")
+    imported, target = (
+        cluster.url(d, driver="postgresql") for d in ("bench_bandwise", "bench_floor")
+    )
+    floors = sorted(
+        (measure_floor(imported, target, scratch) for _ in range(repeat)),
+        key=lambda floor: floor.total_seconds,
+    )
+    return floors[len(floors) // 2]
 
 
 def _median(runs: list[Run]) -> Run:
@@ -309,13 +340,22 @@ def _ratio(ours: float | None, other: float | None) -> str:
     return f"{ours / other:.2f}×" if ours and other else "—"
 
 
+def _floor_text(measured: Measured) -> str:
+    """Return the floor's seconds and the ratio ceiling it sets (— when not measured)."""
+    if measured.floor is None:
+        return "— | —"
+    loader = measured.seconds("pgloader")
+    ceiling = f"{loader / measured.floor.total_seconds:.2f}×" if loader else "—"
+    return f"{measured.floor.total_seconds:.2f} | {ceiling}"
+
+
 def _summary(measured: list[Measured]) -> None:
     print("\n## summary (rows/s; ratio = bandwise ÷ other)\n")
     print(
         "| shape | users | rows | MB | bandwise (verified) | pgloader (tuned) | raw COPY "
-        "| ÷ pgloader | ÷ raw COPY | bandwise / pgloader RSS MiB |"
+        "| ÷ pgloader | ÷ raw COPY | bandwise / pgloader RSS MiB | floor s | pgloader s ÷ floor s |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|")
     for m in measured:
         ours, loader, raw = (m.rate(p) for p in ("bandwise import-sqlite", "pgloader", "raw"))
         rss = {run.tool.split()[0]: run.peak_rss_mb for run in m.runs}
@@ -323,7 +363,8 @@ def _summary(measured: list[Measured]) -> None:
         print(
             f"| {m.shape} | {m.users:,} | {m.rows:,} | {m.megabytes:.0f} | {_show(ours)} "
             f"| {_show(loader)} | {_show(raw)} | {_ratio(ours, loader)} | {_ratio(ours, raw)} "
-            f"| {rss.get('bandwise', 0):.0f} / {rss.get('pgloader', 0):.0f} |"
+            f"| {rss.get('bandwise', 0):.0f} / {rss.get('pgloader', 0):.0f} "
+            f"| {_floor_text(m)} |"
         )
     print(f"\nload average at the end: {_load()}")
 
@@ -345,6 +386,11 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--pgloader-stock", action="store_true", help="also run stock pgloader")
     parser.add_argument("--skip-pgloader", action="store_true")
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also time PostgreSQL's share of a verified import alone (verified_floor.py)",
+    )
     parser.add_argument(
         "--worker-process", action="store_true", help="also run bandwise with --worker-process"
     )
