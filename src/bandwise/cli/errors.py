@@ -80,4 +80,13 @@ def _untranslated() -> tuple[type[Exception], ...]:
 
 def run(coroutine_factory: Callable[[], Coroutine[Any, Any, T]], *, target: str | None = None) -> T:
     """Run an async library call from a command, translating domain errors."""
-    return guarded(lambda: asyncio.run(coroutine_factory()), target=target)
+    results: list[T] = []
+
+    async def main() -> None:
+        # The result is kept out of the main task: on the way out asyncio.run formats that
+        # task's repr, result and all (twice, restoring the SIGINT handler), which for an import
+        # report listing 100,000 transformations took 0.2 s (and 75 MB at the peak).
+        results.append(await coroutine_factory())
+
+    guarded(lambda: asyncio.run(main()), target=target)
+    return results[0]
