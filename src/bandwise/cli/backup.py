@@ -1,19 +1,23 @@
-"""`bandwise backup …`: create, list, verify, restore, prune, schedule (thin, over ops.backup)."""
+"""`bandwise backup …`: create, list, verify, restore, prune, schedule (thin, over ops.backup).
+
+Each command imports ops.backup when it runs: every `bandwise` invocation builds this group.
+"""
 
 from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from bandwise.cli.context import command_settings, open_engine
 from bandwise.cli.errors import fail, guarded, run
 from bandwise.errors import InvalidInput
-from bandwise.ops import backup as backups
-from bandwise.ops.backup.manifest import utcnow
 from bandwise.units import format_bytes
+
+if TYPE_CHECKING:
+    from bandwise.ops import backup as backups
 
 app = typer.Typer(
     help="Backups proven restorable: create, verify, restore, retain.", no_args_is_help=True
@@ -40,6 +44,8 @@ def create(
     ] = None,
 ) -> None:
     """Back up the configured database into BACKUP_DIR (with a manifest)."""
+    from bandwise.ops import backup as backups
+
     settings = command_settings()
 
     async def main() -> backups.BackupManifest:
@@ -60,6 +66,9 @@ def list_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the manifests as JSON")] = False,
 ) -> None:
     """List backups, newest first: id, age, size, verified state, label."""
+    from bandwise.ops import backup as backups
+    from bandwise.ops.backup.manifest import utcnow
+
     settings = command_settings()
     manifests = backups.list_backups(settings)
     if as_json:
@@ -88,6 +97,8 @@ def verify(
     ] = False,
 ) -> None:
     """Verify a backup (checksum, archive listing, scratch restore, counts); record the outcome."""
+    from bandwise.ops import backup as backups
+
     settings = command_settings()
     if (backup_id is None) == (not all_backups):
         fail(InvalidInput("give a backup ID or --all (not both)", field="ID"))
@@ -125,6 +136,8 @@ def restore(
     ] = False,
 ) -> None:
     """Restore a verified backup into a new database (default) or over the current one."""
+    from bandwise.ops import backup as backups
+
     settings = command_settings()
     if into_current and not yes:
         fail(
@@ -160,6 +173,8 @@ def prune(
     ] = False,
 ) -> None:
     """Apply grandfather-father-son retention (BACKUP_KEEP_DAILY/WEEKLY/MONTHLY)."""
+    from bandwise.ops import backup as backups
+
     settings = command_settings()
     plan = guarded(lambda: backups.prune(settings, dry_run=dry_run))
     for manifest, reasons in plan.keep:
@@ -173,6 +188,8 @@ def prune(
 @app.command()
 def schedule() -> None:
     """Run create → verify → prune at each BACKUP_SCHEDULE time (foreground, for a service)."""
+    from bandwise.ops import backup as backups
+
     settings = command_settings(service=True)
 
     async def main() -> list[backups.ScheduledRun]:

@@ -1,22 +1,22 @@
-"""`bandwise config …`: the generated configuration reference and validation of env files."""
+"""`bandwise config …`: the generated configuration reference and validation of env files.
+
+The commands import config_docs (pydantic, the Settings class) when they run: every `bandwise`
+invocation builds this group.
+"""
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from bandwise.cli.errors import guarded
-from bandwise.config_docs import (
-    CONFIGURATION_DOC,
-    ConfigCheckReport,
-    check_configuration,
-    render_configuration_doc,
-    write_configuration_doc,
-)
+
+if TYPE_CHECKING:
+    from bandwise.config_docs import ConfigCheckReport
 
 app = typer.Typer(help="Configuration: reference document and validation.", no_args_is_help=True)
 
@@ -24,13 +24,26 @@ app = typer.Typer(help="Configuration: reference document and validation.", no_a
 @app.command()
 def docs(
     output: Annotated[
-        Path, typer.Option("--output", "-o", help="File to write, or - for standard output")
-    ] = CONFIGURATION_DOC,
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="File to write, or - for standard output (default: the repository's reference)",
+            show_default=False,
+        ),
+    ] = None,
     check: Annotated[
         bool, typer.Option("--check", help="Write nothing; exit 1 when the file is out of date")
     ] = False,
 ) -> None:
     """Generate the configuration reference (docs/configuration.md) from the Settings class."""
+    from bandwise.config_docs import (
+        CONFIGURATION_DOC,
+        render_configuration_doc,
+        write_configuration_doc,
+    )
+
+    output = output or CONFIGURATION_DOC
     if str(output) == "-":
         typer.echo(render_configuration_doc(), nl=False)
         return
@@ -64,6 +77,8 @@ def check(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a list")] = False,
 ) -> None:
     """Validate the configuration and print every resolved value (secrets masked); exit 2 if bad."""
+    from bandwise.config_docs import check_configuration
+
     report = guarded(lambda: check_configuration(env_file))
     if as_json:
         payload = asdict(report)

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
 from bandwise.cli.context import command_settings, open_engine
 from bandwise.cli.errors import run
 from bandwise.cli.importer import SkipColumnOption, SkipTableOption
-from bandwise.db.readiness import ping
-from bandwise.ops.cutover import CutoverOptions, CutoverReport, StepRecord, run_cutover
+
+if TYPE_CHECKING:
+    from bandwise.ops.cutover import CutoverReport, StepRecord
 
 
 def cutover(
@@ -49,6 +49,11 @@ def cutover(
     ] = "abort",
 ) -> None:
     """Cut a live SQLite deployment over to PostgreSQL with verification and rollback."""
+    from rich.console import Console
+
+    from bandwise.db.readiness import ping
+    from bandwise.ops.cutover import CutoverOptions, run_cutover
+
     if on_bad_rows not in ("abort", "quarantine"):  # refused before anything is asked or done
         raise typer.BadParameter("must be abort or quarantine", param_hint="--on-bad-rows")
     settings = command_settings(env_file)

@@ -1,8 +1,12 @@
-"""`bandwise db …`: readiness, migrations, drift check."""
+"""`bandwise db …`: readiness, migrations, drift check.
+
+Each command imports the library it drives when it runs: every `bandwise` invocation (even
+`--help`) builds the whole command tree, so this module imports nothing heavy.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -10,10 +14,11 @@ from bandwise.cli import importer as importer_commands
 from bandwise.cli.context import command_settings, open_engine
 from bandwise.cli.cutover import cutover as cutover_command
 from bandwise.cli.errors import run
-from bandwise.db import migrate
-from bandwise.db.readiness import wait_for_database
 from bandwise.errors import MigrationError
 from bandwise.wording import plural
+
+if TYPE_CHECKING:
+    from bandwise.db.migrate import MigrationResult
 
 app = typer.Typer(help="Database: wait, migrate, inspect.", no_args_is_help=True)
 importer_commands.register(app)  # import-sqlite, verify-import
@@ -29,6 +34,8 @@ def wait(
     ] = None,
 ) -> None:
     """Wait until the database accepts connections (exponential backoff, bounded)."""
+    from bandwise.db.readiness import wait_for_database
+
     settings = command_settings()
 
     async def main() -> int:
@@ -55,9 +62,11 @@ def upgrade(
     ] = False,
 ) -> None:
     """Apply migrations up to REVISION (default head); adopts a legacy database in place."""
+    from bandwise.db import migrate
+
     settings = command_settings()
 
-    async def main() -> migrate.MigrationResult:
+    async def main() -> MigrationResult:
         async with open_engine(settings, url) as engine:
             return await migrate.upgrade(
                 engine, revision, orphans="quarantine" if quarantine_orphans else "refuse"
@@ -79,9 +88,11 @@ def downgrade(
     revision: Annotated[str, typer.Argument(help="Target revision, or base")], url: UrlOption = None
 ) -> None:
     """Revert migrations down to REVISION (``base`` removes every bandwise table)."""
+    from bandwise.db import migrate
+
     settings = command_settings()
 
-    async def main() -> migrate.MigrationResult:
+    async def main() -> MigrationResult:
         async with open_engine(settings, url) as engine:
             return await migrate.downgrade(engine, revision)
 
@@ -92,6 +103,8 @@ def downgrade(
 @app.command()
 def current(url: UrlOption = None) -> None:
     """Print the database's schema revision and whether it is the code's head."""
+    from bandwise.db import migrate
+
     settings = command_settings()
 
     async def main() -> str | None:
@@ -107,6 +120,8 @@ def current(url: UrlOption = None) -> None:
 @app.command()
 def history() -> None:
     """List every schema revision, oldest first."""
+    from bandwise.db import migrate
+
     for revision, down, message in migrate.history():
         typer.echo(f"{down or 'base'} → {revision}  {message}")
 
@@ -114,6 +129,8 @@ def history() -> None:
 @app.command()
 def check(url: UrlOption = None) -> None:
     """Fail when the models and the migrated database schema differ (drift)."""
+    from bandwise.db import migrate
+
     settings = command_settings()
 
     async def main() -> list[object]:

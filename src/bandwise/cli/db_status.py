@@ -1,27 +1,27 @@
-"""`bandwise db status [--json]`: the database's health at a glance."""
+"""`bandwise db status [--json]`: the database's health at a glance.
+
+The commands import the monitoring library and rich when they run: every `bandwise` invocation
+builds the `db` group.
+"""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from bandwise.cli.context import command_settings, open_engine
 from bandwise.cli.errors import run
-from bandwise.db.readiness import ping
-from bandwise.ops.monitoring.prometheus_rules import (
-    ALERT_RULES_FILE,
-    render_alert_rules,
-    write_alert_rules,
-)
-from bandwise.ops.monitoring.status import DatabaseStatus, collect_status
 from bandwise.units import format_bytes
 from bandwise.wording import plural
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from bandwise.ops.monitoring.status import DatabaseStatus
 
 UrlOption = Annotated[str | None, typer.Option("--url", help="Database URL (default: configured)")]
 
@@ -32,6 +32,8 @@ def _when(moment: datetime | None) -> str:
 
 def render_table(status: DatabaseStatus) -> Table:
     """Return the terminal table of ``status``."""
+    from rich.table import Table
+
     table = Table(title="bandwise database status", show_header=False)
     table.add_column("what", style="bold")
     table.add_column("value")
@@ -71,13 +73,26 @@ def register(db_app: typer.Typer) -> None:
     @db_app.command("alert-rules")
     def alert_rules(
         output: Annotated[
-            Path, typer.Option("--output", "-o", help="File to write, or - for standard output")
-        ] = ALERT_RULES_FILE,
+            Path | None,
+            typer.Option(
+                "--output",
+                "-o",
+                help="File to write, or - for standard output (default: the repository's rules)",
+                show_default=False,
+            ),
+        ] = None,
         check: Annotated[
             bool, typer.Option("--check", help="Write nothing; exit 1 when the file is out of date")
         ] = False,
     ) -> None:
         """Generate the Prometheus alert rules (deploy/prometheus/alerts.yml) from the built-in."""
+        from bandwise.ops.monitoring.prometheus_rules import (
+            ALERT_RULES_FILE,
+            render_alert_rules,
+            write_alert_rules,
+        )
+
+        output = output or ALERT_RULES_FILE
         if str(output) == "-":
             typer.echo(render_alert_rules(), nl=False)
             return
@@ -99,6 +114,11 @@ def register(db_app: typer.Typer) -> None:
         ] = False,
     ) -> None:
         """Show engine, version, schema, pool, connections, size, tables, backup and alerts."""
+        from rich.console import Console
+
+        from bandwise.db.readiness import ping
+        from bandwise.ops.monitoring.status import collect_status
+
         settings = command_settings()
 
         async def main() -> DatabaseStatus:

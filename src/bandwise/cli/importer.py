@@ -1,21 +1,26 @@
-"""`bandwise db import-sqlite` and `bandwise db verify-import`: thin commands over the importer."""
+"""`bandwise db import-sqlite` and `bandwise db verify-import`: thin commands over the importer.
+
+The importer and rich are imported when a command runs (the progress bars only on a terminal),
+not when the command tree is built.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TimeElapsedColumn
 
 from bandwise.cli.context import command_settings
 from bandwise.cli.errors import fail, run
 from bandwise.errors import ImportFailed
-from bandwise.ops.importer import ImportOptions, ImportReport, import_sqlite, verify_import
-from bandwise.ops.importer.render import render, write_json
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
+    from bandwise.ops.importer import ImportReport
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +108,11 @@ def import_sqlite_command(
     ] = False,
 ) -> None:
     """Import a legacy SQLite database into PostgreSQL: one transaction, verified, reported."""
+    from rich.console import Console
+
+    from bandwise.ops.importer import ImportOptions, import_sqlite
+    from bandwise.ops.importer.render import render, write_json
+
     if on_bad_rows not in ("abort", "quarantine"):
         raise typer.BadParameter("must be abort or quarantine", param_hint="--on-bad-rows")
     policy: Literal["abort", "quarantine"] = (
@@ -142,6 +152,8 @@ def import_sqlite_command(
         return run(main)
 
     if console.is_terminal:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
         with Progress(
             "{task.description}",
             BarColumn(),
@@ -171,6 +183,11 @@ def verify_import_command(
     skip_column: SkipColumnOption = None,
 ) -> None:
     """Re-run the import verification: does the target hold exactly the converted source?"""
+    from rich.console import Console
+
+    from bandwise.ops.importer import verify_import
+    from bandwise.ops.importer.render import render, write_json
+
     settings = command_settings()
     target_url = target or settings.resolved_database_url
     skips = tuple(skip_table or ()), tuple(skip_column or ())
