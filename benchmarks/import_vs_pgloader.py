@@ -21,6 +21,7 @@ installs it; without it, pass --skip-pgloader.
 from __future__ import annotations
 
 import argparse
+import compileall
 import contextlib
 import csv
 import json
@@ -395,6 +396,9 @@ def main() -> None:
         "--worker-process", action="store_true", help="also run bandwise with --worker-process"
     )
     args = parser.parse_args()
+    # As the production image does (Dockerfile: compileall): where PYTHONDONTWRITEBYTECODE is
+    # set, an editable install would otherwise compile bandwise's modules on every run.
+    compileall.compile_dir(ROOT / "src", quiet=1)
     if not args.skip_pgloader and shutil.which("pgloader") is None:
         raise SystemExit(
             "pgloader is missing: install it with `make bench-tools` (Debian package pgloader), "
