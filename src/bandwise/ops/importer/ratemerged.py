@@ -1,21 +1,28 @@
 """The rate-limit merge done by SQLite, for a ``rate_limits`` table every row of which is plain.
 
 When every row is in the legacy bot's canonical spelling and none needs the careful path (no
-orphan, no set-aside user, no Telegram id to re-attach), SQLite's window functions give each
-row its day's merged figures (the kept row: the lowest id; the summed count; the earliest
-``created_at``: canonical timestamps compare as text). Python then only walks the rows to
-report each merged duplicate and absorbs the users' legacy counters as ``ratelimits`` does, in
-the same order (user, then id; a user's counter after that user's duplicates), so ids, rows,
-figures, checksums and transformations are the Python path's. No row is parsed into objects.
+orphan, no set-aside user, no Telegram id to re-attach), one SQLite query merges the days and
+writes the COPY text in C: per user and day the kept row (the lowest id), the summed count and
+the earliest ``created_at`` (canonical timestamps compare as text), raised to the user's legacy
+counter of that day when the counter is larger (the kept users' counters, parsed by
+``ratelimits``, wait in a temporary table); one row per user, its days' lines joined. Python
+never looks at a kept row except to hash it: per user it reads the figures, lists the merged
+duplicates (while the report has room: the rest are only counted) and absorbs the counter as
+``ratelimits`` does, in the same order (user; its duplicates by id, then the counters of users
+before it, then its own), so ids, rows, figures, checksums and transformations are the Python
+path's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import sqlite3
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from bandwise.ops.importer.canonical import SEPARATOR, bytes_digest
-from bandwise.ops.importer.ratelimits import TABLE, Counter, CounterQueue
+from bandwise.ops.importer.canonical import bytes_digest
+from bandwise.ops.importer.convert import MAX_LISTED_TRANSFORMATIONS
+from bandwise.ops.importer.ratelimits import TABLE, Counter, CounterQueue, valid_counters
+from bandwise.ops.importer.readahead import ReadAhead
 from bandwise.ops.importer.sqlfast import column_condition
 from bandwise.ops.importer.tables import TableSpec
 from bandwise.ops.importer.values import RowState
@@ -24,12 +31,26 @@ if TYPE_CHECKING:
     from bandwise.ops.importer.convert import Converter
     from bandwise.ops.importer.snapshot import Snapshot
 
-_DAY = "PARTITION BY user_id, submission_date"
-# Per row: its day's kept id, summed count and earliest created_at.
-_MERGED = (
-    f"min(id) OVER ({_DAY})",
-    f"sum(submission_count) OVER ({_DAY})",
-    f"min(created_at) OVER ({_DAY})",
+COUNTERS = "temp.bandwise_rate_counters"
+# Users per batch: ~30 rate-limit days each in the heaviest shape, a few thousand lines.
+USERS_PER_BATCH = 200
+_COLUMN = "submission_count"
+# Per user and day: the kept id, the summed count, the earliest created_at, the rows merged,
+# "kept id:every id" when there are several, and the user's legacy counter if of that day.
+_DAYS = (
+    "SELECT user_id AS u, submission_date AS d, min(id) AS id, sum(submission_count) AS n, "
+    "min(created_at) AS at, count(*) AS rows, "
+    "CASE WHEN count(*) > 1 THEN min(id) || ':' || group_concat(id) END AS dups, "
+    f"(SELECT c.n FROM {COUNTERS} c WHERE c.u = user_id AND c.d = submission_date) AS c "
+    f'FROM main."{TABLE}" GROUP BY user_id, submission_date'
+)
+# Per user: its days' canonical texts (an empty lengths part, then the COPY fields), the rows
+# read, the days kept, the kept id and summed count of its counter's day, the merged days.
+_USERS = (
+    "SELECT u, CAST(group_concat(printf('\t%d\t%d\t%s\t%d\t%s', id, u, d, "
+    "CASE WHEN c > n THEN c ELSE n END, at), char(10)) AS BLOB), sum(rows), count(*), "
+    "max(CASE WHEN c IS NOT NULL THEN id END), max(CASE WHEN c IS NOT NULL THEN n END), "
+    f"group_concat(dups, ';') FROM ({_DAYS}) GROUP BY u ORDER BY u"
 )
 
 
@@ -45,95 +66,129 @@ def all_plain(snapshot: Snapshot, converter: Converter, spec: TableSpec) -> bool
         return not connection.execute(query).fetchone()[0]
 
 
+def load_counters(
+    connection: sqlite3.Connection, snapshot: Snapshot, converter: Converter
+) -> bool:
+    """Put the kept users' legacy counters in a temporary table; tell whether SQLite may merge.
+
+    The merge reads them in user order, as the Python path does; a file whose counters do not
+    come in strictly increasing user order (ids spelled as text) is left to the Python path.
+    """
+    connection.execute(f"DROP TABLE IF EXISTS {COUNTERS}")
+    connection.execute(
+        f"CREATE TABLE {COUNTERS} (u INTEGER PRIMARY KEY, d TEXT NOT NULL, n INTEGER NOT NULL)"
+    )
+    ordered = True
+
+    def rows(counters: Iterable[Counter]) -> Iterator[tuple[int, str, int]]:
+        nonlocal ordered
+        last = None
+        for counter in counters:
+            if last is not None and counter.user_id <= last:
+                ordered = False
+                return
+            last = counter.user_id
+            yield counter.user_id, counter.day.isoformat(), counter.daily
+
+    counters = valid_counters(snapshot.user_counters(), converter.set_aside["users"])
+    connection.executemany(f"INSERT INTO {COUNTERS} VALUES (?, ?, ?)", rows(counters))
+    return ordered
+
+
+def drop_counters(connection: sqlite3.Connection) -> None:
+    """Drop the counters' temporary table."""
+    connection.execute(f"DROP TABLE IF EXISTS {COUNTERS}")
+
+
 def merged_text(
+    connection: sqlite3.Connection,
     snapshot: Snapshot,
     converter: Converter,
-    spec: TableSpec,
-    source_columns: tuple[str, ...],
     next_id: int,
 ) -> Iterator[bytes]:
-    """Yield ``rate_limits`` as COPY text, merged in SQLite (see :func:`all_plain`)."""
-    merger = _Walk(converter, snapshot.user_counters(), next_id)
-    batches = snapshot.batches(spec.name, source_columns, "user_id, id", extra=_MERGED)
-    figures = converter.report.figures(spec.name)
-    for batch in batches:
-        figures.source_rows += len(batch)
-        lines: list[str] = []
-        for row in batch:
-            merger.add(row, lines)
-        yield _account(converter, spec, lines)
-    lines = []
-    merger.finish(lines)
-    yield _account(converter, spec, lines)
+    """Yield ``rate_limits`` as COPY text, merged in SQLite (after :func:`load_counters`)."""
+    walk = _Walk(converter, snapshot.user_counters(), next_id)
+    cursor = connection.execute(_USERS)
+    # SQLite joins the next users' lines (without the GIL) while this batch is hashed.
+    with ReadAhead(iter(lambda: cursor.fetchmany(USERS_PER_BATCH), [])) as batches:
+        for batch in batches:
+            texts: list[bytes] = []
+            for user in batch:
+                walk.add(user, texts)
+            if texts:
+                yield _account(converter, texts)
+    if texts := [walk.new_text(counter) for counter in walk.before(None)]:
+        yield _account(converter, texts)
 
 
 class _Walk(CounterQueue):
-    """Walk rows merged by SQLite in (user, id) order; absorb each user's legacy counter."""
+    """Take SQLite's merged users in order; list their merges, absorb their legacy counters."""
 
-    def __init__(self, converter: Converter, counters: Any, next_id: int) -> None:
-        super().__init__(converter, counters, next_id)
-        # The user's kept rows, by id: [id, day, count, created_at].
-        self.kept: list[list[Any]] = []
-
-    def add(self, row: tuple[Any, ...], lines: list[str]) -> None:
-        """Take one row (id, user, day, count, created, kept id, total, earliest)."""
-        row_id, user_id, day, _count, _created, kept_id, total, earliest = row
-        if user_id != self.user_id:
-            self._flush(lines)
-            self.user_id = user_id
-        if row_id == kept_id:
-            self.kept.append([row_id, day, total, earliest])
-            return
-        self.figures.transformed += 1
-        self.converter.note_now(
-            RowState(TABLE, kept_id),
-            "submission_count",
-            "rate_limit_merged",
-            f"duplicate row id={row_id} merged (counts summed)",
-        )
-
-    def _flush(self, lines: list[str]) -> None:
-        user_id = self.user_id
-        if user_id is None:
-            return
-        lines.extend(self._new_line(counter) for counter in self.before(user_id))
+    def add(self, user: tuple[Any, ...], texts: list[bytes]) -> None:
+        """Take one user's row (id, texts, rows read, days, counter day's id and count, dups)."""
+        user_id, lines, rows, days, counter_id, counter_total, dups = user
+        texts += lines.split(b"\n")
+        self.figures.source_rows += rows
+        if rows > days:
+            self._merged(rows - days, dups)
+        texts += [self.new_text(counter) for counter in self.before(user_id)]
         counter = self.of(user_id)
-        if counter is not None:
-            day = counter.day.isoformat()
-            kept = next((row for row in self.kept if row[1] == day), None)
-            if kept is None:
-                lines.append(self._new_line(counter))
-            elif counter.daily > kept[2]:
-                self.converter.note_now(
-                    RowState(TABLE, kept[0]),
-                    "submission_count",
-                    "counter_raised",
-                    f"users.daily_submissions={counter.daily} > {kept[2]}",
-                )
-                kept[2] = counter.daily
-            else:
-                self.converter.report.count(TABLE, "submission_count", "counter_absorbed")
-        lines.extend(f"{i}\t{user_id}\t{day}\t{count}\t{at}" for i, day, count, at in self.kept)
-        self.kept = []
+        if counter is None:
+            return
+        if counter_id is None:
+            texts.append(self.new_text(counter))
+        elif counter.daily > counter_total:
+            self.converter.note_now(
+                RowState(TABLE, counter_id),
+                _COLUMN,
+                "counter_raised",
+                f"users.daily_submissions={counter.daily} > {counter_total}",
+            )
+        else:
+            self.converter.report.count(TABLE, _COLUMN, "counter_absorbed")
 
-    def _new_line(self, counter: Counter) -> str:
-        # Created "at" the start of its day, as the Python path creates it.
+    def _merged(self, count: int, dups: str) -> None:
+        """Report one user's ``count`` merged duplicates: listed by id while there is room."""
+        self.figures.transformed += count
+        report = self.converter.report
+        room = MAX_LISTED_TRANSFORMATIONS - len(report.transformations)
+        listed = sorted(_duplicates(dups))[:room] if room > 0 else []
+        for row_id, kept_id in listed:
+            self.converter.note_now(
+                RowState(TABLE, kept_id),
+                _COLUMN,
+                "rate_limit_merged",
+                f"duplicate row id={row_id} merged (counts summed)",
+            )
+        if count > len(listed):  # the list is full: counted only, as report_notes does
+            report.count(TABLE, _COLUMN, "rate_limit_merged", count - len(listed))
+            report.transformations_truncated = True
+
+    def new_text(self, counter: Counter) -> bytes:
+        """Return the canonical text of the row a counter becomes (created at its day's start)."""
         day = counter.day.isoformat()
-        return f"{self.moved()}\t{counter.user_id}\t{day}\t{counter.daily}\t{day} 00:00:00.000000"
-
-    def finish(self, lines: list[str]) -> None:
-        """Add the last user's rows and the counters of users after it."""
-        self._flush(lines)
-        self.user_id = None
-        lines.extend(self._new_line(counter) for counter in self.before(None))
+        return (
+            f"\t{self.moved()}\t{counter.user_id}\t{day}\t{counter.daily}\t{day} 00:00:00.000000"
+        ).encode()
 
 
-def _account(converter: Converter, spec: TableSpec, lines: list[str]) -> bytes:
-    """Return the lines as COPY text; count them and add their checksums."""
-    figures = converter.report.figures(spec.name)
-    figures.imported += len(lines)
-    encoded = [line.encode() for line in lines]
-    if converter.checksums:  # no text columns: the canonical text is "" + tab + the fields
-        separator = SEPARATOR.encode()
-        figures.expected_checksum += sum(bytes_digest(separator + line) for line in encoded)
-    return b"".join(line + b"\n" for line in encoded)
+def _duplicates(dups: str) -> Iterator[tuple[int, int]]:
+    """Yield (duplicate id, kept id) from SQLite's "kept:id,id,…" per merged day."""
+    for day in dups.split(";"):
+        kept, ids = day.split(":")
+        kept_id = int(kept)
+        for row_id in map(int, ids.split(",")):
+            if row_id != kept_id:
+                yield row_id, kept_id
+
+
+def _account(converter: Converter, texts: list[bytes]) -> bytes:
+    """Return the rows' COPY text (their canonical texts without the empty lengths part).
+
+    Count them and add their checksums.
+    """
+    figures = converter.report.figures(TABLE)
+    figures.imported += len(texts)
+    if converter.checksums:
+        figures.expected_checksum += sum(map(bytes_digest, texts))
+    return (b"\n" + b"\n".join(texts)).replace(b"\n\t", b"\n")[1:] + b"\n"

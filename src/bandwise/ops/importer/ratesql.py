@@ -6,8 +6,9 @@ the event loop) made this small table cost as much as the essays. Here one SQLit
 each row for the legacy bot's own spellings (the same conditions as the SQL fast path,
 ``sqlfast``); a row that passes is parsed by two C-level calls. Only rows failing a test (an
 odd spelling, a bad value, a Telegram id stored as ``user_id``, an orphan, a set-aside user)
-take the converter's careful path. When no row needs it, SQLite merges the days itself
-(``ratemerged``: window functions, no row parsed in Python). Otherwise the merge of duplicate
+take the converter's careful path. When no row needs it, SQLite merges the days and absorbs
+the legacy counters itself, writing the COPY text in C (``ratemerged``: Python reads a row per
+user, no rate-limit row). Otherwise the merge of duplicate
 days and of the users' legacy counters is the Python path's own (``ratelimits``), over the
 same batches in the same order. Either way rows, ids, figures, checksums, transformations
 (and their order) and bad rows come out exactly as on the Python path; the merged rows go to
@@ -22,7 +23,12 @@ from typing import TYPE_CHECKING, Any
 
 from bandwise.ops.importer.canonical import SEPARATOR, bytes_digest
 from bandwise.ops.importer.ratelimits import RateLimitRow, merge_rate_limits
-from bandwise.ops.importer.ratemerged import all_plain, merged_text
+from bandwise.ops.importer.ratemerged import (
+    all_plain,
+    drop_counters,
+    load_counters,
+    merged_text,
+)
 from bandwise.ops.importer.sqlfast import column_condition, report_repair
 from bandwise.ops.importer.tables import TableSpec
 
@@ -92,8 +98,13 @@ def rate_limit_text(
 ) -> Iterator[bytes]:
     """Yield ``rate_limits`` as chunks of COPY text, merged as the Python path merges it."""
     if all_plain(snapshot, converter, spec):
-        yield from merged_text(snapshot, converter, spec, source_columns, next_id)
-        return
+        with snapshot.reading("main", repair=False) as connection:
+            try:
+                if load_counters(connection, snapshot, converter):
+                    yield from merged_text(connection, snapshot, converter, next_id)
+                    return
+            finally:
+                drop_counters(connection)
     converted = _converted(snapshot, converter, spec, source_columns)
     for rows in merge_rate_limits(converter, converted, snapshot.user_counters(), next_id):
         yield _account(converter, spec, rows)
