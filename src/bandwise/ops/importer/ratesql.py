@@ -24,10 +24,12 @@ from typing import TYPE_CHECKING, Any
 from bandwise.ops.importer.canonical import SEPARATOR, bytes_digest
 from bandwise.ops.importer.ratelimits import RateLimitRow, merge_rate_limits
 from bandwise.ops.importer.ratemerged import (
-    all_plain,
+    all_canonical,
     drop_counters,
     load_counters,
+    may_be_plain,
     merged_text,
+    merged_users,
 )
 from bandwise.ops.importer.sqlfast import column_condition, report_repair
 from bandwise.ops.importer.tables import TableSpec
@@ -97,11 +99,12 @@ def rate_limit_text(
     next_id: int,
 ) -> Iterator[bytes]:
     """Yield ``rate_limits`` as chunks of COPY text, merged as the Python path merges it."""
-    if all_plain(snapshot, converter, spec):
+    if may_be_plain(converter, spec) and all_canonical(snapshot, spec):
         with snapshot.reading("main", repair=False) as connection:
             try:
                 if load_counters(connection, snapshot, converter):
-                    yield from merged_text(connection, snapshot, converter, next_id)
+                    with merged_users(connection) as users:
+                        yield from merged_text(users, snapshot, converter, next_id)
                     return
             finally:
                 drop_counters(connection)
