@@ -78,9 +78,7 @@ def all_canonical(snapshot: Snapshot, spec: TableSpec) -> bool:
         return not connection.execute(query).fetchone()[0]
 
 
-def load_counters(
-    connection: sqlite3.Connection, snapshot: Snapshot, converter: Converter
-) -> bool:
+def load_counters(connection: sqlite3.Connection, snapshot: Snapshot, converter: Converter) -> bool:
     """Put the kept users' legacy counters in a temporary table; tell whether SQLite may merge.
 
     The merge reads them in user order, as the Python path does; a file whose counters do not
