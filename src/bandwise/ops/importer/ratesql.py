@@ -7,12 +7,11 @@ each row for the legacy bot's own spellings (the same conditions as the SQL fast
 ``sqlfast``); a row that passes is parsed by two C-level calls. Only rows failing a test (an
 odd spelling, a bad value, a Telegram id stored as ``user_id``, an orphan, a set-aside user)
 take the converter's careful path. When no row needs it, SQLite merges the days and absorbs
-the legacy counters itself, writing the COPY text in C (``ratemerged``: Python reads a row per
-user, no rate-limit row). Otherwise the merge of duplicate
-days and of the users' legacy counters is the Python path's own (``ratelimits``), over the
-same batches in the same order. Either way rows, ids, figures, checksums, transformations
-(and their order) and bad rows come out exactly as on the Python path; the merged rows go to
-COPY as text in whole batches.
+the legacy counters itself, writing the COPY text in C (``ratemerged``: Python reads one row
+per user and hashes the lines). Otherwise the merge of duplicate days and of the users' legacy
+counters is the Python path's own (``ratelimits``), over the same batches in the same order.
+Either way rows, ids, figures, checksums, transformations (and their order) and bad rows come
+out exactly as on the Python path; the merged rows go to COPY as text in whole batches.
 """
 
 from __future__ import annotations
