@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from bandwise.ops.importer import ratesql
+from bandwise.config import Settings
+from bandwise.ops.importer import ImportOptions, import_sqlite, ratesql, verify_import
 from bandwise.ops.importer.convert import MAX_LISTED_TRANSFORMATIONS, Converter
 from bandwise.ops.importer.ratemerged import all_canonical, may_be_plain
 from bandwise.ops.importer.ratesql import _line, rate_limit_text
@@ -15,6 +16,7 @@ from bandwise.ops.importer.report import ImportReport, Transformation
 from bandwise.ops.importer.snapshot import open_snapshot
 from bandwise.ops.importer.tables import TABLES
 from testkit.legacy import LegacyData, write_legacy_file
+from testkit.legacy_shapes import SHAPES, write_shaped_legacy_file
 
 SPEC = TABLES["rate_limits"]
 
@@ -133,3 +135,17 @@ def test_sqlite_merges_as_the_python_path_does(
             (13, "rate_limit_merged", "duplicate row id=16 merged (counts summed)"),
             (20, "rate_limit_merged", "duplicate row id=21 merged (counts summed)"),
         ]
+
+
+async def test_verify_import_merges_a_copied_snapshot_as_the_import_did(
+    legacy_path: Path, target_url: str, import_settings: Settings
+) -> None:
+    # verify-import reads a private copy (another SQLite connection mode): same merge, same sums.
+    write_shaped_legacy_file(legacy_path, 60, SHAPES["rate_heavy"])
+    imported = await import_sqlite(legacy_path, target_url, import_settings, ImportOptions())
+    verified = await verify_import(legacy_path, target_url, import_settings)
+    assert imported.verified and verified.verified
+    assert (
+        verified.tables[SPEC.name].expected_checksum == imported.tables[SPEC.name].expected_checksum
+    )
+    assert verified.transformations == imported.transformations
