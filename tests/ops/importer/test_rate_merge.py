@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,12 @@ import pytest
 from bandwise.config import Settings
 from bandwise.ops.importer import ImportOptions, import_sqlite, ratesql, verify_import
 from bandwise.ops.importer.convert import MAX_LISTED_TRANSFORMATIONS, Converter
-from bandwise.ops.importer.ratemerged import all_canonical, may_be_plain
+from bandwise.ops.importer.ratemerged import (
+    all_canonical,
+    drop_counters,
+    load_counters,
+    may_be_plain,
+)
 from bandwise.ops.importer.ratesql import _line, rate_limit_text
 from bandwise.ops.importer.report import ImportReport, Transformation
 from bandwise.ops.importer.snapshot import open_snapshot
@@ -55,7 +61,9 @@ def _data() -> LegacyData:
         _user(5, 2, "2024-03-09"),  # has rows, none of that day: a row of its own
         _user(6, 0, "2024-03-02"),  # no counter (0)
         _user(7, 4, None),  # no counter (no day)
-        _user(9, 1, "2024-04-01"),  # no rows: a row of its own, after every user with rows
+        _user(9, 1, "2024-04-01"),  # no rows: a row of its own, between users with rows
+        _user(10, 3, "2024-03-03 18:00:00"),  # a hand-made day (parsed by Python): raises
+        _user(11, 1, "2024-04-02"),  # no rows: a row of its own, after every user with rows
     ]
     data.rate_limits = [
         _limit(10, 2, "2024-03-02", 4, "09:00:00"),
@@ -70,6 +78,7 @@ def _data() -> LegacyData:
         _limit(19, 2, "2024-03-01", 2, "13:30:00"),
         _limit(20, 7, "2024-03-03", 1, "14:00:00"),
         _limit(21, 7, "2024-03-03", 1, "15:00:00"),
+        _limit(22, 10, "2024-03-03", 1, "16:00:00"),
     ]
     return data
 
@@ -118,7 +127,7 @@ def test_sqlite_merges_as_the_python_path_does(
     sql_lines, sql = _merged(path, tmp_path, sql=True, listed_before=listed_before)
 
     assert sql_lines == python_lines
-    assert b"22\t1\t2024-03-01\t2\t2024-03-01 00:00:00.000000" in sql_lines  # new ids: by user
+    assert b"23\t1\t2024-03-01\t2\t2024-03-01 00:00:00.000000" in sql_lines  # new ids: by user
     assert b"10\t2\t2024-03-02\t9\t2024-03-02 07:00:00.000000" in sql_lines  # raised
     assert sql.tables == python.tables
     assert sql.transformations == python.transformations
@@ -134,6 +143,7 @@ def test_sqlite_merges_as_the_python_path_does(
             (10, "counter_raised", "users.daily_submissions=9 > 8"),
             (13, "rate_limit_merged", "duplicate row id=16 merged (counts summed)"),
             (20, "rate_limit_merged", "duplicate row id=21 merged (counts summed)"),
+            (22, "counter_raised", "users.daily_submissions=3 > 1"),
         ]
 
 
@@ -149,3 +159,23 @@ async def test_verify_import_merges_a_copied_snapshot_as_the_import_did(
         verified.tables[SPEC.name].expected_checksum == imported.tables[SPEC.name].expected_checksum
     )
     assert verified.transformations == imported.transformations
+
+
+def test_counters_not_in_user_order_leave_the_merge_to_python(tmp_path: Path) -> None:
+    # The Python path takes counters by users.id as SQLite sorts it: text after numbers.
+    path = write_legacy_file(tmp_path / "legacy.db", _data())
+    with sqlite3.connect(path) as connection:
+        connection.execute("ALTER TABLE users RENAME TO typed_users")
+        columns = ", ".join(_user(0, 0, None))
+        connection.execute(f"CREATE TABLE users ({columns})")  # untyped: ids may be text
+        connection.execute("INSERT INTO users SELECT * FROM typed_users")
+        connection.execute("UPDATE users SET id = '12' WHERE id = 2")
+    connection.close()
+    snapshot = open_snapshot(path, tmp_path)
+    converter = Converter(ImportReport("s", "t", "import"), policy="quarantine", strict=False)
+    try:
+        with snapshot.reading("main", repair=False) as reading:
+            assert not load_counters(reading, snapshot, converter)
+            drop_counters(reading)
+    finally:
+        snapshot.close()

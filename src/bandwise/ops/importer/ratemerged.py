@@ -16,18 +16,22 @@ path's.
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
+import operator
 import sqlite3
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from bandwise.ops.importer.canonical import bytes_digest
+from bandwise.legacy.schema import LEGACY_ONLY_USER_COLUMNS
+from bandwise.ops.importer.canonical import Kind, bytes_digest
 from bandwise.ops.importer.convert import MAX_LISTED_TRANSFORMATIONS
-from bandwise.ops.importer.ratelimits import TABLE, Counter, CounterQueue, valid_counters
+from bandwise.ops.importer.ratelimits import TABLE, NewRows, valid_counters
 from bandwise.ops.importer.readahead import ReadAhead
 from bandwise.ops.importer.report import Transformation
 from bandwise.ops.importer.sqlfast import column_condition
-from bandwise.ops.importer.tables import TableSpec
-from bandwise.ops.importer.values import RowState
+from bandwise.ops.importer.tables import ColumnSpec, TableSpec
+from bandwise.ops.importer.values import RowState, decode_text
 
 if TYPE_CHECKING:
     from bandwise.ops.importer.convert import Converter
@@ -49,12 +53,19 @@ _DAYS = (
     f'FROM main."{TABLE}" NOT INDEXED GROUP BY user_id, submission_date'
 )
 # Per user: its days' canonical texts (an empty lengths part, then the COPY fields), the rows
-# read, the days kept, the kept id and summed count of its counter's day, the merged days.
+# read, the days kept, the kept id and summed count of its counter's day, the merged days,
+# and its counter's day and count.
 _USERS = (
     "SELECT u, CAST(group_concat(printf('\t%d\t%d\t%s\t%d\t%s', id, u, d, "
     "CASE WHEN c > n THEN c ELSE n END, at), char(10)) AS BLOB), sum(rows), count(*), "
     "max(CASE WHEN c IS NOT NULL THEN id END), max(CASE WHEN c IS NOT NULL THEN n END), "
-    f"group_concat(dups, ';') FROM ({_DAYS}) GROUP BY u ORDER BY u"
+    f"group_concat(dups, ';'), (SELECT k.d FROM {COUNTERS} k WHERE k.u = g.u), "
+    f"(SELECT k.n FROM {COUNTERS} k WHERE k.u = g.u) FROM ({_DAYS}) AS g GROUP BY u ORDER BY u"
+)
+# The counters of users without rate-limit rows, in the same shape.
+_ALONE = (
+    f"SELECT u, NULL, 0, 0, NULL, NULL, NULL, d, n FROM {COUNTERS} "
+    f'WHERE u NOT IN (SELECT user_id FROM main."{TABLE}") ORDER BY u'
 )
 
 
@@ -81,28 +92,47 @@ def all_canonical(snapshot: Snapshot, spec: TableSpec) -> bool:
 def load_counters(connection: sqlite3.Connection, snapshot: Snapshot, converter: Converter) -> bool:
     """Put the kept users' legacy counters in a temporary table; tell whether SQLite may merge.
 
-    The merge reads them in user order, as the Python path does; a file whose counters do not
-    come in strictly increasing user order (ids spelled as text) is left to the Python path.
+    SQLite copies the counters the bot wrote itself (integers, canonical days); Python parses
+    the others as ``ratelimits`` does. The Python path takes the counters in the order of
+    ``users.id``: when an id is not an integer that order is not the users' (SQLite sorts text
+    after numbers), and the merge is left to the Python path. Call after :func:`may_be_plain`
+    (no set-aside user: every counter of a kept user counts).
     """
     connection.execute(f"DROP TABLE IF EXISTS {COUNTERS}")
     connection.execute(
         f"CREATE TABLE {COUNTERS} (u INTEGER PRIMARY KEY, d TEXT NOT NULL, n INTEGER NOT NULL)"
     )
-    ordered = True
-
-    def rows(counters: Iterable[Counter]) -> Iterator[tuple[int, str, int]]:
-        nonlocal ordered
-        last = None
-        for counter in counters:
-            if last is not None and counter.user_id <= last:
-                ordered = False
-                return
-            last = counter.user_id
-            yield counter.user_id, counter.day.isoformat(), counter.daily
-
-    counters = valid_counters(snapshot.user_counters(), converter.set_aside["users"])
-    connection.executemany(f"INSERT INTO {COUNTERS} VALUES (?, ?, ?)", rows(counters))
-    return ordered
+    daily, day = LEGACY_ONLY_USER_COLUMNS
+    if not set(LEGACY_ONLY_USER_COLUMNS) <= set(snapshot.columns.get("users", ())):
+        return True  # no counters (as ``Snapshot.user_counters``)
+    if connection.execute(
+        "SELECT EXISTS (SELECT 1 FROM main.users WHERE typeof(id) <> 'integer')"
+    ).fetchone()[0]:
+        return False
+    spelled: tuple[tuple[str, Kind], ...] = (("id", "int"), (daily, "int"), (day, "date"))
+    canonical = " AND ".join(
+        f"({column_condition(ColumnSpec(name, kind))})" for name, kind in spelled
+    )
+    connection.execute(
+        f'INSERT INTO {COUNTERS} SELECT id, "{day}", "{daily}" FROM main.users '
+        f'WHERE {canonical} AND "{daily}" > 0'
+    )
+    # Hand-made spellings (rare): read with invalid UTF-8 repaired, as the Python path reads.
+    connection.text_factory = decode_text
+    try:
+        odd = connection.execute(
+            f'SELECT id, "{daily}", "{day}" FROM main.users WHERE NOT coalesce({canonical}, 0)'
+        ).fetchall()
+    finally:
+        connection.text_factory = str
+    connection.executemany(
+        f"INSERT INTO {COUNTERS} VALUES (?, ?, ?)",
+        [
+            (counter.user_id, counter.day.isoformat(), counter.daily)
+            for counter in valid_counters(odd, converter.set_aside["users"])
+        ],
+    )
+    return True
 
 
 def drop_counters(connection: sqlite3.Connection) -> None:
@@ -121,8 +151,9 @@ def merged_users(connection: sqlite3.Connection) -> Iterator[Iterator[list[tuple
     """
 
     def batches() -> Iterator[list[tuple[Any, ...]]]:
-        cursor = connection.execute(_USERS)
-        while batch := cursor.fetchmany(USERS_PER_BATCH):
+        key = operator.itemgetter(0)
+        users = heapq.merge(connection.execute(_USERS), connection.execute(_ALONE), key=key)
+        while batch := list(itertools.islice(users, USERS_PER_BATCH)):
             yield batch
 
     with ReadAhead(batches(), name="rate-merge") as ahead:
@@ -130,48 +161,61 @@ def merged_users(connection: sqlite3.Connection) -> Iterator[Iterator[list[tuple
 
 
 def merged_text(
-    users: Iterable[list[tuple[Any, ...]]],
-    snapshot: Snapshot,
-    converter: Converter,
-    next_id: int,
+    users: Iterable[list[tuple[Any, ...]]], converter: Converter, next_id: int
 ) -> Iterator[bytes]:
     """Yield ``rate_limits`` as COPY text from :func:`merged_users`' batches."""
-    walk = _Walk(converter, snapshot.user_counters(), next_id)
+    walk = _Walk(converter, next_id)
     for batch in users:
         texts: list[bytes] = []
         for user in batch:
             walk.add(user, texts)
         if texts:
             yield _account(converter, texts)
-    if texts := [walk.new_text(counter) for counter in walk.before(None)]:
+    if texts := walk.finish():
         yield _account(converter, texts)
 
 
-class _Walk(CounterQueue):
-    """Take SQLite's merged users in order; list their merges, absorb their legacy counters."""
+class _Walk(NewRows):
+    """Take SQLite's merged users in order; list their merges, absorb their legacy counters.
+
+    In the Python path's order: a user's merged duplicates, then the counters of the users
+    without rows before it, then its own counter.
+    """
+
+    def __init__(self, converter: Converter, next_id: int) -> None:
+        super().__init__(converter, next_id)
+        self.alone: list[tuple[int, str, int]] = []  # (user, day, count) of users without rows
 
     def add(self, user: tuple[Any, ...], texts: list[bytes]) -> None:
-        """Take one user's row (id, texts, rows read, days, counter day's id and count, dups)."""
-        user_id, lines, rows, days, counter_id, counter_total, dups = user
+        """Take one user's row (see ``_USERS``; ``_ALONE`` for a user without rows)."""
+        user_id, lines, rows, days, counter_id, counter_total, dups, day, daily = user
+        if lines is None:
+            self.alone.append((user_id, day, daily))
+            return
         texts += lines.split(b"\n")
         self.figures.source_rows += rows
         if rows > days:
             self._merged(rows - days, dups)
-        texts += [self.new_text(counter) for counter in self.before(user_id)]
-        counter = self.of(user_id)
-        if counter is None:
+        texts += self.finish()
+        if day is None:
             return
         if counter_id is None:
-            texts.append(self.new_text(counter))
-        elif counter.daily > counter_total:
+            texts.append(self.new_text(user_id, day, daily))
+        elif daily > counter_total:
             self.converter.note_now(
                 RowState(TABLE, counter_id),
                 _COLUMN,
                 "counter_raised",
-                f"users.daily_submissions={counter.daily} > {counter_total}",
+                f"users.daily_submissions={daily} > {counter_total}",
             )
         else:
             self.converter.report.count(TABLE, _COLUMN, "counter_absorbed")
+
+    def finish(self) -> list[bytes]:
+        """Return the rows of the counters of users without rows met so far."""
+        texts = [self.new_text(*counter) for counter in self.alone]
+        self.alone = []
+        return texts
 
     def _merged(self, count: int, dups: str) -> None:
         """Report one user's ``count`` merged duplicates: listed by id while there is room.
@@ -196,12 +240,9 @@ class _Walk(CounterQueue):
                 for row_id, kept_id in sorted(_duplicates(dups))[:room]
             ]
 
-    def new_text(self, counter: Counter) -> bytes:
+    def new_text(self, user_id: int, day: str, daily: int) -> bytes:
         """Return the canonical text of the row a counter becomes (created at its day's start)."""
-        day = counter.day.isoformat()
-        return (
-            f"\t{self.moved()}\t{counter.user_id}\t{day}\t{counter.daily}\t{day} 00:00:00.000000"
-        ).encode()
+        return f"\t{self.moved()}\t{user_id}\t{day}\t{daily}\t{day} 00:00:00.000000".encode()
 
 
 def _duplicates(dups: str) -> Iterator[tuple[int, int]]:

@@ -103,7 +103,7 @@ def rate_limit_text(
             try:
                 if load_counters(connection, snapshot, converter):
                     with merged_users(connection) as users:
-                        yield from merged_text(users, snapshot, converter, next_id)
+                        yield from merged_text(users, converter, next_id)
                     return
             finally:
                 drop_counters(connection)
