@@ -4,13 +4,13 @@ When every row is in the legacy bot's canonical spelling and none needs the care
 orphan, no set-aside user, no Telegram id to re-attach), one SQLite query merges the days and
 writes the COPY text in C: per user and day the kept row (the lowest id), the summed count and
 the earliest ``created_at`` (canonical timestamps compare as text), raised to the user's legacy
-counter of that day when the counter is larger (the kept users' counters, parsed by
-``ratelimits``, wait in a temporary table); one row per user, its days' lines joined. Python
-never looks at a kept row except to hash it: per user it reads the figures, lists the merged
-duplicates (while the report has room: the rest are only counted) and absorbs the counter as
-``ratelimits`` does, in the same order (user; its duplicates by id, then the counters of users
-before it, then its own), so ids, rows, figures, checksums and transformations are the Python
-path's.
+counter of that day when the counter is larger; one row per user, its days' lines joined. The
+kept users' counters wait in a temporary table (copied by SQLite; hand-made spellings parsed
+as ``ratelimits`` parses them). Python never looks at a kept row except to hash it: per user
+it reads the figures, lists the merged duplicates (while the report has room: the rest are
+only counted) and absorbs the counter as ``ratelimits`` does, in the same order (user; its
+duplicates by id, then the counters of the users without rows before it, then its own), so
+ids, rows, figures, checksums and transformations are the Python path's.
 """
 
 from __future__ import annotations
@@ -48,8 +48,8 @@ _DAYS = (
     "min(created_at) AS at, count(*) AS rows, "
     "CASE WHEN count(*) > 1 THEN min(id) || ':' || group_concat(id) END AS dups, "
     f"(SELECT c.n FROM {COUNTERS} c WHERE c.u = user_id AND c.d = submission_date) AS c "
-    # NOT INDEXED: one pass in file order and a sort beat a walk of the user index, whose
-    # rows the legacy bot wrote in time order, all users interleaved.
+    # NOT INDEXED: one pass in file order, then a sort. The user index would cost a row
+    # lookup per entry, scattered where the bot wrote rows in time order (users interleaved).
     f'FROM main."{TABLE}" NOT INDEXED GROUP BY user_id, submission_date'
 )
 # Per user: its days' canonical texts (an empty lengths part, then the COPY fields), the rows
