@@ -101,17 +101,32 @@ def merge_rate_limits(
     yield merger.finish()
 
 
-class CounterQueue:
+class NewRows:
+    """Number the legacy counters that become rows of their own, after the table's ids."""
+
+    def __init__(self, converter: Converter, next_id: int) -> None:
+        self.converter = converter
+        self.figures = converter.report.figures(TABLE)
+        self.next_id = next_id
+
+    def moved(self) -> int:
+        """Count one counter becoming a row of its own; return that row's id."""
+        row_id = self.next_id
+        self.next_id += 1
+        self.figures.transformed += 1
+        self.converter.report.count(TABLE, "submission_count", "counter_moved")
+        return row_id
+
+
+class CounterQueue(NewRows):
     """The kept users' legacy counters, taken in user order as the rate-limit rows go by."""
 
     def __init__(
         self, converter: Converter, counters: Iterable[tuple[Any, Any, Any]], next_id: int
     ) -> None:
-        self.converter = converter
-        self.figures = converter.report.figures(TABLE)
+        super().__init__(converter, next_id)
         self.counters = valid_counters(counters, converter.set_aside["users"])
         self.pending: Counter | None = next(self.counters, None)
-        self.next_id = next_id
         self.user_id: int | None = None
 
     def before(self, user_id: int | None) -> list[Counter]:
@@ -129,14 +144,6 @@ class CounterQueue:
             return None
         self.pending = next(self.counters, None)
         return counter
-
-    def moved(self) -> int:
-        """Count one counter becoming a row of its own; return that row's id."""
-        row_id = self.next_id
-        self.next_id += 1
-        self.figures.transformed += 1
-        self.converter.report.count(TABLE, "submission_count", "counter_moved")
-        return row_id
 
 
 class _Merger(CounterQueue):

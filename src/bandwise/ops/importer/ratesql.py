@@ -6,12 +6,12 @@ the event loop) made this small table cost as much as the essays. Here one SQLit
 each row for the legacy bot's own spellings (the same conditions as the SQL fast path,
 ``sqlfast``); a row that passes is parsed by two C-level calls. Only rows failing a test (an
 odd spelling, a bad value, a Telegram id stored as ``user_id``, an orphan, a set-aside user)
-take the converter's careful path. When no row needs it, SQLite merges the days itself
-(``ratemerged``: window functions, no row parsed in Python). Otherwise the merge of duplicate
-days and of the users' legacy counters is the Python path's own (``ratelimits``), over the
-same batches in the same order. Either way rows, ids, figures, checksums, transformations
-(and their order) and bad rows come out exactly as on the Python path; the merged rows go to
-COPY as text in whole batches.
+take the converter's careful path. When no row needs it, SQLite merges the days and absorbs
+the legacy counters itself, writing the COPY text in C (``ratemerged``: Python reads one row
+per user and hashes the lines). Otherwise the merge of duplicate days and of the users' legacy
+counters is the Python path's own (``ratelimits``), over the same batches in the same order.
+Either way rows, ids, figures, checksums, transformations (and their order) and bad rows come
+out exactly as on the Python path; the merged rows go to COPY as text in whole batches.
 """
 
 from __future__ import annotations
@@ -22,7 +22,14 @@ from typing import TYPE_CHECKING, Any
 
 from bandwise.ops.importer.canonical import SEPARATOR, bytes_digest
 from bandwise.ops.importer.ratelimits import RateLimitRow, merge_rate_limits
-from bandwise.ops.importer.ratemerged import all_plain, merged_text
+from bandwise.ops.importer.ratemerged import (
+    all_canonical,
+    drop_counters,
+    load_counters,
+    may_be_plain,
+    merged_text,
+    merged_users,
+)
 from bandwise.ops.importer.sqlfast import column_condition, report_repair
 from bandwise.ops.importer.tables import TableSpec
 
@@ -91,9 +98,15 @@ def rate_limit_text(
     next_id: int,
 ) -> Iterator[bytes]:
     """Yield ``rate_limits`` as chunks of COPY text, merged as the Python path merges it."""
-    if all_plain(snapshot, converter, spec):
-        yield from merged_text(snapshot, converter, spec, source_columns, next_id)
-        return
+    if may_be_plain(converter, spec) and all_canonical(snapshot, spec):
+        with snapshot.reading("main", repair=False) as connection:
+            try:
+                if load_counters(connection, snapshot, converter):
+                    with merged_users(connection) as users:
+                        yield from merged_text(users, converter, next_id)
+                    return
+            finally:
+                drop_counters(connection)
     converted = _converted(snapshot, converter, spec, source_columns)
     for rows in merge_rate_limits(converter, converted, snapshot.user_counters(), next_id):
         yield _account(converter, spec, rows)
