@@ -277,11 +277,12 @@ async def run_load(
     sample_every: float = 1.0,
     on_sample: Callable[[float, dict[str, float]], None] | None = None,
     submissions_per_user: int | None = None,
+    until: asyncio.Event | None = None,
 ) -> LoadReport:
     """Let ``users`` candidates submit back to back through ``driver`` for ``duration`` seconds.
 
     With ``submissions_per_user`` each candidate stops after that many (a test's exact count;
-    ``duration`` then only bounds the run).
+    ``duration`` then only bounds the run); with ``until``, once that event is set.
     """
     report = LoadReport(driver=driver.name, users=users, seconds=duration)
     started = time.monotonic()
@@ -289,7 +290,8 @@ async def run_load(
 
     async def candidate(index: int) -> None:
         attempt = 0
-        while time.monotonic() < deadline and attempt != submissions_per_user:
+        stopped = until.is_set if until is not None else lambda: False
+        while time.monotonic() < deadline and attempt != submissions_per_user and not stopped():
             attempt += 1
             outcome = await driver.submit(first_telegram_id + index, essay_for(index, attempt))
             report.outcomes.append(outcome)

@@ -173,7 +173,9 @@ class Settings(BaseSettings):
         default="INFO", description="Log level."
     )
     run_migrations_on_startup: bool = Field(
-        default=True, description="Apply pending schema migrations when the service starts."
+        default=True,
+        description="Apply pending schema migrations when the service starts (off: a schema "
+        "not at head stops the start-up with exit code 4, the database unchanged).",
     )
     maintenance_flag_path: Path = Field(
         default=Path("data/maintenance.flag"),

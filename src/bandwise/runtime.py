@@ -44,6 +44,11 @@ if TYPE_CHECKING:  # the bot and monitoring import this module; at run time they
 
 log = logging.getLogger(__name__)
 
+SCHEMA_REMEDY = (
+    "Apply the migrations with `bandwise db upgrade` (or start with "
+    "RUN_MIGRATIONS_ON_STARTUP=true), or run the code of the schema's revision."
+)
+
 
 @dataclass
 class Runtime:
@@ -105,13 +110,17 @@ async def start_runtime(settings: Settings, *, migrate_schema: bool | None = Non
         )
         if should_migrate:
             await migrate.upgrade(engine)
+        # Checked before the engine's first connection, which switches a SQLite file to WAL:
+        # a file the service refuses stays byte for byte as it was.
+        await migrate.require_head(
+            engine, lock_timeout=settings.db_sqlite_busy_timeout, remedy=SCHEMA_REMEDY
+        )
         policy = LimitPolicy.from_settings(settings)
         sessions = create_sessionmaker(engine)
-        if await migrate.is_at_head(engine):
-            try:
-                await recover_abandoned(sessions, policy, older_than=abandoned_after(settings))
-            except DatabaseError as error:  # never a reason not to start
-                log.warning("could not sweep abandoned submissions: %s", error)
+        try:
+            await recover_abandoned(sessions, policy, older_than=abandoned_after(settings))
+        except DatabaseError as error:  # never a reason not to start
+            log.warning("could not sweep abandoned submissions: %s", error)
     except BaseException:
         await engine.dispose()
         raise

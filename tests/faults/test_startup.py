@@ -105,3 +105,20 @@ async def test_refused_startup_upgrade_leaves_a_legacy_file_byte_identical(
     assert "orphan" in log and "Traceback" not in log, log
     assert hashlib.sha256(path.read_bytes()).hexdigest() == before
     assert not path.with_name("legacy.db-wal").exists()
+
+
+@pytest.mark.timeout(60)
+async def test_refused_startup_without_migrations_leaves_a_legacy_file_byte_identical(
+    service_factory: ServiceFactory, tmp_path: Path
+) -> None:
+    """Migrations off and a legacy file: the process exits, the file is untouched (not WAL)."""
+    path = write_legacy_file(tmp_path / "legacy.db", quirky_legacy_data())
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    service = service_factory(f"sqlite:///{path}", run_migrations_on_startup="false")
+    code = await asyncio.to_thread(service.wait_exit, 45)
+    log = service.log_text()
+    assert code == 4, log  # SchemaNotAtHead's exit code (cli/errors.py)
+    assert "is at revision base" in log and "bandwise db upgrade" in log, log
+    assert "Traceback" not in log, log
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+    assert not path.with_name("legacy.db-wal").exists()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,6 +31,9 @@ SqliteSynchronous = Literal["FULL", "NORMAL"]
 # cancellation to arrive first, short enough that a blackholed connection (whose pre-ping
 # also waits this long) does not hold a request for many seconds.
 CLIENT_TIMEOUT_MARGIN = 1.0
+# Seconds a health, status or schema read waits for a lock before it reports the database busy:
+# such reads must answer while a writer holds the lock, not wait out the writers' busy timeout.
+READ_LOCK_TIMEOUT = 1.0
 
 
 def is_sqlite(engine: AsyncEngine) -> bool:
@@ -43,11 +48,14 @@ def install_sqlite_hooks(
     foreign_keys: bool = True,
     synchronous: SqliteSynchronous = "FULL",
     wal: bool = True,
+    read_only: bool = False,
 ) -> None:
     """Configure every SQLite connection of ``engine``: WAL, foreign keys, busy timeout, BEGIN.
 
     ``foreign_keys=False`` is for migrations only: rebuilding a table must not cascade.
-    ``wal=False`` (migrations only) leaves the file's journal mode as it is.
+    ``wal=False`` leaves the file's journal mode as it is.
+    ``read_only`` refuses every write and begins transactions DEFERRED: a read then never
+    waits for the write lock (in WAL mode it never waits for a writer at all).
     ``synchronous`` FULL makes every commit durable (the WAL is synced before COMMIT returns),
     like PostgreSQL's ``synchronous_commit = on``; NORMAL syncs only at checkpoints, so a power
     loss can roll back the last acknowledged commits (the file stays consistent).
@@ -67,13 +75,17 @@ def install_sqlite_hooks(
         cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
         cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         cursor.execute(f"PRAGMA synchronous={synchronous}")
+        if read_only:
+            cursor.execute("PRAGMA query_only=ON")
         cursor.close()
+
+    # IMMEDIATE takes the write lock up front: a deferred transaction that later writes fails
+    # with "database is locked" at once, without waiting on busy_timeout. A reader writes never.
+    begin = "BEGIN" if read_only else "BEGIN IMMEDIATE"
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(connection: Any) -> None:
-        # IMMEDIATE takes the write lock up front: a deferred transaction that later writes
-        # fails with "database is locked" at once, without waiting on busy_timeout.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql(begin)
 
 
 def create_sqlite_engine(
@@ -83,6 +95,7 @@ def create_sqlite_engine(
     foreign_keys: bool = True,
     synchronous: SqliteSynchronous = "FULL",
     wal: bool = True,
+    read_only: bool = False,
     **options: Any,
 ) -> AsyncEngine:
     """Create a SQLite engine with bandwise's connection settings (parent folder created)."""
@@ -100,26 +113,56 @@ def create_sqlite_engine(
         raise unavailable(sqlite_unopenable(mask_url(target), reason), mask_url(target)) from None
     engine = create_async_engine(target, connect_args={"timeout": busy_timeout}, **options)
     install_sqlite_hooks(
-        engine, busy_timeout, foreign_keys=foreign_keys, synchronous=synchronous, wal=wal
+        engine,
+        busy_timeout,
+        foreign_keys=foreign_keys,
+        synchronous=synchronous,
+        wal=wal,
+        read_only=read_only,
     )
     return engine
 
 
 def file_preserving_sibling(
-    engine: AsyncEngine, *, busy_timeout: float = 30.0, foreign_keys: bool = True
+    engine: AsyncEngine,
+    *,
+    busy_timeout: float = 30.0,
+    foreign_keys: bool = True,
+    read_only: bool = False,
 ) -> AsyncEngine:
     """Return a pool-less engine on ``engine``'s SQLite file that leaves its journal mode alone.
 
-    Whatever runs before a migration succeeded goes through it: switching a legacy file to WAL
-    would change a file whose upgrade is then refused (it must stay byte-identical).
+    Whatever runs before the schema is known to be at head goes through it: switching a legacy
+    file to WAL would change a file whose upgrade or start-up is then refused (it must stay
+    byte-identical).
     """
     return create_sqlite_engine(
         engine.url,
         busy_timeout,
         foreign_keys=foreign_keys,
         wal=False,
+        read_only=read_only,
         poolclass=NullPool,
     )
+
+
+@asynccontextmanager
+async def reader(
+    engine: AsyncEngine, lock_timeout: float = READ_LOCK_TIMEOUT
+) -> AsyncIterator[AsyncEngine]:
+    """Yield an engine for reads: on SQLite one that never changes the file nor takes its lock.
+
+    ``lock_timeout`` bounds its wait for a lock on SQLite (the busy timeout); on PostgreSQL the
+    caller bounds its statements (``engine`` itself is yielded).
+    """
+    if not is_sqlite(engine):
+        yield engine
+        return
+    sibling = file_preserving_sibling(engine, busy_timeout=lock_timeout, read_only=True)
+    try:
+        yield sibling
+    finally:
+        await sibling.dispose()
 
 
 def _pool_options(settings: Settings, *, null_pool: bool) -> dict[str, Any]:

@@ -112,6 +112,16 @@ def error_kind(error: BaseException) -> str:
     return "other"
 
 
+def is_lock_wait(error: BaseException) -> bool:
+    """Tell whether ``error`` means a lock was not had in time: the database is busy, not down."""
+    return error_kind(error) in ("lock_timeout", "database_locked")
+
+
+def read_failure(error: BaseException) -> str:
+    """Name why a health or status read failed: busy (a lock is held), or the error's type."""
+    return "busy (another connection holds a lock)" if is_lock_wait(error) else type(error).__name__
+
+
 @dataclass(frozen=True)
 class Diagnosis:
     """Why a connection failed, in the operator's words, and what to try."""

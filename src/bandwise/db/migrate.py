@@ -22,8 +22,8 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bandwise.db.engine import describe_target, file_preserving_sibling
-from bandwise.errors import MigrationError
+from bandwise.db.engine import READ_LOCK_TIMEOUT, describe_target, file_preserving_sibling, reader
+from bandwise.errors import MigrationError, SchemaNotAtHead
 from bandwise.legacy.schema import LEGACY_ONLY_USER_COLUMNS, LEGACY_TABLES
 from bandwise.models import Base
 
@@ -205,15 +205,39 @@ async def downgrade(engine: AsyncEngine, revision: str) -> MigrationResult:
     return await _migrate(engine, "downgrade", revision)
 
 
-async def current_revision(engine: AsyncEngine) -> str | None:
-    """Return the database's schema revision (None for an empty or legacy database)."""
-    async with engine.connect() as connection:
+async def current_revision(
+    engine: AsyncEngine, *, lock_timeout: float = READ_LOCK_TIMEOUT
+) -> str | None:
+    """Return the database's schema revision (None for an empty or legacy database).
+
+    The read changes nothing (a SQLite file keeps its journal mode) and waits at most
+    ``lock_timeout`` seconds for a lock (a migration under way, a writer), then raises.
+    """
+    async with reader(engine, lock_timeout) as probe, probe.connect() as connection:
+        if connection.dialect.name != "sqlite":
+            timeout_ms = int(lock_timeout * 1000)
+            await connection.execute(text(f"SET LOCAL lock_timeout = {timeout_ms}"))
         return await connection.run_sync(_current)
 
 
 async def is_at_head(engine: AsyncEngine) -> bool:
     """Tell whether the database schema is exactly this code's head revision."""
     return await current_revision(engine) == head_revision()
+
+
+async def require_head(engine: AsyncEngine, *, lock_timeout: float, remedy: str) -> None:
+    """Raise SchemaNotAtHead unless the schema is this code's head (the check changes nothing).
+
+    ``remedy`` tells the operator what to do about it.
+    """
+    current = await current_revision(engine, lock_timeout=lock_timeout)
+    head = head_revision()
+    if current != head:
+        raise SchemaNotAtHead(
+            f"the schema of {describe_target(engine)} is at revision "
+            f"{current or 'base (empty, or a legacy file)'}; this code runs on {head}. "
+            f"Nothing was changed. {remedy}"
+        )
 
 
 def history() -> list[tuple[str, str | None, str]]:

@@ -12,7 +12,7 @@ from dataclasses import replace
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bandwise.db.engine import describe_target, file_preserving_sibling, is_sqlite
+from bandwise.db.engine import describe_target, reader
 from bandwise.db.errors import Diagnosis, diagnose, unavailable
 from bandwise.wording import plural
 
@@ -36,18 +36,14 @@ def backoff_delays(
 async def ping(engine: AsyncEngine, timeout: float) -> None:
     """Run one ``SELECT 1`` round trip, bounded by ``timeout`` seconds."""
     # Start-up waits before it migrates: on SQLite the probe must not switch the file to WAL,
-    # or a legacy file whose upgrade is then refused would not be byte-identical any more.
-    probe = file_preserving_sibling(engine) if is_sqlite(engine) else engine
+    # or a legacy file whose upgrade is then refused would not be byte-identical any more; nor
+    # may it wait for the write lock (a health check under a long write would hang).
 
     async def _round_trip() -> None:
-        async with probe.connect() as connection:
+        async with reader(engine) as probe, probe.connect() as connection:
             await connection.execute(text("SELECT 1"))
 
-    try:
-        await asyncio.wait_for(_round_trip(), timeout)
-    finally:
-        if probe is not engine:
-            await probe.dispose()
+    await asyncio.wait_for(_round_trip(), timeout)
 
 
 def _cause(error: BaseException) -> str:

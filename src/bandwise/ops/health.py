@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bandwise.db import migrate
+from bandwise.db.errors import is_lock_wait, read_failure
 from bandwise.db.readiness import ping
 from bandwise.ops.maintenance import maintenance_state
 from bandwise.runtime import Runtime
@@ -72,14 +73,13 @@ async def check_readiness(runtime: Runtime, timeout: float = READY_TIMEOUT) -> R
             Check("database", True, runtime.engine.dialect.name, time.monotonic() - started)
         )
     except Exception as error:
-        reason = (
-            "timed out"
-            if isinstance(error, asyncio.TimeoutError | TimeoutError)
-            else type(error).__name__
-        )
-        report.checks.append(
-            Check("database", False, f"unreachable: {reason}", time.monotonic() - started)
-        )
+        if is_lock_wait(error):  # it answered: another connection holds a lock readers need
+            detail = read_failure(error)
+        elif isinstance(error, asyncio.TimeoutError | TimeoutError):
+            detail = "unreachable: timed out"
+        else:
+            detail = f"unreachable: {type(error).__name__}"
+        report.checks.append(Check("database", False, detail, time.monotonic() - started))
         _check_bot(runtime, report)
         return report
     started = time.monotonic()
@@ -94,9 +94,9 @@ async def check_readiness(runtime: Runtime, timeout: float = READY_TIMEOUT) -> R
                 time.monotonic() - started,
             )
         )
-    except Exception as error:
+    except Exception as error:  # busy (a lock held) answers at once: it is no reason to hang
         report.checks.append(
-            Check("schema", False, f"unknown: {type(error).__name__}", time.monotonic() - started)
+            Check("schema", False, f"unknown: {read_failure(error)}", time.monotonic() - started)
         )
     checked_out, capacity = pool_usage(runtime)
     report.checks.append(Check("pool", checked_out < capacity, f"{checked_out}/{capacity} in use"))

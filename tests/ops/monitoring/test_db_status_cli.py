@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bandwise.db import migrate
 from testkit.backup import write_manifest
+from testkit.legacy import quirky_legacy_data, write_legacy_file
 from testkit.pg_cluster import free_port
 from testkit.service import subprocess_env
 
@@ -74,3 +75,27 @@ def test_status_of_an_unreachable_database_exits_3(
     assert table.returncode == 3 and table.stdout == ""
     assert table.stderr.splitlines()[0] == "error: cannot use the database: connection refused"
     assert len(table.stderr.splitlines()) == 3 and "hunter2-secret" not in table.stderr
+
+
+def test_status_and_current_leave_a_legacy_file_byte_identical(
+    bandwise_executable: str, tmp_path: Path
+) -> None:
+    """Looking at an operator's legacy file changes nothing (not even its journal mode)."""
+    path = write_legacy_file(tmp_path / "legacy.db", quirky_legacy_data())
+    before = path.read_bytes()
+    result = _status(bandwise_executable, f"sqlite:///{path}", tmp_path / "backups", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["schema"]["revision"] is None
+    current = subprocess.run(
+        [bandwise_executable, "db", "current"],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(DATABASE_URL=f"sqlite:///{path}"),
+        timeout=60,
+        check=False,
+    )
+    assert current.returncode == 0, current.stderr
+    assert path.read_bytes() == before
+    assert sorted(item.name for item in tmp_path.iterdir() if item.name.startswith("legacy")) == [
+        "legacy.db"
+    ]

@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bandwise.config import Settings
 from bandwise.db import migrate
-from bandwise.db.engine import describe_target
+from bandwise.db.engine import describe_target, reader
+from bandwise.db.errors import is_lock_wait, read_failure
 from bandwise.models import Base
 from bandwise.ops.monitoring.alerts import FiringAlert
 from bandwise.ops.monitoring.backups import BackupRecord, backup_origin, list_backups
@@ -22,6 +23,9 @@ from bandwise.ops.monitoring.rules import DEFAULT_RULES, Observation, without_ho
 
 BIGGEST_TABLES = 5
 STATUS_TIMEOUT = 5.0
+# Parts of the status read beside the statistics; a lock held over them makes them stale.
+SCHEMA = "schema"
+ROW_COUNTS = "row counts"
 
 
 @dataclass
@@ -52,13 +56,13 @@ class DatabaseStatus:
     biggest_tables: list[tuple[str, int, str]]  # (table, amount, unit: bytes|rows)
     last_backup: BackupRecord | None
     firing_alerts: list[FiringAlert] = field(default_factory=list)
-    stale: dict[str, str] = field(default_factory=dict)  # statistics sections not read
+    stale: dict[str, str] = field(default_factory=dict)  # sections not read (and why)
     collected_at: float = field(default_factory=time.time)
 
     @property
     def schema_known(self) -> bool:
-        """Tell whether the schema revision could be read (not when the database is down)."""
-        return self.up
+        """Tell whether the schema revision was read (not when the database is down or busy)."""
+        return self.up and SCHEMA not in self.stale
 
     @property
     def schema_at_head(self) -> bool | None:
@@ -77,7 +81,8 @@ class DatabaseStatus:
     def schema_text(self) -> str:
         """Return the schema line: revision and how it compares with the code's head."""
         if not self.schema_known:
-            return f"unknown (database unreachable; code expects {self.head_revision})"
+            why = self.stale.get(SCHEMA, "database unreachable")
+            return f"unknown ({why}; code expects {self.head_revision})"
         state = "at head" if self.schema_at_head else f"code expects {self.head_revision}"
         return f"{self.schema_revision or 'base (empty database)'} ({state})"
 
@@ -137,7 +142,7 @@ async def _sqlite_table_rows(engine: AsyncEngine) -> list[tuple[str, int, str]]:
                 rows.append((table.name, int(amount or 0), "rows"))
         return rows
 
-    async with engine.connect() as connection:
+    async with reader(engine) as probe, probe.connect() as connection:
         rows = await count(connection)
     return sorted(rows, key=lambda row: row[1], reverse=True)[:BIGGEST_TABLES]
 
@@ -174,22 +179,30 @@ async def collect_status(
     stats = stats if stats is not None else await collect_database_stats(engine)
     revision: str | None = None
     tables: list[tuple[str, int, str]] = []
+    stale = dict(stats.stale)
     if stats.up:
+        # Each read waits READ_LOCK_TIMEOUT (engine.py) at most for a lock: a lock held makes the
+        # part stale (busy), never the database down, and the status answers meanwhile.
+        part = SCHEMA
         try:
             revision = await asyncio.wait_for(migrate.current_revision(engine), STATUS_TIMEOUT)
+            part = ROW_COUNTS
             tables = (
                 _biggest_postgres_tables(stats)
                 if stats.engine == "postgresql"
                 else await asyncio.wait_for(_sqlite_table_rows(engine), STATUS_TIMEOUT)
             )
         except Exception as error:
-            stats = replace(stats, up=False, error=type(error).__name__)
+            if is_lock_wait(error):
+                stale[part] = read_failure(error)
+            else:
+                stats = replace(stats, up=False, error=read_failure(error))
     backups = list_backups(settings.backup_dir, backup_origin(engine.url))
     return DatabaseStatus(
         engine=engine.dialect.name,
         target=describe_target(engine),
         up=stats.up,
-        stale=dict(stats.stale),
+        stale=stale,
         error=stats.error,
         server_version=stats.server_version,
         schema_revision=revision,
