@@ -1,11 +1,20 @@
 """The import procedure: snapshot → convert (a reader thread) → COPY → verify → commit.
 
+The load is a pipeline on one connection in one transaction: as soon as a table's COPY ends,
+the connection scans it for the verification and re-creates its indexes and foreign keys,
+while the reader converts the next tables into its queue (bounded in bytes).
+
 The snapshot's integrity check runs in a thread alongside the load and must pass before the
-verification starts, so a corrupt source never reaches a commit.
+verdict, so a corrupt source never reaches a commit.
 
 Reading and converting run in a thread (or, on request, a worker process) that feeds bounded
 batches to the COPY on the event loop, so SQLite, Python and PostgreSQL work at the same time
 while memory stays bounded.
+
+Timings: ``load_seconds`` covers the whole pipelined load, including the per-table checksum
+scans (``load_checksum_scans_seconds``) and index and foreign key re-creation
+(``load_constraints_seconds``); ``sequences_seconds`` the sequences and the import's own
+quarantined rows after it; ``verify_seconds`` the verdict (sequence and quarantine checks).
 """
 
 from __future__ import annotations
@@ -178,34 +187,56 @@ async def _load(
     report: ImportReport,
     options: ImportOptions,
     converter: Converter,
-) -> None:
+) -> dict[str, verify.TableScan]:
+    """Load every table, scanning each as soon as it is in; return the scans for the verdict.
+
+    Right after a table's COPY the connection scans it for the verification (its count,
+    checksum, enum values and bands, kept for the verdict) and re-creates the indexes and
+    foreign keys whose tables are all loaded, while the producer converts the next tables
+    into its queue.
+    """
     timings = report.timings
     started = time.perf_counter()
     await copy.prepare_target(connection, replace=options.replace)
     deferred = await copy.drop_constraints(connection)
+    # Checksum scans, index builds and the foreign keys' validation may use parallel workers.
+    await verify.allow_parallel_scans(connection)
     totals = {name: await asyncio.to_thread(snapshot.count, name) for name in TABLE_ORDER}
     producer: Producer = (
         ProcessProducer(snapshot, converter)
         if options.convert_in_worker
         else ThreadProducer(snapshot, converter)
     )
+    scanned: dict[str, verify.TableScan] = {}
+    loaded: list[str] = []
+    scans = constraints = 0.0
     producer.start()
     try:
         for name in TABLE_ORDER:
-            table_started = time.perf_counter()
+            step = time.perf_counter()
             spec = TABLES[name]
             items = _items(producer, name, options.progress, totals[name])
             if not options.convert_in_worker and sends_text(spec, snapshot.source_columns(spec)):
                 await copy.copy_text(connection, spec, items)
             else:
                 await copy.copy_rows(connection, spec, _rows(items))
-            report.figures(name).seconds = time.perf_counter() - table_started
+            report.figures(name).seconds = time.perf_counter() - step
+            loaded.append(name)
+            step = time.perf_counter()
+            # The whole table: the import's own quarantined rows are written after the load.
+            scanned[name] = await verify.scan_table(connection, report, name, carried_only=False)
+            scanned_at = time.perf_counter()
+            await copy.restore_constraints(connection, deferred, loaded)
+            scans += scanned_at - step
+            constraints += time.perf_counter() - scanned_at
         await producer.finish()
     finally:
         producer.close()
     if isinstance(producer, ProcessProducer):
         report.timings["worker_peak_rss_mb"] = producer.worker_peak_rss_mb
     timings["load_seconds"] = time.perf_counter() - started
+    timings["load_checksum_scans_seconds"] = scans
+    timings["load_constraints_seconds"] = constraints
     if converter.strict_violations:
         raise ImportFailed(
             f"--strict: {plural(converter.strict_violations, 'value')} would be changed "
@@ -223,12 +254,10 @@ async def _load(
     # Rows set aside now get ids after those of the quarantined rows carried from the source.
     await copy.advance_sequences(connection)
     await copy.write_quarantine(connection, report.quarantined)
-    # Index builds and the foreign keys' validation scans may use parallel workers too.
-    for setting in verify.PARALLEL_SETTINGS:
-        await connection.execute(f"SET LOCAL {setting}")
-    await copy.restore_constraints(connection, deferred)
+    await copy.restore_constraints(connection, deferred)  # any left (none: all tables are in)
     await copy.advance_sequences(connection)
-    timings["constraints_seconds"] = time.perf_counter() - started
+    timings["sequences_seconds"] = time.perf_counter() - started
+    return scanned
 
 
 async def import_sqlite(
@@ -349,7 +378,7 @@ async def _load_verify_commit(
     transaction = connection.transaction()
     await transaction.start()
     try:
-        await _load(connection, snapshot, report, options, converter)
+        scanned = await _load(connection, snapshot, report, options, converter)
         await integrity
         step = time.perf_counter()
         report.verified = await verify.verify_target(
@@ -357,6 +386,7 @@ async def _load_verify_commit(
             report,
             expected_quarantined=len(report.quarantined),
             foreign_keys_validated=True,  # re-created by _load, so checked against every row
+            scanned=scanned,  # by _load, each table once its rows were all in
         )
         report.timings["verify_seconds"] = time.perf_counter() - step
         if not report.verified:
