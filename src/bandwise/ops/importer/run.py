@@ -181,12 +181,19 @@ async def _empty_again(target_url: str, settings: Settings) -> None:
         await engine.dispose()
 
 
+def _producer(snapshot: Snapshot, converter: Converter, options: ImportOptions) -> Producer:
+    """Return the producer that converts ``snapshot`` (a thread, or a worker process)."""
+    if options.convert_in_worker:
+        return ProcessProducer(snapshot, converter)
+    return ThreadProducer(snapshot, converter)
+
+
 async def _load(
     connection: asyncpg.Connection,
     snapshot: Snapshot,
     report: ImportReport,
     options: ImportOptions,
-    converter: Converter,
+    producer: Producer,
 ) -> dict[str, verify.TableScan]:
     """Load every table, scanning each as soon as it is in; return the scans for the verdict.
 
@@ -202,44 +209,36 @@ async def _load(
     # Checksum scans, index builds and the foreign keys' validation may use parallel workers.
     await verify.allow_parallel_scans(connection)
     totals = {name: await asyncio.to_thread(snapshot.count, name) for name in TABLE_ORDER}
-    producer: Producer = (
-        ProcessProducer(snapshot, converter)
-        if options.convert_in_worker
-        else ThreadProducer(snapshot, converter)
-    )
     scanned: dict[str, verify.TableScan] = {}
     loaded: list[str] = []
     scans = constraints = 0.0
-    producer.start()
-    try:
-        for name in TABLE_ORDER:
-            step = time.perf_counter()
-            spec = TABLES[name]
-            items = _items(producer, name, options.progress, totals[name])
-            if not options.convert_in_worker and sends_text(spec, snapshot.source_columns(spec)):
-                await copy.copy_text(connection, spec, items)
-            else:
-                await copy.copy_rows(connection, spec, _rows(items))
-            report.figures(name).seconds = time.perf_counter() - step
-            loaded.append(name)
-            step = time.perf_counter()
-            # The whole table: the import's own quarantined rows are written after the load.
-            scanned[name] = await verify.scan_table(connection, report, name, carried_only=False)
-            scanned_at = time.perf_counter()
-            await copy.restore_constraints(connection, deferred, loaded)
-            scans += scanned_at - step
-            constraints += time.perf_counter() - scanned_at
-        await producer.finish()
-    finally:
-        producer.close()
+    for name in TABLE_ORDER:
+        step = time.perf_counter()
+        spec = TABLES[name]
+        items = _items(producer, name, options.progress, totals[name])
+        if not options.convert_in_worker and sends_text(spec, snapshot.source_columns(spec)):
+            await copy.copy_text(connection, spec, items)
+        else:
+            await copy.copy_rows(connection, spec, _rows(items))
+        report.figures(name).seconds = time.perf_counter() - step
+        loaded.append(name)
+        step = time.perf_counter()
+        # The whole table: the import's own quarantined rows are written after the load.
+        scanned[name] = await verify.scan_table(connection, report, name, carried_only=False)
+        scanned_at = time.perf_counter()
+        await copy.restore_constraints(connection, deferred, loaded)
+        scans += scanned_at - step
+        constraints += time.perf_counter() - scanned_at
+    await producer.finish()
     if isinstance(producer, ProcessProducer):
         report.timings["worker_peak_rss_mb"] = producer.worker_peak_rss_mb
     timings["load_seconds"] = time.perf_counter() - started
     timings["load_checksum_scans_seconds"] = scans
     timings["load_constraints_seconds"] = constraints
-    if converter.strict_violations:
+    violations = producer.converter.strict_violations
+    if violations:
         raise ImportFailed(
-            f"--strict: {plural(converter.strict_violations, 'value')} would be changed "
+            f"--strict: {plural(violations, 'value')} would be changed "
             f"(NUL bytes or invalid UTF-8); nothing was imported.\n"
             f"{report.bad_value_summary()}",
             report,
@@ -306,10 +305,17 @@ async def import_sqlite(
                 step = time.perf_counter()
                 converter = await asyncio.to_thread(_prepare, snapshot, report, options)
                 report.timings["orphan_scan_seconds"] = time.perf_counter() - step
-                await migrating
-                await _load_verify_commit(
-                    connection, snapshot, report, options, converter, integrity
-                )
+                # Converting starts now, into the producer's bounded queue, while the target
+                # is still being migrated, locked and emptied: nothing is written before that.
+                producer = _producer(snapshot, converter, options)
+                producer.start()
+                try:
+                    await migrating
+                    await _load_verify_commit(
+                        connection, snapshot, report, options, producer, integrity
+                    )
+                finally:
+                    producer.close()
             except Exception as exc:
                 # Reading a corrupt file may fail before the check does: report the cause.
                 problem = await _integrity_problem(integrity)
@@ -368,7 +374,7 @@ async def _load_verify_commit(
     snapshot: Snapshot,
     report: ImportReport,
     options: ImportOptions,
-    converter: Converter,
+    producer: Producer,
     integrity: Awaitable[None],
 ) -> None:
     """Run the load and the verification in one transaction; commit only when verified.
@@ -378,7 +384,7 @@ async def _load_verify_commit(
     transaction = connection.transaction()
     await transaction.start()
     try:
-        scanned = await _load(connection, snapshot, report, options, converter)
+        scanned = await _load(connection, snapshot, report, options, producer)
         await integrity
         step = time.perf_counter()
         report.verified = await verify.verify_target(
