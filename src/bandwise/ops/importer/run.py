@@ -37,6 +37,7 @@ from bandwise.config import Settings, mask_url
 from bandwise.db import migrate
 from bandwise.db.engine import create_engine
 from bandwise.errors import (
+    BandwiseError,
     DatabaseError,
     DatabaseUnavailable,
     ImportFailed,
@@ -402,9 +403,16 @@ async def _load_verify_commit(
         report.verified = False
         report.error = str(exc)
         await _rollback(transaction)
-        if isinstance(exc, _DATABASE_ERRORS):
-            rerun = "; run the import again" if isinstance(exc, _LOST) else ""
-            raise _database_failure(exc, f"nothing was committed{rerun}") from exc
+        # asyncpg may report a connection lost between two statements as a protocol state
+        # error (InternalClientError) of the next one: the closed connection tells.
+        lost = isinstance(exc, _LOST) or (
+            isinstance(exc, Exception)
+            and not isinstance(exc, BandwiseError)
+            and connection.is_closed()
+        )
+        if isinstance(exc, _DATABASE_ERRORS) or lost:
+            rerun = "; run the import again" if lost else ""
+            raise _database_failure(exc, f"nothing was committed{rerun}", lost=lost) from exc
         raise
     try:
         if options.dry_run:
@@ -417,6 +425,7 @@ async def _load_verify_commit(
             exc,
             "the outcome of the COMMIT is unknown: check the target with "
             "`bandwise db verify-import`, or rerun with --replace",
+            lost=isinstance(exc, _LOST),
         ) from exc
 
 
@@ -476,9 +485,9 @@ _LOST = (
 )
 
 
-def _database_failure(error: BaseException, consequence: str) -> DatabaseError:
-    """Return the domain error for a PostgreSQL failure during the import."""
-    if isinstance(error, _LOST):
+def _database_failure(error: BaseException, consequence: str, *, lost: bool) -> DatabaseError:
+    """Return the domain error for a PostgreSQL failure (``lost``: of the connection)."""
+    if lost:
         return DatabaseUnavailable(
             f"lost the connection to the target during the import "
             f"({type(error).__name__}: {error}); {consequence}"
