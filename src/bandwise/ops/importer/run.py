@@ -182,6 +182,10 @@ async def _empty_again(target_url: str, settings: Settings) -> None:
         await engine.dispose()
 
 
+def _row_totals(snapshot: Snapshot) -> dict[str, int]:
+    return {name: snapshot.count(name) for name in TABLE_ORDER}
+
+
 def _producer(snapshot: Snapshot, converter: Converter, options: ImportOptions) -> Producer:
     """Return the producer that converts ``snapshot`` (a thread, or a worker process)."""
     if options.convert_in_worker:
@@ -195,6 +199,7 @@ async def _load(
     report: ImportReport,
     options: ImportOptions,
     producer: Producer,
+    totals: dict[str, int],
 ) -> dict[str, verify.TableScan]:
     """Load every table, scanning each as soon as it is in; return the scans for the verdict.
 
@@ -209,7 +214,6 @@ async def _load(
     deferred = await copy.drop_constraints(connection)
     # Checksum scans, index builds and the foreign keys' validation may use parallel workers.
     await verify.allow_parallel_scans(connection)
-    totals = {name: await asyncio.to_thread(snapshot.count, name) for name in TABLE_ORDER}
     scanned: dict[str, verify.TableScan] = {}
     loaded: list[str] = []
     scans = constraints = 0.0
@@ -306,6 +310,9 @@ async def import_sqlite(
                 step = time.perf_counter()
                 converter = await asyncio.to_thread(_prepare, snapshot, report, options)
                 report.timings["orphan_scan_seconds"] = time.perf_counter() - step
+                # Rows per table (for the progress), counted before the reader starts: both
+                # read through the snapshot's one connection.
+                totals = await asyncio.to_thread(_row_totals, snapshot)
                 # Converting starts now, into the producer's bounded queue, while the target
                 # is still being migrated, locked and emptied: nothing is written before that.
                 producer = _producer(snapshot, converter, options)
@@ -313,7 +320,7 @@ async def import_sqlite(
                 try:
                     await migrating
                     await _load_verify_commit(
-                        connection, snapshot, report, options, producer, integrity
+                        connection, snapshot, report, options, producer, totals, integrity
                     )
                 finally:
                     producer.close()
@@ -376,6 +383,7 @@ async def _load_verify_commit(
     report: ImportReport,
     options: ImportOptions,
     producer: Producer,
+    totals: dict[str, int],
     integrity: Awaitable[None],
 ) -> None:
     """Run the load and the verification in one transaction; commit only when verified.
@@ -385,7 +393,7 @@ async def _load_verify_commit(
     transaction = connection.transaction()
     await transaction.start()
     try:
-        scanned = await _load(connection, snapshot, report, options, producer)
+        scanned = await _load(connection, snapshot, report, options, producer, totals)
         await integrity
         step = time.perf_counter()
         report.verified = await verify.verify_target(
