@@ -34,7 +34,7 @@ from bandwise.ops.importer.tables import TABLE_ORDER, TABLES, TableSpec
 
 # What the converted batches waiting for the COPY may hold (an estimate of their memory). Large
 # enough for the conversion to keep going while the connection checks a loaded table.
-QUEUE_BYTES = 32 * 2**20
+QUEUE_BYTES = 16 * 2**20
 # The budget is counted in units of this size (a semaphore's count): a batch takes at least one.
 _UNIT = 256 * 2**10
 QUEUE_UNITS = QUEUE_BYTES // _UNIT
