@@ -44,10 +44,13 @@ async def _checksums(url: str) -> list[tuple[object, ...]]:
 async def _wait_for_copy(url: str, timeout: float = 60.0) -> None:
     connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
 
+    # Any table's COPY: between COPYs the importer's connection checks the table just loaded,
+    # so one table's COPY alone is a short window, which a loaded machine's polling can miss.
     async def copying() -> bool:
         return bool(
             await connection.fetchval(
-                "SELECT count(*) FROM pg_stat_activity WHERE query ILIKE 'COPY%submissions%'"
+                "SELECT count(*) FROM pg_stat_activity WHERE query ILIKE 'COPY%' "
+                "AND application_name LIKE '%-import' AND backend_xid IS NOT NULL"
             )
         )
 

@@ -8,7 +8,7 @@ quarantined rows, and sequences. A failure or a lost connection rolls all of it 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,47 +96,74 @@ async def _prefer_lz4(connection: asyncpg.Connection) -> None:
         await connection.execute("SET LOCAL default_toast_compression = 'lz4'")
 
 
+@dataclass(frozen=True)
+class Constraint:
+    """A dropped index or foreign key: the statement re-creating it, the tables it reads."""
+
+    statement: str
+    tables: frozenset[str]  # of the imported ones: all loaded before it can be re-created
+
+
 @dataclass
 class DeferredConstraints:
-    """Foreign keys and secondary indexes dropped for the load, re-created after it."""
+    """Indexes and foreign keys dropped for the load, in the order they are re-created."""
 
-    foreign_keys: list[tuple[str, str, str]] = field(default_factory=list)
-    indexes: list[tuple[str, str]] = field(default_factory=list)
+    pending: list[Constraint] = field(default_factory=list)
+
+    def take_ready(self, loaded: Collection[str] | None) -> list[Constraint]:
+        """Remove and return those whose tables are all ``loaded`` (all of them for None)."""
+        ready = [c for c in self.pending if loaded is None or c.tables <= set(loaded)]
+        self.pending = [c for c in self.pending if c not in ready]
+        return ready
 
 
 async def drop_constraints(connection: asyncpg.Connection) -> DeferredConstraints:
     """Drop the foreign keys and non-unique indexes of the imported tables (re-created later)."""
-    deferred = DeferredConstraints()
     tables = list(TABLE_ORDER)
-    for row in await connection.fetch(
-        "SELECT conname, conrelid::regclass::text AS tbl, pg_get_constraintdef(oid) AS def "
+    foreign_keys = await connection.fetch(
+        "SELECT conname, conrelid::regclass::text AS tbl, confrelid::regclass::text AS parent, "
+        "pg_get_constraintdef(oid) AS def "
         "FROM pg_constraint WHERE contype = 'f' AND conrelid::regclass::text = ANY($1::text[]) "
         "ORDER BY conname",
         tables,
-    ):
-        deferred.foreign_keys.append((row["tbl"], row["conname"], row["def"]))
-    for row in await connection.fetch(
-        "SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS def "
+    )
+    indexes = await connection.fetch(
+        "SELECT i.indexrelid::regclass::text AS name, i.indrelid::regclass::text AS tbl, "
+        "pg_get_indexdef(i.indexrelid) AS def "
         "FROM pg_index i WHERE i.indrelid::regclass::text = ANY($1::text[]) "
         "AND NOT i.indisunique AND NOT i.indisprimary ORDER BY 1",
         tables,
-    ):
-        deferred.indexes.append((row["name"], row["def"]))
-    for table, name, _ in deferred.foreign_keys:
-        await connection.execute(f'ALTER TABLE "{table}" DROP CONSTRAINT "{name}"')
-    for name, _ in deferred.indexes:
-        await connection.execute(f'DROP INDEX "{name}"')
+    )
+    deferred = DeferredConstraints()
+    # Indexes first: a table's foreign key is validated once its own indexes are back.
+    for row in indexes:
+        deferred.pending.append(Constraint(row["def"], frozenset({row["tbl"]})))
+    for row in foreign_keys:
+        deferred.pending.append(
+            Constraint(
+                f'ALTER TABLE "{row["tbl"]}" ADD CONSTRAINT "{row["conname"]}" {row["def"]}',
+                frozenset({row["tbl"], row["parent"]}) & set(tables),
+            )
+        )
+    for row in foreign_keys:
+        await connection.execute(f'ALTER TABLE "{row["tbl"]}" DROP CONSTRAINT "{row["conname"]}"')
+    for row in indexes:
+        await connection.execute(f'DROP INDEX "{row["name"]}"')
     return deferred
 
 
 async def restore_constraints(
-    connection: asyncpg.Connection, deferred: DeferredConstraints
+    connection: asyncpg.Connection,
+    deferred: DeferredConstraints,
+    loaded: Collection[str] | None = None,
 ) -> None:
-    """Re-create the dropped indexes and foreign keys (each validated against the loaded rows)."""
-    for _, definition in deferred.indexes:
-        await connection.execute(definition)
-    for table, name, definition in deferred.foreign_keys:
-        await connection.execute(f'ALTER TABLE "{table}" ADD CONSTRAINT "{name}" {definition}')
+    """Re-create the dropped indexes and foreign keys whose tables are all ``loaded``.
+
+    ``loaded``: the tables whose rows are all in (None: every table). A foreign key is
+    validated against every row of its table and its parent when it is re-created.
+    """
+    for constraint in deferred.take_ready(loaded):
+        await connection.execute(constraint.statement)
 
 
 async def copy_rows(

@@ -5,7 +5,9 @@ importer's process; :class:`ProcessProducer` converts in a worker process, so re
 converting (Python-bound) and COPY encoding run on separate cores. Both run the same
 :class:`Converter` over the same snapshot and give identical rows, figures and checksums;
 the worker hands its converter (report figures, transformations, bad rows) back at the end.
-Memory stays bounded: a queue of a few batches of a few thousand rows.
+Memory stays bounded: the batches waiting in the queue hold at most :data:`QUEUE_BYTES`
+(estimated), which lets the conversion run ahead while the connection is busy verifying or
+re-creating constraints of a table already loaded.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import multiprocessing
 import pickle
 import queue
 import resource
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -29,7 +32,13 @@ from bandwise.ops.importer.snapshot import Snapshot
 from bandwise.ops.importer.sqlfast import TEXT_BATCH_ROWS, text_batches, uses_sql_path
 from bandwise.ops.importer.tables import TABLE_ORDER, TABLES, TableSpec
 
-QUEUE_BATCHES = 8
+# What the converted batches waiting for the COPY may hold (an estimate of their memory). Large
+# enough for the conversion to keep going while the connection checks a loaded table.
+QUEUE_BYTES = 16 * 2**20
+# The budget is counted in units of this size (a semaphore's count): a batch takes at least one.
+_UNIT = 256 * 2**10
+QUEUE_UNITS = QUEUE_BYTES // _UNIT
+_SAMPLED_ROWS = 16
 
 
 @dataclass(frozen=True)
@@ -39,6 +48,24 @@ class Batch:
     table: str
     rows: Any
     read: int
+    units: int = 1  # of the queue's byte budget, given back when the batch is taken
+
+
+def batch_units(rows: Any) -> int:
+    """Return the budget units a batch takes: its bytes, or its rows' estimated memory."""
+    if isinstance(rows, bytes | bytearray | memoryview):
+        size = len(rows)
+    else:
+        # Rows of one batch are alike: a few spread over it stand for all (summing every
+        # value of every row would cost a noticeable share of the conversion).
+        count = len(rows)
+        step = max(1, count // _SAMPLED_ROWS)
+        sample = rows[::step]
+        sampled = sum(
+            sys.getsizeof(row) + sum(sys.getsizeof(value) for value in row) for row in sample
+        )
+        size = sampled * count // max(1, len(sample))
+    return min(QUEUE_UNITS, max(1, -(-size // _UNIT)))
 
 
 @dataclass(frozen=True)
@@ -115,6 +142,25 @@ class Stopped(Exception):
     """The consumer went away; the producer ends."""
 
 
+def _reserve(budget: Any, item: Item, stopped: Callable[[], bool]) -> None:
+    """Take ``item``'s units from ``budget`` (a semaphore), waiting while the queue is full.
+
+    Raises Stopped when ``stopped()`` tells that the consumer went away.
+    """
+    for _ in range(item.units if isinstance(item, Batch) else 0):
+        while not budget.acquire(timeout=0.2):
+            if stopped():
+                raise Stopped
+    if stopped():
+        raise Stopped
+
+
+def _give_back(budget: Any, item: Item) -> None:
+    """Return the units of a batch taken from the queue to ``budget``."""
+    for _ in range(item.units if isinstance(item, Batch) else 0):
+        budget.release()
+
+
 def _produce(
     snapshot: Snapshot, converter: Converter, put: Callable[[Item], None], *, sql_path: bool
 ) -> None:
@@ -123,7 +169,7 @@ def _produce(
         figures = converter.report.figures(name)
         started = time.perf_counter()
         for batch in batches:
-            put(Batch(name, batch, figures.source_rows))
+            put(Batch(name, batch, figures.source_rows, batch_units(batch)))
         figures.seconds += time.perf_counter() - started
         put(TableEnd(name))
 
@@ -152,18 +198,14 @@ class ThreadProducer:
     def __init__(self, snapshot: Snapshot, converter: Converter) -> None:
         self.snapshot = snapshot
         self.converter = converter
-        self.queue: queue.Queue[Item] = queue.Queue(maxsize=QUEUE_BATCHES)
+        self.queue: queue.Queue[Item] = queue.Queue()  # bounded by ``budget``
+        self.budget = threading.Semaphore(QUEUE_UNITS)
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, name="import-reader", daemon=True)
 
     def _put(self, item: Item) -> None:
-        while not self.stop.is_set():
-            try:
-                self.queue.put(item, timeout=0.2)
-                return
-            except queue.Full:
-                continue
-        raise Stopped
+        _reserve(self.budget, item, self.stop.is_set)
+        self.queue.put(item)
 
     def _run(self) -> None:
         try:
@@ -184,6 +226,7 @@ class ThreadProducer:
     async def next_item(self) -> Batch | TableEnd | Done:
         """Return the next item the reader produced; re-raise its failure."""
         item = await asyncio.get_running_loop().run_in_executor(None, self.queue.get)
+        _give_back(self.budget, item)
         if isinstance(item, Failed):
             raise item.error
         return item
@@ -201,20 +244,18 @@ class ThreadProducer:
 
 
 def _run_worker(
-    snapshot: Snapshot, converter: Converter, out: Any, stop: Any
+    snapshot: Snapshot, converter: Converter, out: Any, budget: Any, stop: Any
 ) -> None:  # pragma: no cover - runs in the worker process (its effects are tested)
     """Worker process body: convert everything, then send the converter back."""
     parent = multiprocessing.parent_process()
 
-    def put(item: Item) -> None:
+    def stopped() -> bool:
         # Give up when the importer stops us or dies (kill -9): never block forever.
-        while not stop.is_set() and (parent is None or parent.is_alive()):
-            try:
-                out.put(item, timeout=0.2)
-                return
-            except queue.Full:
-                continue
-        raise Stopped
+        return bool(stop.is_set()) or (parent is not None and not parent.is_alive())
+
+    def put(item: Item) -> None:
+        _reserve(budget, item, stopped)
+        out.put(item)
 
     try:
         # Rows, not COPY text: this process sums their checksums (see ProcessProducer).
@@ -246,7 +287,8 @@ class ProcessProducer:
         context = multiprocessing.get_context("spawn")  # no fork of a process with threads
         self.snapshot = snapshot
         self.converter = converter
-        self.queue: Any = context.Queue(maxsize=QUEUE_BATCHES)
+        self.queue: Any = context.Queue()  # bounded by ``budget``
+        self.budget: Any = context.Semaphore(QUEUE_UNITS)
         self.stop: Any = context.Event()
         # The worker converts; this process sums the checksums of what it receives, which
         # shares the Python work between the two cores more evenly.
@@ -258,7 +300,7 @@ class ProcessProducer:
         self.checksums = dict.fromkeys(TABLES, 0)
         self.process = context.Process(
             target=_run_worker,
-            args=(snapshot, worker_converter, self.queue, self.stop),
+            args=(snapshot, worker_converter, self.queue, self.budget, self.stop),
             name="bandwise-import-convert",
             daemon=True,
         )
@@ -286,6 +328,7 @@ class ProcessProducer:
                         f"{self.process.exitcode})"
                     ) from None
                 continue
+            _give_back(self.budget, item)
             if isinstance(item, Batch):
                 digest = self.digesters[item.table]
                 self.checksums[item.table] += sum([digest(row) for row in item.rows])

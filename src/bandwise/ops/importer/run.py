@@ -1,11 +1,20 @@
 """The import procedure: snapshot → convert (a reader thread) → COPY → verify → commit.
 
+The load is a pipeline on one connection in one transaction: as soon as a table's COPY ends,
+the connection scans it for the verification and re-creates its indexes and foreign keys,
+while the reader converts the next tables into its queue (bounded in bytes).
+
 The snapshot's integrity check runs in a thread alongside the load and must pass before the
-verification starts, so a corrupt source never reaches a commit.
+verdict, so a corrupt source never reaches a commit.
 
 Reading and converting run in a thread (or, on request, a worker process) that feeds bounded
 batches to the COPY on the event loop, so SQLite, Python and PostgreSQL work at the same time
 while memory stays bounded.
+
+Timings: ``load_seconds`` covers the whole pipelined load, including the per-table checksum
+scans (``load_checksum_scans_seconds``) and index and foreign key re-creation
+(``load_constraints_seconds``); ``sequences_seconds`` the sequences and the import's own
+quarantined rows after it; ``verify_seconds`` the verdict (sequence and quarantine checks).
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ from bandwise.config import Settings, mask_url
 from bandwise.db import migrate
 from bandwise.db.engine import create_engine
 from bandwise.errors import (
+    BandwiseError,
     DatabaseError,
     DatabaseUnavailable,
     ImportFailed,
@@ -172,43 +182,68 @@ async def _empty_again(target_url: str, settings: Settings) -> None:
         await engine.dispose()
 
 
+def _row_totals(snapshot: Snapshot) -> dict[str, int]:
+    return {name: snapshot.count(name) for name in TABLE_ORDER}
+
+
+def _producer(snapshot: Snapshot, converter: Converter, options: ImportOptions) -> Producer:
+    """Return the producer that converts ``snapshot`` (a thread, or a worker process)."""
+    if options.convert_in_worker:
+        return ProcessProducer(snapshot, converter)
+    return ThreadProducer(snapshot, converter)
+
+
 async def _load(
     connection: asyncpg.Connection,
     snapshot: Snapshot,
     report: ImportReport,
     options: ImportOptions,
-    converter: Converter,
-) -> None:
+    producer: Producer,
+    totals: dict[str, int],
+) -> dict[str, verify.TableScan]:
+    """Load every table, scanning each as soon as it is in; return the scans for the verdict.
+
+    Right after a table's COPY the connection scans it for the verification (its count,
+    checksum, enum values and bands, kept for the verdict) and re-creates the indexes and
+    foreign keys whose tables are all loaded, while the producer converts the next tables
+    into its queue.
+    """
     timings = report.timings
     started = time.perf_counter()
     await copy.prepare_target(connection, replace=options.replace)
     deferred = await copy.drop_constraints(connection)
-    totals = {name: await asyncio.to_thread(snapshot.count, name) for name in TABLE_ORDER}
-    producer: Producer = (
-        ProcessProducer(snapshot, converter)
-        if options.convert_in_worker
-        else ThreadProducer(snapshot, converter)
-    )
-    producer.start()
-    try:
-        for name in TABLE_ORDER:
-            table_started = time.perf_counter()
-            spec = TABLES[name]
-            items = _items(producer, name, options.progress, totals[name])
-            if not options.convert_in_worker and sends_text(spec, snapshot.source_columns(spec)):
-                await copy.copy_text(connection, spec, items)
-            else:
-                await copy.copy_rows(connection, spec, _rows(items))
-            report.figures(name).seconds = time.perf_counter() - table_started
-        await producer.finish()
-    finally:
-        producer.close()
+    # Checksum scans, index builds and the foreign keys' validation may use parallel workers.
+    await verify.allow_parallel_scans(connection)
+    scanned: dict[str, verify.TableScan] = {}
+    loaded: list[str] = []
+    scans = constraints = 0.0
+    for name in TABLE_ORDER:
+        step = time.perf_counter()
+        spec = TABLES[name]
+        items = _items(producer, name, options.progress, totals[name])
+        if not options.convert_in_worker and sends_text(spec, snapshot.source_columns(spec)):
+            await copy.copy_text(connection, spec, items)
+        else:
+            await copy.copy_rows(connection, spec, _rows(items))
+        report.figures(name).seconds = time.perf_counter() - step
+        loaded.append(name)
+        step = time.perf_counter()
+        # The whole table: the import's own quarantined rows are written after the load.
+        scanned[name] = await verify.scan_table(connection, report, name, carried_only=False)
+        scanned_at = time.perf_counter()
+        await copy.restore_constraints(connection, deferred, loaded)
+        scans += scanned_at - step
+        constraints += time.perf_counter() - scanned_at
+    await producer.finish()
     if isinstance(producer, ProcessProducer):
         report.timings["worker_peak_rss_mb"] = producer.worker_peak_rss_mb
     timings["load_seconds"] = time.perf_counter() - started
-    if converter.strict_violations:
+    timings["load_checksum_scans_seconds"] = scans
+    timings["load_constraints_seconds"] = constraints
+    violations = producer.converter.strict_violations
+    if violations:
         raise ImportFailed(
-            f"--strict: {plural(converter.strict_violations, 'value')} would be changed "
+            f"--strict: {plural(violations, 'value')} would be changed "
             f"(NUL bytes or invalid UTF-8); nothing was imported.\n"
             f"{report.bad_value_summary()}",
             report,
@@ -223,12 +258,10 @@ async def _load(
     # Rows set aside now get ids after those of the quarantined rows carried from the source.
     await copy.advance_sequences(connection)
     await copy.write_quarantine(connection, report.quarantined)
-    # Index builds and the foreign keys' validation scans may use parallel workers too.
-    for setting in verify.PARALLEL_SETTINGS:
-        await connection.execute(f"SET LOCAL {setting}")
-    await copy.restore_constraints(connection, deferred)
+    await copy.restore_constraints(connection, deferred)  # any left (none: all tables are in)
     await copy.advance_sequences(connection)
-    timings["constraints_seconds"] = time.perf_counter() - started
+    timings["sequences_seconds"] = time.perf_counter() - started
+    return scanned
 
 
 async def import_sqlite(
@@ -277,10 +310,20 @@ async def import_sqlite(
                 step = time.perf_counter()
                 converter = await asyncio.to_thread(_prepare, snapshot, report, options)
                 report.timings["orphan_scan_seconds"] = time.perf_counter() - step
-                await migrating
-                await _load_verify_commit(
-                    connection, snapshot, report, options, converter, integrity
-                )
+                # Rows per table (for the progress), counted before the reader starts: both
+                # read through the snapshot's one connection.
+                totals = await asyncio.to_thread(_row_totals, snapshot)
+                # Converting starts now, into the producer's bounded queue, while the target
+                # is still being migrated, locked and emptied: nothing is written before that.
+                producer = _producer(snapshot, converter, options)
+                producer.start()
+                try:
+                    await migrating
+                    await _load_verify_commit(
+                        connection, snapshot, report, options, producer, totals, integrity
+                    )
+                finally:
+                    producer.close()
             except Exception as exc:
                 # Reading a corrupt file may fail before the check does: report the cause.
                 problem = await _integrity_problem(integrity)
@@ -339,7 +382,8 @@ async def _load_verify_commit(
     snapshot: Snapshot,
     report: ImportReport,
     options: ImportOptions,
-    converter: Converter,
+    producer: Producer,
+    totals: dict[str, int],
     integrity: Awaitable[None],
 ) -> None:
     """Run the load and the verification in one transaction; commit only when verified.
@@ -349,7 +393,7 @@ async def _load_verify_commit(
     transaction = connection.transaction()
     await transaction.start()
     try:
-        await _load(connection, snapshot, report, options, converter)
+        scanned = await _load(connection, snapshot, report, options, producer, totals)
         await integrity
         step = time.perf_counter()
         report.verified = await verify.verify_target(
@@ -357,6 +401,7 @@ async def _load_verify_commit(
             report,
             expected_quarantined=len(report.quarantined),
             foreign_keys_validated=True,  # re-created by _load, so checked against every row
+            scanned=scanned,  # by _load, each table once its rows were all in
         )
         report.timings["verify_seconds"] = time.perf_counter() - step
         if not report.verified:
@@ -366,9 +411,16 @@ async def _load_verify_commit(
         report.verified = False
         report.error = str(exc)
         await _rollback(transaction)
-        if isinstance(exc, _DATABASE_ERRORS):
-            rerun = "; run the import again" if isinstance(exc, _LOST) else ""
-            raise _database_failure(exc, f"nothing was committed{rerun}") from exc
+        # asyncpg may report a connection lost between two statements as a protocol state
+        # error (InternalClientError) of the next one: the closed connection tells.
+        lost = isinstance(exc, _LOST) or (
+            isinstance(exc, Exception)
+            and not isinstance(exc, BandwiseError)
+            and connection.is_closed()
+        )
+        if isinstance(exc, _DATABASE_ERRORS) or lost:
+            rerun = "; run the import again" if lost else ""
+            raise _database_failure(exc, f"nothing was committed{rerun}", lost=lost) from exc
         raise
     try:
         if options.dry_run:
@@ -381,6 +433,7 @@ async def _load_verify_commit(
             exc,
             "the outcome of the COMMIT is unknown: check the target with "
             "`bandwise db verify-import`, or rerun with --replace",
+            lost=isinstance(exc, _LOST),
         ) from exc
 
 
@@ -440,9 +493,9 @@ _LOST = (
 )
 
 
-def _database_failure(error: BaseException, consequence: str) -> DatabaseError:
-    """Return the domain error for a PostgreSQL failure during the import."""
-    if isinstance(error, _LOST):
+def _database_failure(error: BaseException, consequence: str, *, lost: bool) -> DatabaseError:
+    """Return the domain error for a PostgreSQL failure (``lost``: of the connection)."""
+    if lost:
         return DatabaseUnavailable(
             f"lost the connection to the target during the import "
             f"({type(error).__name__}: {error}); {consequence}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
@@ -67,35 +69,62 @@ def _carried_rows(table: str, rows: int) -> str:
     return f'(SELECT * FROM "{table}" ORDER BY id LIMIT {int(rows)}) AS carried'
 
 
+async def allow_parallel_scans(connection: asyncpg.Connection) -> None:
+    """Let PostgreSQL spread the transaction's scans and index builds over its workers."""
+    for setting in PARALLEL_SETTINGS:
+        await connection.execute(f"SET LOCAL {setting}")
+
+
+@dataclass(frozen=True)
+class TableScan:
+    """What one scan of a stored table found: rows, checksum, unknown enum values, bad bands."""
+
+    rows: int
+    checksum: int
+    unknown: int
+    outside: int
+
+
+async def scan_table(
+    connection: asyncpg.Connection, report: ImportReport, name: str, *, carried_only: bool = True
+) -> TableScan:
+    """Scan the rows stored in ``name`` for the verification.
+
+    With ``carried_only`` the quarantine table's rows set aside by this import (written after
+    the carried ones) are left out; without, the caller scans it before they are written.
+    """
+    aggregates, arguments = _VALUE_CHECKS[name]
+    source = _carried_rows(name, report.figures(name).imported) if carried_only else f'"{name}"'
+    query = sql_checksum(source, TABLES[name].checksum_columns, aggregates)
+    return TableScan(*await _scan(connection, query, *arguments))
+
+
 async def verify_target(
     connection: asyncpg.Connection,
     report: ImportReport,
     *,
     expected_quarantined: int | None = None,
     foreign_keys_validated: bool = False,
+    scanned: Mapping[str, TableScan] | None = None,
 ) -> bool:
     """Compare the target with the report's expected figures; record checks; return the verdict.
 
     ``expected_quarantined``: rows ``import_quarantine`` must hold (None: not checked).
     ``foreign_keys_validated``: the caller has just re-created the foreign keys, which
     PostgreSQL validated against every row: the orphan queries would only repeat that.
+    ``scanned``: tables the caller already scanned (:func:`scan_table`, their contents
+    unchanged since); the others are scanned here.
     """
     checks: list[Check] = []
-    # Hashing every stored row is the costly part: let PostgreSQL spread it over its workers
-    # (the importer's own process is idle meanwhile).
-    for setting in PARALLEL_SETTINGS:
-        await connection.execute(f"SET LOCAL {setting}")
+    # Hashing every stored row is the costly part: let PostgreSQL spread it over its workers.
+    await allow_parallel_scans(connection)
     enum_problems = bands = 0
     for name in TABLE_ORDER:
+        scan = (scanned or {}).get(name) or await scan_table(connection, report, name)
+        enum_problems += scan.unknown
+        bands += scan.outside
         figures = report.figures(name)
-        aggregates, arguments = _VALUE_CHECKS[name]
-        query = sql_checksum(
-            _carried_rows(name, figures.imported), TABLES[name].checksum_columns, aggregates
-        )
-        count, checksum, unknown, outside = await _scan(connection, query, *arguments)
-        enum_problems += unknown
-        bands += outside
-        figures.target_rows, figures.target_checksum = int(count), int(checksum)
+        figures.target_rows, figures.target_checksum = scan.rows, scan.checksum
         checks.append(
             Check(
                 f"{name}: row count",
