@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -57,43 +58,50 @@ def test_values_are_escaped_for_copy_text() -> None:
     assert copy_line(("text", "text"), ("a\tb", None)) == "a\\tb\t\\N"
 
 
+def _careful(taken: list[int]) -> Any:
+    def careful(ids: list[int]) -> Iterator[str | None]:
+        for row_id in ids:
+            taken.append(row_id)
+            yield f"{row_id}\tcareful"
+
+    return careful
+
+
 def test_rows_with_tabs_nul_or_invalid_utf8_go_to_the_careful_path() -> None:
     taken: list[int] = []
-
-    def careful(row_id: int) -> str | None:
-        taken.append(row_id)
-        return f"{row_id}\tcareful"
-
+    noted: list[Any] = []
     batch: list[Any] = [
-        (1, None, 1, b"0\t1\tfine"),
-        (2, None, 1, b"0\t2\tvalue\twith a tab"),
-        (3, None, 1, b"0\t3\tnul\x00byte"),
-        (4, None, 1, b"0\t4\t\xff invalid"),
-        (5, None, 0, b"0\t5\tnot canonical"),
-        (6, 7, 1, b"0\t6\tparent set aside"),
-        (8, None, 1, b"0\t8\torphan"),
+        (1, None, 1, 0, b"0\t1\tfine"),
+        (2, None, 1, 0, b"0\t2\tvalue\twith a tab"),
+        (3, None, 1, 0, b"0\t3\tnul\x00byte"),
+        (4, None, 1, 0, b"0\t4\t\xff invalid"),
+        (5, None, 0, 0, b"0\t5\tnot canonical"),
+        (6, 7, 1, 0, b"0\t6\tparent set aside"),
+        (8, None, 1, 0, b"0\t8\torphan"),
+        (9, None, 1, 1, b"0\t9\trespelled"),
     ]
-    text, _, fast = lines_of_batch(batch, 2, {8}, {7}, careful)
-    assert fast == 1 and sorted(taken) == [2, 3, 4, 5, 6, 8]
-    assert text.startswith(b"1\tfine\n")
+    text, _, fast = lines_of_batch(
+        batch, 2, {8}, {7}, _careful(taken), lambda *row: noted.append(row)
+    )
+    assert fast == 2 and taken == [2, 3, 4, 5, 6, 8]
+    assert noted == [(9, None, 1, None)]
+    assert text.startswith(b"1\tfine\n9\trespelled\n")
 
 
 def test_a_canonical_row_holding_a_telegram_id_is_re_attached_without_the_careful_path() -> None:
     taken: list[int] = []
-    noted: list[tuple[int, bytes, int]] = []
-
-    def careful(row_id: int) -> str | None:
-        taken.append(row_id)
-        return f"{row_id}\tcareful"
-
-    repair = Repair({2: 7, 3: 8}, 2, lambda *note: noted.append(note))
+    noted: list[Any] = []
+    repair = Repair({2: 7, 3: 8, 5: 9}, 2)
     batch: list[Any] = [
-        (1, 1, 1, b"0\t1\t1\tfine"),
-        (2, 7000000007, 1, b"0\t2\t7000000007\tbot-written"),
-        (3, 7000000008, 1, b"0\t3\t7000000008\tnul\x00byte"),  # careful anyway: all there
-        (4, 9999, 1, b"0\t4\t9999\torphan"),
+        (1, 1, 1, 0, b"0\t1\t1\tfine"),
+        (2, 7000000007, 1, 0, b"0\t2\t7000000007\tbot-written"),
+        (3, 7000000008, 1, 0, b"0\t3\t7000000008\tnul\x00byte"),  # careful anyway: all there
+        (4, 9999, 1, 0, b"0\t4\t9999\torphan"),
+        (5, 7000000009, 1, 4, b"0\t5\t7000000009\trespelled too"),
     ]
-    text, _, fast = lines_of_batch(batch, 3, {2, 3, 4}, None, careful, repair=repair)
-    assert fast == 2 and taken == [3, 4]
-    assert noted == [(2, b"7000000007", 7)]
-    assert text.startswith(b"1\t1\tfine\n2\t7\tbot-written\n")
+    text, _, fast = lines_of_batch(
+        batch, 3, {2, 3, 4, 5}, None, _careful(taken), lambda *row: noted.append(row), repair=repair
+    )
+    assert fast == 3 and taken == [3, 4]
+    assert noted == [(2, 7000000007, 0, 7), (5, 7000000009, 4, 9)]
+    assert text.startswith(b"1\t1\tfine\n2\t7\tbot-written\n5\t9\trespelled too\n")
