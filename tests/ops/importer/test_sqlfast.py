@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,8 @@ from bandwise.ops.importer.sqlfast import (
     uses_sql_path,
 )
 from bandwise.ops.importer.tables import TABLES
-from testkit.legacy import write_generated_legacy_file
+from testkit.legacy import write_generated_legacy_file, write_legacy_file
+from testkit.respellings import FAST, respelling_legacy_data
 
 
 def test_the_bots_own_rows_all_take_the_sql_path(
@@ -105,3 +107,44 @@ def test_a_canonical_row_holding_a_telegram_id_is_re_attached_without_the_carefu
     assert fast == 3 and taken == [3, 4]
     assert noted == [(2, 7000000007, 0, 7), (5, 7000000009, 4, 9)]
     assert text.startswith(b"1\t1\tfine\n2\t7\tbot-written\n5\t9\trespelled too\n")
+
+
+def test_respelled_rows_take_the_sql_path_and_only_judgment_goes_careful(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = respelling_legacy_data()
+    source = write_legacy_file(tmp_path / "legacy.db", data)
+    snapshot = open_snapshot(source, tmp_path)
+    converter = Converter(ImportReport("s", "t", "import"), policy="quarantine", strict=False)
+    careful: list[Any] = []
+    convert_row = converter.convert_row
+
+    def counted(spec: Any, columns: Any, raw: Any, **kwargs: Any) -> Any:
+        careful.append(raw[0])
+        return convert_row(spec, columns, raw, **kwargs)
+
+    monkeypatch.setattr(converter, "convert_row", counted)
+    spec = TABLES["submissions"]
+    try:
+        columns = snapshot.source_columns(spec)
+        b"".join(text_batches(snapshot, converter, spec, columns, 7))
+    finally:
+        snapshot.close()
+    keys = {"submitted_at": "ts", "task_type": "enum_task", "processing_status": "enum_status"}
+    stored = sqlite3.connect(source)  # as the columns' affinities left the values
+    rows = stored.execute(f"SELECT id, text, {', '.join(keys)} FROM submissions ORDER BY id")
+    judged = [
+        row_id
+        for row_id, text, *values in rows
+        if "\x00" in text
+        or not all(
+            any(type(fast) is type(value) and fast == value for fast in FAST[key])
+            for key, value in zip(keys.values(), values, strict=True)
+        )
+    ]
+    stored.close()
+    assert careful == judged and len(judged) < len(data.submissions) // 2
+    counts = converter.report.transformation_counts
+    assert counts["submissions.submitted_at:datetime_respelled"] > 10
+    assert counts["submissions.submitted_at:epoch_to_datetime"] > 2
+    assert counts["submissions.task_type:enum_respelled"] > 10

@@ -44,6 +44,15 @@ def literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _plain_text(q: str) -> str:
+    """Return the condition that ``q`` is text without a NUL byte.
+
+    SQLite's length() and GLOB stop at a NUL byte, Python does not: such a value is left to
+    the careful path (which removes it, or finds the rest no longer a valid spelling).
+    """
+    return f"typeof({q}) = 'text' AND instr(CAST({q} AS BLOB), x'00') = 0"
+
+
 def _in(expression: str, texts: tuple[str, ...]) -> str:
     return f"{expression} IN ({', '.join(map(literal, texts))})"
 
@@ -58,7 +67,7 @@ def _int(q: str, column: ColumnSpec) -> ColumnSQL:
 
 def _text(q: str, column: ColumnSpec) -> ColumnSQL:
     # printf's %s would stop at a NUL byte: such a value takes the careful path.
-    condition = f"typeof({q}) = 'text' AND instr(CAST({q} AS BLOB), x'00') = 0"
+    condition = _plain_text(q)
     if column.max_length is not None:
         condition += f" AND length({q}) <= {column.max_length}"
     return ColumnSQL(condition, condition, "%s", q)
@@ -66,11 +75,13 @@ def _text(q: str, column: ColumnSpec) -> ColumnSQL:
 
 def _timestamp(q: str, column: ColumnSpec) -> ColumnSQL:
     canonical = (
-        f"typeof({q}) = 'text' AND length({q}) = 26 AND substr({q}, 11, 1) = ' ' "
-        f"AND substr({q}, 20, 1) = '.' AND {q} >= '0001' "
+        f"{_plain_text(q)} AND length({q}) = 26 AND substr({q}, 11, 1) = ' ' "
+        f"AND substr({q}, 20, 1) = '.' AND substr({q}, 1, 4) <> '0000' "
         f"AND datetime(julianday(substr({q}, 1, 19))) = substr({q}, 1, 19) "
         f"AND substr({q}, 21) GLOB '[0-9][0-9][0-9][0-9][0-9][0-9]'"
     )
+    # (The year is compared through substr(): a literal compared with a column of NUMERIC
+    # affinity, as DateTime columns have, would be compared as the number 1.)
     # 'YYYY-MM-DD[ T]HH:MM:SS' then nothing, or '.'/',' and 1–9 digits (parse_datetime's
     # regular expression without offset and whitespace): the fraction is cut to 6 digits and
     # padded with zeros. Through julianday() (datetime() alone keeps a February 30th) SQLite
@@ -79,8 +90,8 @@ def _timestamp(q: str, column: ColumnSpec) -> ColumnSQL:
     seconds = f"substr({q}, 1, 10) || ' ' || substr({q}, 12, 8)"
     fraction = f"substr(substr({q}, 21) || '000000', 1, 6)"
     text = (
-        f"typeof({q}) = 'text' AND length({q}) BETWEEN 19 AND 29 AND length({q}) <> 20 "
-        f"AND substr({q}, 11, 1) IN (' ', 'T') AND {q} >= '0001' "
+        f"{_plain_text(q)} AND length({q}) BETWEEN 19 AND 29 AND length({q}) <> 20 "
+        f"AND substr({q}, 11, 1) IN (' ', 'T') AND substr({q}, 1, 4) <> '0000' "
         f"AND datetime(julianday({seconds})) = {seconds} "
         f"AND (length({q}) = 19 OR (substr({q}, 20, 1) IN ('.', ',') "
         f"AND substr({q}, 21) NOT GLOB '*[^0-9]*'))"
@@ -105,14 +116,14 @@ def _timestamp(q: str, column: ColumnSpec) -> ColumnSQL:
 
 
 def _date(q: str, column: ColumnSpec) -> ColumnSQL:
-    condition = f"typeof({q}) = 'text' AND length({q}) = 10 AND {q} >= '0001' AND date(julianday({q})) = {q}"
+    condition = f"{_plain_text(q)} AND length({q}) = 10 AND substr({q}, 1, 4) <> '0000' AND date(julianday({q})) = {q}"
     return ColumnSQL(condition, condition, "%s", q)
 
 
 def _bool(q: str, column: ColumnSpec) -> ColumnSQL:
     canonical = f"typeof({q}) = 'integer' AND {q} IN (0, 1)"
     # A text holding anything but these ASCII letters and digits is not lowered to one of them.
-    spelled = f"typeof({q}) = 'text' AND {_in(f'lower({q})', _TRUE_TEXTS + _FALSE_TEXTS)}"
+    spelled = f"{_plain_text(q)} AND {_in(f'lower({q})', _TRUE_TEXTS + _FALSE_TEXTS)}"
     argument = (
         f"CASE WHEN typeof({q}) = 'integer' THEN CASE {q} WHEN 1 THEN 't' ELSE 'f' END "
         f"WHEN {_in(f'lower({q})', _TRUE_TEXTS)} THEN 't' ELSE 'f' END"
@@ -139,7 +150,7 @@ def _enum(q: str, column: ColumnSpec) -> ColumnSQL:
         f"WHEN {literal(s)} THEN {literal(str(m.value))}" for s, m in spellings.items()
     )
     name = " ".join(f"WHEN {literal(s)} THEN {literal(m.name)}" for s, m in spellings.items())
-    convertible = f"typeof({q}) = 'text' AND {_in(lowered, tuple(spellings))}"
+    convertible = f"{_plain_text(q)} AND {_in(lowered, tuple(spellings))}"
     return ColumnSQL(
         canonical,
         convertible,
@@ -160,7 +171,7 @@ def _band(q: str, column: ColumnSpec) -> ColumnSQL:
     # those very digits back.
     patterns = ("[0-9]", "[0-9].[0-9]", "[0-9].[0-9][0-9]")
     text = (
-        f"typeof({q}) = 'text' AND ({' OR '.join(f'{q} GLOB {literal(p)}' for p in patterns)}) "
+        f"{_plain_text(q)} AND ({' OR '.join(f'{q} GLOB {literal(p)}' for p in patterns)}) "
         f"AND CAST({q} AS REAL) BETWEEN {BAND_MIN} AND {BAND_MAX}"
     )
     return ColumnSQL(
