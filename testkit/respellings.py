@@ -130,7 +130,7 @@ def respelling_legacy_data() -> LegacyData:
     statuses = itertools.cycle(FAST["enum_status"])
     bands = itertools.cycle(FAST["band"])
     # First every respelled spelling meets the others; then each neighbour once, in turn.
-    plain = [{} for _ in range(len(spelled) * 3)]
+    plain: list[dict[str, Any]] = [{} for _ in range(len(spelled) * 3)]
     odd = [
         {column: value}
         for column, key in (

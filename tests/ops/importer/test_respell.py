@@ -1,4 +1,4 @@
-"""SQLite's respellings give exactly the careful path's value and notes, or leave the value to it."""
+"""SQLite's respellings give the careful path's very value and notes, or leave the value to it."""
 
 from __future__ import annotations
 

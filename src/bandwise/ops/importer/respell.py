@@ -57,6 +57,13 @@ def _in(expression: str, texts: tuple[str, ...]) -> str:
     return f"{expression} IN ({', '.join(map(literal, texts))})"
 
 
+def _respelled(
+    canonical: str, spelled: str, format_: str, argument: str, code: str, note: str
+) -> ColumnSQL:
+    """Return a column's expressions where a ``spelled`` value is converted too (``note``)."""
+    return ColumnSQL(canonical, f"({canonical}) OR ({spelled})", format_, argument, code, (note,))
+
+
 def _int(q: str, column: ColumnSpec) -> ColumnSQL:
     condition = f"typeof({q}) = 'integer'"
     if column.bits < 64:  # SQLite's integers are 64-bit
@@ -116,7 +123,10 @@ def _timestamp(q: str, column: ColumnSpec) -> ColumnSQL:
 
 
 def _date(q: str, column: ColumnSpec) -> ColumnSQL:
-    condition = f"{_plain_text(q)} AND length({q}) = 10 AND substr({q}, 1, 4) <> '0000' AND date(julianday({q})) = {q}"
+    condition = (
+        f"{_plain_text(q)} AND length({q}) = 10 AND substr({q}, 1, 4) <> '0000' "
+        f"AND date(julianday({q})) = {q}"
+    )
     return ColumnSQL(condition, condition, "%s", q)
 
 
@@ -128,10 +138,7 @@ def _bool(q: str, column: ColumnSpec) -> ColumnSQL:
         f"CASE WHEN typeof({q}) = 'integer' THEN CASE {q} WHEN 1 THEN 't' ELSE 'f' END "
         f"WHEN {_in(f'lower({q})', _TRUE_TEXTS)} THEN 't' ELSE 'f' END"
     )
-    code = f"typeof({q}) = 'text'"
-    return ColumnSQL(
-        canonical, f"({canonical}) OR ({spelled})", "%s", argument, code, ("bool_from_text",)
-    )
+    return _respelled(canonical, spelled, "%s", argument, f"typeof({q}) = 'text'", "bool_from_text")
 
 
 def _enum(q: str, column: ColumnSpec) -> ColumnSQL:
@@ -150,14 +157,13 @@ def _enum(q: str, column: ColumnSpec) -> ColumnSQL:
         f"WHEN {literal(s)} THEN {literal(str(m.value))}" for s, m in spellings.items()
     )
     name = " ".join(f"WHEN {literal(s)} THEN {literal(m.name)}" for s, m in spellings.items())
-    convertible = f"{_plain_text(q)} AND {_in(lowered, tuple(spellings))}"
-    return ColumnSQL(
+    return _respelled(
         canonical,
-        convertible,
+        f"{_plain_text(q)} AND {_in(lowered, tuple(spellings))}",
         "%s",
         f"CASE {lowered} {value} END",
         f"{q} IS NOT (CASE {lowered} {name} END)",
-        ("enum_respelled",),
+        "enum_respelled",
     )
 
 
@@ -174,14 +180,7 @@ def _band(q: str, column: ColumnSpec) -> ColumnSQL:
         f"{_plain_text(q)} AND ({' OR '.join(f'{q} GLOB {literal(p)}' for p in patterns)}) "
         f"AND CAST({q} AS REAL) BETWEEN {BAND_MIN} AND {BAND_MAX}"
     )
-    return ColumnSQL(
-        canonical,
-        f"({canonical}) OR ({text})",
-        "%.2f",
-        q,
-        f"typeof({q}) = 'text'",
-        ("band_from_text",),
-    )
+    return _respelled(canonical, text, "%.2f", q, f"typeof({q}) = 'text'", "band_from_text")
 
 
 def _json(q: str, column: ColumnSpec) -> ColumnSQL:
