@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from bandwise.legacy import values as legacy
 from bandwise.legacy.values import BAND_MAX, BAND_MIN
 from bandwise.ops.importer.tables import ColumnSpec, TableSpec
+from bandwise.ops.importer.values import Note
 
 # The largest integer epoch read as seconds (above it, parse_datetime reads milliseconds).
 EPOCH_SECONDS_MAX = 100_000_000_000
@@ -58,10 +59,15 @@ def _in(expression: str, texts: tuple[str, ...]) -> str:
 
 
 def _respelled(
-    canonical: str, spelled: str, format_: str, argument: str, code: str, note: str
+    q: str, canonical: str, spelled: str, format_: str, argument: str, code: str, note: str
 ) -> ColumnSQL:
-    """Return a column's expressions where a ``spelled`` value is converted too (``note``)."""
-    return ColumnSQL(canonical, f"({canonical}) OR ({spelled})", format_, argument, code, (note,))
+    """Return a column's expressions where a ``spelled`` text is converted too (``note``).
+
+    ``spelled`` must hold for every text ``canonical`` holds for. A CASE, not OR: SQLite
+    evaluates both sides of an OR in a result column, and the text tests cost more.
+    """
+    convertible = f"CASE WHEN typeof({q}) = 'text' THEN {spelled} ELSE {canonical} END"
+    return ColumnSQL(canonical, convertible, format_, argument, code, (note,))
 
 
 def _int(q: str, column: ColumnSpec) -> ColumnSQL:
@@ -138,7 +144,9 @@ def _bool(q: str, column: ColumnSpec) -> ColumnSQL:
         f"CASE WHEN typeof({q}) = 'integer' THEN CASE {q} WHEN 1 THEN 't' ELSE 'f' END "
         f"WHEN {_in(f'lower({q})', _TRUE_TEXTS)} THEN 't' ELSE 'f' END"
     )
-    return _respelled(canonical, spelled, "%s", argument, f"typeof({q}) = 'text'", "bool_from_text")
+    return _respelled(
+        q, canonical, spelled, "%s", argument, f"typeof({q}) = 'text'", "bool_from_text"
+    )
 
 
 def _enum(q: str, column: ColumnSpec) -> ColumnSQL:
@@ -158,6 +166,7 @@ def _enum(q: str, column: ColumnSpec) -> ColumnSQL:
     )
     name = " ".join(f"WHEN {literal(s)} THEN {literal(m.name)}" for s, m in spellings.items())
     return _respelled(
+        q,
         canonical,
         f"{_plain_text(q)} AND {_in(lowered, tuple(spellings))}",
         "%s",
@@ -180,7 +189,7 @@ def _band(q: str, column: ColumnSpec) -> ColumnSQL:
         f"{_plain_text(q)} AND ({' OR '.join(f'{q} GLOB {literal(p)}' for p in patterns)}) "
         f"AND CAST({q} AS REAL) BETWEEN {BAND_MIN} AND {BAND_MAX}"
     )
-    return _respelled(canonical, text, "%.2f", q, f"typeof({q}) = 'text'", "band_from_text")
+    return _respelled(q, canonical, text, "%.2f", q, f"typeof({q}) = 'text'", "band_from_text")
 
 
 def _json(q: str, column: ColumnSpec) -> ColumnSQL:
@@ -224,20 +233,20 @@ class Respellings:
             for column in spec.columns
             if column.name in source_columns and (sql := column_sql(column)).notes
         ]
-        self._notes: dict[int, tuple[tuple[str, str], ...]] = {0: ()}
+        self._notes: dict[int, tuple[Note, ...]] = {0: ()}
 
     def code(self) -> str:
         """Return the SQL expression giving a row's code (0: no respelling)."""
         parts = [f"(({sql.code}) << {_CODE_BITS * at})" for at, (_, sql) in enumerate(self.columns)]
         return " | ".join(parts) if parts else "0"
 
-    def notes(self, code: int) -> tuple[tuple[str, str], ...]:
-        """Return the (column, kind) notes a row's ``code`` stands for, in column order."""
+    def notes(self, code: int) -> tuple[Note, ...]:
+        """Return the notes a row's ``code`` stands for, in column order."""
         notes = self._notes.get(code)
         if notes is None:
             mask = (1 << _CODE_BITS) - 1
             notes = self._notes[code] = tuple(
-                (name, sql.notes[which - 1])
+                Note(name, sql.notes[which - 1], "")
                 for at, (name, sql) in enumerate(self.columns)
                 if (which := (code >> (_CODE_BITS * at)) & mask)
             )

@@ -330,10 +330,11 @@ def _reporter(converter: Converter, spec: TableSpec, source_columns: tuple[str, 
     figures = converter.report.figures(spec.name)
     parent_column = spec.parent[0] if spec.parent else ""
 
+    state = RowState(spec.name, None)  # one for all rows: reporting empties its notes
+
     def report(row_id: int, parent: Any, code: int, repaired: int | None) -> None:
-        state = RowState(spec.name, row_id)
-        for column, kind in respellings.notes(code):
-            state.note(column, kind)
+        state.source_id = row_id
+        state.notes.extend(respellings.notes(code))
         if repaired is not None:
             state.note(*repair_note(parent_column, parent, repaired))
         converter.report_notes(state)
