@@ -1,15 +1,17 @@
-"""The SQL fast path: SQLite itself writes the COPY fields of canonical rows.
+"""The SQL fast path: SQLite itself writes the COPY fields of the rows it can convert.
 
 Essays and feedback are most of what an import moves. For the tables holding them, one SQLite
-query per table tests each row for the legacy bot's own spellings (the same conditions as the
-Python fast path in ``fast``) and, for a row that passes, writes in C its canonical checksum
-text (``canonical``) as bytes, whose fields are exactly the row's COPY fields before
-escaping. Python then hashes that text, cuts off its lengths part, and escapes a whole batch
-for COPY's text format with a few ``bytes.replace`` calls; it never unpacks a value. Every row
-that does not pass (an odd spelling, a NUL byte, a tab in a value, invalid UTF-8, an orphan, a
-set-aside parent) is read again by id and takes the converter's careful path, which repairs
-and records what it changed; its converted values are written as a COPY line by
-:func:`copy_line`.
+query per table tests each row for the spellings it converts without judgment (the legacy
+bot's own, and the odd ones ``respell`` rewrites: a 'T' separator, an epoch, an enum name
+in another case, ...) and, for a row that passes, writes in C its canonical checksum text
+(``canonical``) as bytes, whose fields are exactly the row's COPY fields before escaping,
+with a code naming the respellings applied; Python reports those as the careful path would
+note them. Python then hashes that text, cuts off its lengths part, and escapes a whole
+batch for COPY's text format with a few ``bytes.replace`` calls; it never unpacks a value.
+The rows that do not pass (a NUL byte, a tab in a value, invalid UTF-8, a bad value, an
+orphan, a set-aside parent) are read again, a batch's in one query, and take the
+converter's careful path, which repairs and records what it changed; its converted values
+are written as a COPY line by :func:`copy_line`.
 """
 
 from __future__ import annotations
