@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,8 @@ from bandwise.ops.importer.sqlfast import (
     uses_sql_path,
 )
 from bandwise.ops.importer.tables import TABLES
-from testkit.legacy import write_generated_legacy_file
+from testkit.legacy import write_generated_legacy_file, write_legacy_file
+from testkit.respellings import FAST, respelling_legacy_data
 
 
 def test_the_bots_own_rows_all_take_the_sql_path(
@@ -57,43 +60,91 @@ def test_values_are_escaped_for_copy_text() -> None:
     assert copy_line(("text", "text"), ("a\tb", None)) == "a\\tb\t\\N"
 
 
+def _careful(taken: list[int]) -> Any:
+    def careful(ids: list[int]) -> Iterator[str | None]:
+        for row_id in ids:
+            taken.append(row_id)
+            yield f"{row_id}\tcareful"
+
+    return careful
+
+
 def test_rows_with_tabs_nul_or_invalid_utf8_go_to_the_careful_path() -> None:
     taken: list[int] = []
-
-    def careful(row_id: int) -> str | None:
-        taken.append(row_id)
-        return f"{row_id}\tcareful"
-
+    noted: list[Any] = []
     batch: list[Any] = [
-        (1, None, 1, b"0\t1\tfine"),
-        (2, None, 1, b"0\t2\tvalue\twith a tab"),
-        (3, None, 1, b"0\t3\tnul\x00byte"),
-        (4, None, 1, b"0\t4\t\xff invalid"),
-        (5, None, 0, b"0\t5\tnot canonical"),
-        (6, 7, 1, b"0\t6\tparent set aside"),
-        (8, None, 1, b"0\t8\torphan"),
+        (1, None, 1, 0, b"0\t1\tfine"),
+        (2, None, 1, 0, b"0\t2\tvalue\twith a tab"),
+        (3, None, 1, 0, b"0\t3\tnul\x00byte"),
+        (4, None, 1, 0, b"0\t4\t\xff invalid"),
+        (5, None, 0, 0, b"0\t5\tnot canonical"),
+        (6, 7, 1, 0, b"0\t6\tparent set aside"),
+        (8, None, 1, 0, b"0\t8\torphan"),
+        (9, None, 1, 1, b"0\t9\trespelled"),
     ]
-    text, _, fast = lines_of_batch(batch, 2, {8}, {7}, careful)
-    assert fast == 1 and sorted(taken) == [2, 3, 4, 5, 6, 8]
-    assert text.startswith(b"1\tfine\n")
+    text, _, fast = lines_of_batch(
+        batch, 2, {8}, {7}, _careful(taken), lambda *row: noted.append(row)
+    )
+    assert fast == 2 and taken == [2, 3, 4, 5, 6, 8]
+    assert noted == [(9, None, 1, None)]
+    assert text.startswith(b"1\tfine\n9\trespelled\n")
 
 
 def test_a_canonical_row_holding_a_telegram_id_is_re_attached_without_the_careful_path() -> None:
     taken: list[int] = []
-    noted: list[tuple[int, bytes, int]] = []
-
-    def careful(row_id: int) -> str | None:
-        taken.append(row_id)
-        return f"{row_id}\tcareful"
-
-    repair = Repair({2: 7, 3: 8}, 2, lambda *note: noted.append(note))
+    noted: list[Any] = []
+    repair = Repair({2: 7, 3: 8, 5: 9}, 2)
     batch: list[Any] = [
-        (1, 1, 1, b"0\t1\t1\tfine"),
-        (2, 7000000007, 1, b"0\t2\t7000000007\tbot-written"),
-        (3, 7000000008, 1, b"0\t3\t7000000008\tnul\x00byte"),  # careful anyway: all there
-        (4, 9999, 1, b"0\t4\t9999\torphan"),
+        (1, 1, 1, 0, b"0\t1\t1\tfine"),
+        (2, 7000000007, 1, 0, b"0\t2\t7000000007\tbot-written"),
+        (3, 7000000008, 1, 0, b"0\t3\t7000000008\tnul\x00byte"),  # careful anyway: all there
+        (4, 9999, 1, 0, b"0\t4\t9999\torphan"),
+        (5, 7000000009, 1, 4, b"0\t5\t7000000009\trespelled too"),
     ]
-    text, _, fast = lines_of_batch(batch, 3, {2, 3, 4}, None, careful, repair=repair)
-    assert fast == 2 and taken == [3, 4]
-    assert noted == [(2, b"7000000007", 7)]
-    assert text.startswith(b"1\t1\tfine\n2\t7\tbot-written\n")
+    text, _, fast = lines_of_batch(
+        batch, 3, {2, 3, 4, 5}, None, _careful(taken), lambda *row: noted.append(row), repair=repair
+    )
+    assert fast == 3 and taken == [3, 4]
+    assert noted == [(2, 7000000007, 0, 7), (5, 7000000009, 4, 9)]
+    assert text.startswith(b"1\t1\tfine\n2\t7\tbot-written\n5\t9\trespelled too\n")
+
+
+def test_respelled_rows_take_the_sql_path_and_only_judgment_goes_careful(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = respelling_legacy_data()
+    source = write_legacy_file(tmp_path / "legacy.db", data)
+    snapshot = open_snapshot(source, tmp_path)
+    converter = Converter(ImportReport("s", "t", "import"), policy="quarantine", strict=False)
+    careful: list[Any] = []
+    convert_row = converter.convert_row
+
+    def counted(spec: Any, columns: Any, raw: Any, **kwargs: Any) -> Any:
+        careful.append(raw[0])
+        return convert_row(spec, columns, raw, **kwargs)
+
+    monkeypatch.setattr(converter, "convert_row", counted)
+    spec = TABLES["submissions"]
+    try:
+        columns = snapshot.source_columns(spec)
+        b"".join(text_batches(snapshot, converter, spec, columns, 7))
+    finally:
+        snapshot.close()
+    keys = {"submitted_at": "ts", "task_type": "enum_task", "processing_status": "enum_status"}
+    stored = sqlite3.connect(source)  # as the columns' affinities left the values
+    rows = stored.execute(f"SELECT id, text, {', '.join(keys)} FROM submissions ORDER BY id")
+    judged = [
+        row_id
+        for row_id, text, *values in rows
+        if "\x00" in text
+        or not all(
+            any(type(fast) is type(value) and fast == value for fast in FAST[key])
+            for key, value in zip(keys.values(), values, strict=True)
+        )
+    ]
+    stored.close()
+    assert careful == judged and len(judged) < len(data.submissions) // 2
+    counts = converter.report.transformation_counts
+    assert counts["submissions.submitted_at:datetime_respelled"] > 10
+    assert counts["submissions.submitted_at:epoch_to_datetime"] > 2
+    assert counts["submissions.task_type:enum_respelled"] > 10

@@ -22,6 +22,7 @@ from testkit.legacy import (
     write_legacy_file,
 )
 from testkit.legacy_shapes import SHAPES, write_shaped_legacy_file
+from testkit.respellings import respelling_legacy_data
 
 
 def _outcome(report: ImportReport) -> dict[str, Any]:
@@ -148,4 +149,12 @@ async def test_every_data_shape_imports_identically_on_both_paths(
     # rate_heavy and issue15 take the SQLite merge of rate_limits, the others the walk over
     # converted rows: both must give the Python path's rows and transformations, in order.
     write_shaped_legacy_file(legacy_path, 300, SHAPES[shape])
+    await _both_ways(legacy_path, target_url, import_settings, on_bad_rows="quarantine")
+
+
+async def test_respelled_rows_import_identically_on_both_paths(
+    legacy_path: Path, target_url: str, import_settings: Settings
+) -> None:
+    # Every spelling SQLite respells, its neighbours, Telegram ids and NUL bytes, combined.
+    write_legacy_file(legacy_path, respelling_legacy_data())
     await _both_ways(legacy_path, target_url, import_settings, on_bad_rows="quarantine")

@@ -79,7 +79,9 @@ class TableFigures:
         return self.target_rows == self.imported and self.target_checksum == self.expected_checksum
 
 
-@dataclass
+# No generated repr: asyncio shows a finished task's result (this report) with reprlib,
+# which builds the whole repr before cutting it, some 40 MB for 100,000 listed rows.
+@dataclass(repr=False)
 class ImportReport:
     """Everything an import (or a verification) did; ``verified`` is the verdict."""
 
@@ -108,6 +110,15 @@ class ImportReport:
     timings: dict[str, float] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
     error: str | None = None
+
+    def __repr__(self) -> str:
+        """Return a short summary (the listed rows can be many)."""
+        return (
+            f"ImportReport({self.mode} {self.source} → {self.target}: "
+            f"verified={self.verified}, committed={self.committed}, "
+            f"{len(self.transformations)} listed transformations, "
+            f"{len(self.quarantined)} quarantined rows)"
+        )
 
     def figures(self, table: str) -> TableFigures:
         """Return the figures of ``table`` (created on first use)."""

@@ -1,19 +1,22 @@
-"""The SQL fast path: SQLite itself writes the COPY fields of canonical rows.
+"""The SQL fast path: SQLite itself writes the COPY fields of the rows it can convert.
 
 Essays and feedback are most of what an import moves. For the tables holding them, one SQLite
-query per table tests each row for the legacy bot's own spellings (the same conditions as the
-Python fast path in ``fast``) and, for a row that passes, writes in C its canonical checksum
-text (``canonical``) as bytes, whose fields are exactly the row's COPY fields before
-escaping. Python then hashes that text, cuts off its lengths part, and escapes a whole batch
-for COPY's text format with a few ``bytes.replace`` calls; it never unpacks a value. Every row
-that does not pass (an odd spelling, a NUL byte, a tab in a value, invalid UTF-8, an orphan, a
-set-aside parent) is read again by id and takes the converter's careful path, which repairs
-and records what it changed; its converted values are written as a COPY line by
-:func:`copy_line`.
+query per table tests each row for the spellings it converts without judgment (the legacy
+bot's own, and the odd ones ``respell`` rewrites: a 'T' separator, an epoch, an enum name
+in another case, ...) and, for a row that passes, writes in C its canonical checksum text
+(``canonical``) as bytes, whose fields are exactly the row's COPY fields before escaping,
+with a code naming the respellings applied; Python reports those as the careful path would
+note them. Python then hashes that text, cuts off its lengths part, and escapes a whole
+batch for COPY's text format with a few ``bytes.replace`` calls; it never unpacks a value.
+The rows that do not pass (a NUL byte, a tab in a value, invalid UTF-8, a bad value, an
+orphan, a set-aside parent) are read again, a batch's in one query, and take the
+converter's careful path, which repairs and records what it changed; its converted values
+are written as a COPY line by :func:`copy_line`.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -21,7 +24,6 @@ from decimal import Decimal
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from bandwise.legacy.values import BAND_MAX, BAND_MIN
 from bandwise.ops.importer.canonical import (
     SEPARATOR,
     TEXT_KINDS,
@@ -31,6 +33,7 @@ from bandwise.ops.importer.canonical import (
     octets,
 )
 from bandwise.ops.importer.readahead import ReadAhead
+from bandwise.ops.importer.respell import Respellings, column_sql, literal
 from bandwise.ops.importer.tables import MISSING, ColumnSpec, TableSpec
 from bandwise.ops.importer.values import RowState
 
@@ -89,82 +92,19 @@ def null_suffixes(spec: TableSpec, source_columns: tuple[str, ...]) -> tuple[byt
     return canonical.encode(), copy.encode()
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _column_sql(column: ColumnSpec) -> tuple[str, str, str]:
-    """Return (condition, printf format, printf argument) giving one column's canonical text."""
-    q = f'"{column.name}"'
-    kind = column.kind
-    if kind == "int":
-        condition = f"typeof({q}) = 'integer'"
-        if column.bits < 64:  # SQLite's integers are 64-bit
-            low, high = column.int_range
-            condition += f" AND {q} BETWEEN {low} AND {high}"
-        return condition, "%d", q
-    if kind == "text":
-        # printf's %s would stop at a NUL byte: such a value takes the careful path.
-        condition = f"typeof({q}) = 'text' AND instr(CAST({q} AS BLOB), x'00') = 0"
-        if column.max_length is not None:
-            condition += f" AND length({q}) <= {column.max_length}"
-        return condition, "%s", q
-    if kind == "ts":
-        condition = (
-            f"typeof({q}) = 'text' AND length({q}) = 26 AND substr({q}, 11, 1) = ' ' "
-            f"AND substr({q}, 20, 1) = '.' AND {q} >= '0001' "
-            f"AND datetime(substr({q}, 1, 19)) = substr({q}, 1, 19) "
-            f"AND substr({q}, 21) GLOB '[0-9][0-9][0-9][0-9][0-9][0-9]'"
-        )
-        return condition, "%s", q  # naive UTC: the COPY runs with TimeZone = UTC
-    if kind == "date":
-        condition = (
-            f"typeof({q}) = 'text' AND length({q}) = 10 AND {q} >= '0001' AND date({q}) = {q}"
-        )
-        return condition, "%s", q
-    if kind == "bool":
-        condition = f"typeof({q}) = 'integer' AND {q} IN (0, 1)"
-        return condition, "%s", f"CASE {q} WHEN 1 THEN 't' ELSE 'f' END"
-    if kind == "enum":
-        names = column.enum_names
-        mapped = (
-            f"CASE {q} "
-            + " ".join(f"WHEN {_literal(n)} THEN {_literal(v)}" for n, v in names.items())
-            + " END"
-        )
-        return f"{q} IN ({', '.join(_literal(name) for name in names)})", "%s", mapped
-    if kind == "band":
-        # Quarter steps are exact in binary, so %.2f gives the exact NUMERIC(4, 2) text.
-        condition = (
-            f"typeof({q}) IN ('real', 'integer') AND {q} BETWEEN {BAND_MIN} AND {BAND_MAX} "
-            f"AND {q} * 4 = CAST({q} * 4 AS INTEGER)"
-        )
-        return condition, "%.2f", q
-    if kind == "json":
-        # Only a flat list of strings without escapes, written exactly as jsonb prints it
-        # (and as the legacy bot's json.dumps wrote it): then the text is the jsonb text.
-        condition = (
-            f"CASE WHEN typeof({q}) = 'text' AND instr({q}, '\\') = 0 "
-            f"AND instr(CAST({q} AS BLOB), x'00') = 0 AND json_valid({q}) "
-            f"THEN json_type({q}) = 'array' AND replace(json({q}), '\",\"', '\", \"') = {q} "
-            f"AND NOT EXISTS (SELECT 1 FROM json_each({q}) WHERE type <> 'text') ELSE 0 END"
-        )
-        return condition, "%s", q
-    raise ValueError(f"no SQL fast path for {column.name} ({kind})")
-
-
 def column_condition(column: ColumnSpec) -> str:
     """Return the SQLite condition true when ``column``'s value is in canonical legacy form."""
-    return _column_sql(column)[0]
+    return column_sql(column).canonical
 
 
 def fast_query(spec: TableSpec, source_columns: tuple[str, ...]) -> str:
-    """Return the query yielding (id, parent id, canonical?, canonical text as bytes) by id.
+    """Return the query yielding (id, parent id, convertible?, code, canonical text) by id.
 
-    The text is built for every row but means something only where ``canonical?`` is 1 (each
-    expression is evaluated once per row). One printf builds it: concatenating with ``||``
-    would copy each long value once per later field. No column comes back as text, so
-    SQLite never decodes (invalid UTF-8 is found in Python, and such a row goes careful).
+    The text is built for every row but means something only where ``convertible?`` is 1
+    (each expression is evaluated once per row); ``code`` names the respellings it applied
+    (:class:`Respellings`). One printf builds it: concatenating with ``||`` would copy each
+    long value once per later field. No column comes back as text, so SQLite never decodes
+    (invalid UTF-8 is found in Python, and such a row goes careful).
     """
     conditions: list[str] = []
     lengths: list[str] = []
@@ -172,16 +112,16 @@ def fast_query(spec: TableSpec, source_columns: tuple[str, ...]) -> str:
     arguments: list[str] = []
     for column in spec.columns:
         if column.name in source_columns:
-            condition, format_, argument = _column_sql(column)
-            conditions.append(f"({condition})")
-            formats.append(format_)
-            arguments.append(argument)
+            sql = column_sql(column)
+            conditions.append(f"({sql.convertible})")
+            formats.append(sql.format)
+            arguments.append(sql.argument)
             if column.kind in TEXT_KINDS:
                 lengths.append(f'length(CAST("{column.name}" AS BLOB))')
         else:  # a constant default: its texts are known here
             formats.append(field_text(column.kind, column.default).replace("%", "%%"))
             if column.kind in TEXT_KINDS:
-                lengths.append(_literal(octets(column.default)))
+                lengths.append(literal(octets(column.default)))
     length_formats = ",".join("%s" for _ in lengths)
     template = SEPARATOR.join([length_formats, *formats])
     parent = "NULL"
@@ -190,7 +130,8 @@ def fast_query(spec: TableSpec, source_columns: tuple[str, ...]) -> str:
         parent = f"CASE WHEN typeof({key}) = 'integer' THEN {key} END"
     return (
         f"SELECT id, {parent}, {' AND '.join(conditions)}, "
-        f"CAST(printf({', '.join([_literal(template), *lengths, *arguments])}) AS BLOB) "
+        f"{Respellings(spec, source_columns).code()}, "
+        f"CAST(printf({', '.join([literal(template), *lengths, *arguments])}) AS BLOB) "
         f'FROM "{spec.name}" ORDER BY id'
     )
 
@@ -223,7 +164,13 @@ def copy_line(kinds: tuple[Kind, ...], row: tuple[Any, ...]) -> str:
     return "\t".join(copy_field(kind, value) for kind, value in zip(kinds, row, strict=True))
 
 
-FastRow = tuple[int, Any, Any, bytes | None]
+# (id, parent id as stored, convertible?, respelling code, canonical text): see fast_query.
+FastRow = tuple[int, Any, Any, int, bytes | None]
+# Converts rows by id on the careful path, in order, yielding each one's escaped COPY line
+# (None when set aside) as it is taken; it does its own accounting.
+Careful = Callable[[list[int]], Iterator[str | None]]
+# Reports a fast row's notes: (id, parent id as stored, respelling code, re-attached parent).
+Report = Callable[[int, Any, int, "int | None"], None]
 
 
 def fast_rows(
@@ -266,46 +213,51 @@ def lines_of_batch(
     columns: int,
     orphans: set[Any],
     set_aside: set[int] | None,
-    careful: Callable[[int], str | None],
+    careful: Careful,
+    report: Report,
     suffixes: tuple[bytes, bytes] = (b"", b""),
     repair: Repair | None = None,
 ) -> tuple[bytes, int, int]:
     """Return (COPY text, checksum sum, rows taken fast) of one batch of the fast query.
 
-    ``columns``: the table's column count. ``careful(id)`` converts a row on the careful
-    path, returning its escaped COPY line (None when set aside); it does its own accounting.
+    ``columns``: the table's column count. ``careful`` converts the rows SQLite could not;
+    ``report`` notes a fast row's respellings and re-attachment, at the place in the batch
+    where the careful path would have noted them (rows are reported in id order).
     ``suffixes``: the absent tail's canonical and COPY texts (``null_suffixes``).
-    ``repair``: re-attaches a canonical row whose parent column holds a user's Telegram id
+    ``repair``: re-attaches a convertible row whose parent column holds a user's Telegram id
     (see :class:`Repair`) instead of sending it to the careful path.
     """
-    taken: list[tuple[int, bytes]] = []
-    careful_lines: list[str] = []
-    for row_id, parent, canonical, text in batch:
-        if (
-            canonical
-            and text is not None
-            and not (orphans and row_id in orphans)
-            and not (set_aside and parent in set_aside)
-        ):
-            taken.append((row_id, text))
-        elif (
-            repair is not None
-            and canonical
-            and text is not None
-            and (repaired := repair.text(row_id, text, columns)) is not None
-        ):
-            taken.append((row_id, repaired))
-        elif (line := careful(row_id)) is not None:
-            careful_lines.append(line)
-    texts = [text for _, text in taken]
+    # (id, stored parent, code, re-attached parent, text; None: careful)
+    plan: list[tuple[int, Any, int, int | None, bytes | None]] = []
+    for row_id, parent, convertible, code, text in batch:
+        repaired = None
+        if not convertible:
+            text = None
+        elif (orphans and row_id in orphans) or (set_aside and parent in set_aside):
+            repaired = None if repair is None else repair.repairs.get(row_id)
+            if repaired is None:
+                text = None
+        plan.append((row_id, parent, code, repaired, text))
     # One look over the whole batch; only when it finds something is each row looked at.
-    if not _clean(texts, columns):
-        texts = []
-        for row_id, text in taken:
-            if _clean([text], columns):
-                texts.append(text)
-            elif (line := careful(row_id)) is not None:
+    if not _clean([entry[4] for entry in plan if entry[4] is not None], columns):
+        plan = [
+            (*entry[:4], None if entry[4] is None or not _clean([entry[4]], columns) else entry[4])
+            for entry in plan
+        ]
+    converted = careful([entry[0] for entry in plan if entry[4] is None])
+    texts: list[bytes] = []
+    careful_lines: list[str] = []
+    for row_id, parent, code, repaired, text in plan:
+        if text is None:
+            if (line := next(converted)) is not None:
                 careful_lines.append(line)
+            continue
+        if repaired is not None:
+            assert repair is not None
+            text = repair.text(text, repaired)
+        if code or repaired is not None:
+            report(row_id, parent, code, repaired)
+        texts.append(text)
     checksum = sum(map(bytes_digest, texts))
     canonical_tail, copy_tail = suffixes
     if canonical_tail == copy_tail:
@@ -319,32 +271,22 @@ def lines_of_batch(
 
 
 class Repair:
-    """Re-attach canonical rows whose parent column holds a user's Telegram id, in SQL text.
+    """Re-attach rows whose parent column holds a user's Telegram id, in their SQL text.
 
     The legacy bot's handlers stored the Telegram id as ``user_id``; the careful path
-    re-attaches such a row to the user it names and lists the change. A row otherwise in
-    canonical form gets the same here without being read again: its parent field is
-    rewritten in the canonical text and the same transformation is reported (``note``), at
-    the place in the batch where the careful path would have reported it.
+    re-attaches such a row to the user it names and lists the change. A row SQLite could
+    convert gets the same here without being read again: its parent field is rewritten in
+    the canonical text (the transformation is reported with the row's other notes).
     """
 
-    def __init__(
-        self, repairs: dict[Any, int], field: int, note: Callable[[int, bytes, int], None]
-    ) -> None:
+    def __init__(self, repairs: dict[Any, int], field: int) -> None:
         self.repairs = repairs
         self.field = field  # the parent's field in the canonical text (0: the lengths part)
-        self.note = note
 
-    def text(self, row_id: int, text: bytes, columns: int) -> bytes | None:
-        """Return the row's text re-attached (transformation reported), or None: careful."""
-        repaired = self.repairs.get(row_id)
-        # A row needing the careful path anyway keeps all its changes together there.
-        if repaired is None or not _clean([text], columns):
-            return None
+    def text(self, text: bytes, repaired: int) -> bytes:
+        """Return the row's canonical text with ``repaired`` as its parent."""
         fields = text.split(b"\t", self.field + 1)
-        stored = fields[self.field]
         fields[self.field] = str(repaired).encode()
-        self.note(row_id, stored, repaired)
         return b"\t".join(fields)
 
 
@@ -364,25 +306,69 @@ def _repair(converter: Converter, spec: TableSpec) -> Repair | None:
     repairs = converter.repairs.get(spec.name)
     if not repairs or spec.parent is None:
         return None
-    column = spec.parent[0]
+    return Repair(repairs, 1 + spec.column_names.index(spec.parent[0]))
 
-    def note(row_id: int, stored: bytes, repaired: int) -> None:
-        report_repair(converter, spec.name, row_id, column, stored.decode(), repaired)
 
-    return Repair(repairs, 1 + spec.column_names.index(column), note)
+def repair_note(column: str, stored: Any, repaired: int) -> tuple[str, str, str]:
+    """Return the note of a row re-attached from a Telegram id, as the parent check makes it."""
+    return (
+        column,
+        "user_id_from_telegram_id",
+        f"{column}={stored} is the Telegram id of users.id={repaired}",
+    )
 
 
 def report_repair(
     converter: Converter, table: str, row_id: int, column: str, stored: str, repaired: int
 ) -> None:
     """Report a row re-attached from a Telegram id as the careful path's parent check does."""
-    converter.note_now(
-        RowState(table, row_id),
-        column,
-        "user_id_from_telegram_id",
-        f"{column}={stored} is the Telegram id of users.id={repaired}",
-    )
+    converter.note_now(RowState(table, row_id), *repair_note(column, stored, repaired))
     converter.report.figures(table).transformed += 1
+
+
+def _reporter(converter: Converter, spec: TableSpec, source_columns: tuple[str, ...]) -> Report:
+    """Return the report of a fast row's notes: respellings in column order, then the parent."""
+    respellings = Respellings(spec, source_columns)
+    figures = converter.report.figures(spec.name)
+    parent_column = spec.parent[0] if spec.parent else ""
+
+    state = RowState(spec.name, None)  # one for all rows: reporting empties its notes
+
+    def report(row_id: int, parent: Any, code: int, repaired: int | None) -> None:
+        state.source_id = row_id
+        state.notes.extend(respellings.notes(code))
+        if repaired is not None:
+            state.note(*repair_note(parent_column, parent, repaired))
+        converter.report_notes(state)
+        figures.transformed += 1
+
+    return report
+
+
+def _careful(
+    lookup: sqlite3.Connection,
+    converter: Converter,
+    spec: TableSpec,
+    source_columns: tuple[str, ...],
+) -> Careful:
+    """Return the careful path of ``spec``'s rows by id: one query per batch reads them all."""
+    select = ", ".join(f'"{name}"' for name in source_columns)
+    by_ids = f'SELECT {select} FROM "{spec.name}" WHERE id IN (SELECT value FROM json_each(?))'
+    by_id = f'SELECT {select} FROM "{spec.name}" WHERE id = ?'
+    id_at = source_columns.index("id")
+
+    def careful(ids: list[int]) -> Iterator[str | None]:
+        if not ids:
+            return
+        raws = {raw[id_at]: raw for raw in lookup.execute(by_ids, (json.dumps(ids),))}
+        for row_id in ids:
+            raw = raws.get(row_id)
+            if raw is None:  # an id json_each does not give back as it is (not an integer)
+                raw = lookup.execute(by_id, (row_id,)).fetchone()
+            row = converter.convert_row(spec, source_columns, raw)
+            yield None if row is None else copy_line(spec.kinds, row)
+
+    return careful
 
 
 def text_batches(
@@ -402,23 +388,24 @@ def text_batches(
     set_aside = converter.set_aside.get(spec.parent[1]) if spec.parent else None
     columns = len(spec.columns)
     suffixes = null_suffixes(spec, source_columns)
-    select = ", ".join(f'"{name}"' for name in source_columns)
-    by_id = f'SELECT {select} FROM "{spec.name}" WHERE id = ?'
+    report = _reporter(converter, spec, source_columns)
     # SQLite builds the next batches (without the GIL) while this one is hashed.
     with (
         snapshot.reading("rows") as lookup,
         snapshot.reading("main", repair=False) as connection,
         ReadAhead(fast_rows(connection, fast_query(spec, source_columns), batch_rows)) as batches,
     ):
-
-        def careful(row_id: int) -> str | None:
-            raw = lookup.execute(by_id, (row_id,)).fetchone()
-            row = converter.convert_row(spec, source_columns, raw)
-            return None if row is None else copy_line(spec.kinds, row)
-
+        careful = _careful(lookup, converter, spec, source_columns)
         for batch in batches:
             text, checksum, fast = lines_of_batch(
-                batch, columns, orphans, set_aside, careful, suffixes, _repair(converter, spec)
+                batch,
+                columns,
+                orphans,
+                set_aside,
+                careful,
+                report,
+                suffixes,
+                _repair(converter, spec),
             )
             figures.source_rows += fast
             figures.imported += fast
