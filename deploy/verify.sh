@@ -58,7 +58,7 @@ check_schema() {
     elif printf '%s\n' "$output" | grep -q '(head)'; then
         pass schema "at head: $output"
     else
-        fail schema "not at head: $output (run: docker compose exec bot bandwise db upgrade)"
+        fail schema "not at head: $output (run: docker compose run --rm --no-deps bot bandwise db upgrade)"
     fi
 }
 
