@@ -60,16 +60,30 @@ class Run:
     repetition: int = 0
 
 
+GNU_TIME = Path("/usr/bin/time")
+
+
 def _timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int, str]:
-    """Run ``command``; return (seconds, peak RSS MiB of the process tree's largest, rc, output)."""
+    """Run ``command``; return (seconds, its peak RSS in MiB, exit code, output).
+
+    The peak comes from GNU time, which starts the command itself: Linux counts into a
+    child's peak the memory of the process it was forked from, so ``wait4`` on a child of
+    this (much larger) process would report this process's size for a smaller tool.
+    """
     started = time.perf_counter()
-    with tempfile.TemporaryFile() as output:
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=env)
-        _, status, usage = os.wait4(process.pid, 0)
+    with tempfile.TemporaryFile() as output, tempfile.NamedTemporaryFile("r") as peak:
+        process = subprocess.Popen(
+            [str(GNU_TIME), "-f", "%M", "-o", peak.name, *command],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        _, status, _ = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - started
         output.seek(0)
         text = output.read().decode("utf-8", errors="replace")
-    return seconds, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status), text
+        kibibytes = peak.read().strip().splitlines()[-1]
+    return seconds, int(kibibytes) / 1024, os.waitstatus_to_exitcode(status), text
 
 
 def _count(cluster: PgCluster, database: str, schema: str = "public") -> int:
@@ -396,6 +410,8 @@ def main() -> None:
         "--worker-process", action="store_true", help="also run bandwise with --worker-process"
     )
     args = parser.parse_args()
+    if not GNU_TIME.exists():
+        raise SystemExit("GNU time is missing: install it with `make bench-tools` (package time)")
     # As the production image does (Dockerfile: compileall): where PYTHONDONTWRITEBYTECODE is
     # set, an editable install would otherwise compile bandwise's modules on every run.
     compileall.compile_dir(ROOT / "src", quiet=1)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Install the tools the benchmarks compare against (pgloader) when they are missing.
+# Install the tools the benchmarks use when they are missing: pgloader (compared against) and
+# GNU time (/usr/bin/time: each tool's own peak memory, see benchmarks/import_vs_pgloader.py).
 set -euo pipefail
 
-if command -v pgloader >/dev/null 2>&1; then
+if command -v pgloader >/dev/null 2>&1 && [ -x /usr/bin/time ]; then
     exit 0
 fi
 if ! command -v apt-get >/dev/null 2>&1; then
@@ -17,6 +18,6 @@ if [ "$(id -u)" -ne 0 ]; then
     fi
     SUDO="sudo"
 fi
-echo "Installing pgloader with apt-get ..."
+echo "Installing pgloader and time with apt-get ..."
 $SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq pgloader >/dev/null
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq pgloader time >/dev/null
