@@ -15,13 +15,13 @@ import threading
 import time
 from pathlib import Path
 
-import asyncpg
 import pytest
 
 from bandwise.config import Settings
 from bandwise.errors import DatabaseUnavailable
 from bandwise.ops.importer import ImportOptions, import_sqlite
-from testkit.importer import fetch, table_counts
+from testkit.copy_gate import copy_gate, wait_at_gate
+from testkit.importer import fetch, migrate_target, table_counts
 from testkit.legacy import quirky_legacy_data, write_generated_legacy_file, write_legacy_file
 from testkit.pg_cluster import PgCluster
 from testkit.service import subprocess_env
@@ -39,25 +39,6 @@ async def _checksums(url: str) -> list[tuple[object, ...]]:
         ),
     )
     return [tuple(row) for row in rows]
-
-
-async def _wait_for_copy(url: str, timeout: float = 60.0) -> None:
-    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
-
-    # Any table's COPY: between COPYs the importer's connection checks the table just loaded,
-    # so one table's COPY alone is a short window, which a loaded machine's polling can miss.
-    async def copying() -> bool:
-        return bool(
-            await connection.fetchval(
-                "SELECT count(*) FROM pg_stat_activity WHERE query ILIKE 'COPY%' "
-                "AND application_name LIKE '%-import' AND backend_xid IS NOT NULL"
-            )
-        )
-
-    try:
-        await wait_until_async(copying, timeout=timeout, what="the importer reaches the COPY")
-    finally:
-        await connection.close()
 
 
 async def test_kill_9_mid_copy_leaves_target_unchanged_and_rerun_succeeds(
@@ -81,14 +62,15 @@ async def test_kill_9_mid_copy_leaves_target_unchanged_and_rerun_succeeds(
         str(tmp_path / "report.json"),
     ]
 
-    process = subprocess.Popen(
-        command, env=subprocess_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        await _wait_for_copy(target_url)
-        os.kill(process.pid, signal.SIGKILL)
-    finally:
-        process.wait(timeout=30)
+    async with copy_gate(target_url) as gate:
+        process = subprocess.Popen(
+            command, env=subprocess_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        try:
+            await wait_at_gate(gate)  # the importer is inside its COPY, rows sent
+            os.kill(process.pid, signal.SIGKILL)
+        finally:
+            process.wait(timeout=30)
     assert process.returncode == -signal.SIGKILL
 
     # the server notices the dropped connection and rolls back; wait for the backend to go
@@ -181,16 +163,17 @@ async def test_server_restart_mid_copy_rolls_back_and_rerun_succeeds(
 ) -> None:
     source = tmp_path / "big.db"
     write_generated_legacy_file(source, 1500)
-    importing = asyncio.create_task(
-        import_sqlite(source, target_url, import_settings, ImportOptions())
-    )
-    await _wait_for_copy(target_url)
-    # Restart while blocking this event loop on purpose: the import runs on it, so it cannot
-    # finish and commit before the server goes down (in a thread it could, under load).
-    pg_cluster.restart()
-
-    with pytest.raises(DatabaseUnavailable, match="nothing was committed; run the import again"):
-        await importing
+    await migrate_target(target_url, import_settings)  # the gate's trigger needs the tables
+    async with copy_gate(target_url) as gate:
+        importing = asyncio.create_task(
+            import_sqlite(source, target_url, import_settings, ImportOptions())
+        )
+        await wait_at_gate(gate)  # the import is inside its COPY and cannot commit
+        pg_cluster.restart()
+        with pytest.raises(
+            DatabaseUnavailable, match="nothing was committed; run the import again"
+        ):
+            await importing
     assert set((await table_counts(target_url)).values()) == {0}
 
     report = await import_sqlite(source, target_url, import_settings, ImportOptions())

@@ -7,8 +7,10 @@ quarantined rows, and sequences. A failure or a lost connection rolls all of it 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
-from collections.abc import AsyncIterable, Collection
+from collections.abc import AsyncIterable, Awaitable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -170,8 +172,11 @@ async def copy_rows(
     connection: asyncpg.Connection, spec: TableSpec, records: AsyncIterable[tuple[Any, ...]]
 ) -> None:
     """COPY ``records`` into ``spec``'s table (binary protocol, streamed)."""
-    await connection.copy_records_to_table(
-        spec.name, records=records, columns=list(spec.column_names)
+    await _unless_lost(
+        connection,
+        connection.copy_records_to_table(
+            spec.name, records=records, columns=list(spec.column_names)
+        ),
     )
 
 
@@ -179,9 +184,44 @@ async def copy_text(
     connection: asyncpg.Connection, spec: TableSpec, chunks: AsyncIterable[bytes]
 ) -> None:
     """COPY ``chunks`` of COPY text format into ``spec``'s table (streamed)."""
-    await connection.copy_to_table(
-        spec.name, source=chunks, columns=list(spec.column_names), format="text"
+    await _unless_lost(
+        connection,
+        connection.copy_to_table(
+            spec.name, source=chunks, columns=list(spec.column_names), format="text"
+        ),
     )
+
+
+async def _unless_lost(connection: asyncpg.Connection, copying: Awaitable[Any]) -> None:
+    """Await a COPY; raise ConnectionDoesNotExistError at once if the connection is lost.
+
+    asyncpg's COPY waits for its transport to accept more data before each message; when
+    the connection is lost while that transport is paused (the server fell behind, then went
+    away), nothing wakes the wait and the COPY would hang forever, the import with it. The
+    connection's termination listener (called on any loss) ends the wait instead.
+    """
+    lost = asyncio.Event()
+
+    def on_lost(_: Any) -> None:
+        lost.set()
+
+    connection.add_termination_listener(on_lost)
+    task = asyncio.ensure_future(copying)
+    watch = asyncio.ensure_future(lost.wait())
+    try:
+        await asyncio.wait({task, watch}, return_when=asyncio.FIRST_COMPLETED)
+        if task.done() or not lost.is_set():
+            await task  # its own outcome (a COPY that failed on the loss says so itself)
+            return
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+        raise asyncpg.ConnectionDoesNotExistError("the connection was lost during the COPY")
+    finally:
+        watch.cancel()
+        if not task.done():
+            task.cancel()
+        connection.remove_termination_listener(on_lost)
 
 
 async def write_quarantine(connection: asyncpg.Connection, rows: list[QuarantinedRow]) -> None:
