@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import asyncpg  # type: ignore[import-untyped]
 
-from bandwise.config import Settings
-from bandwise.db import migrate
-from bandwise.db.engine import create_engine
-
 
 async def fetch(url: str, query: str, *args: object) -> list[asyncpg.Record]:
     """Run one query on ``url`` and return its rows."""
@@ -33,12 +29,3 @@ async def table_counts(url: str) -> dict[str, int]:
         else 0
         for name in names
     }
-
-
-async def migrate_target(url: str, settings: Settings) -> None:
-    """Bring the target at ``url`` to the schema head (its tables empty)."""
-    engine = create_engine(settings, url=url, null_pool=True)
-    try:
-        await migrate.upgrade(engine)
-    finally:
-        await engine.dispose()

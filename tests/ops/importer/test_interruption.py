@@ -20,8 +20,9 @@ import pytest
 from bandwise.config import Settings
 from bandwise.errors import DatabaseUnavailable
 from bandwise.ops.importer import ImportOptions, import_sqlite
+from bandwise.ops.importer.run import upgrade_target
 from testkit.copy_gate import copy_gate, wait_at_gate
-from testkit.importer import fetch, migrate_target, table_counts
+from testkit.importer import fetch, table_counts
 from testkit.legacy import quirky_legacy_data, write_generated_legacy_file, write_legacy_file
 from testkit.pg_cluster import PgCluster
 from testkit.service import subprocess_env
@@ -163,7 +164,7 @@ async def test_server_restart_mid_copy_rolls_back_and_rerun_succeeds(
 ) -> None:
     source = tmp_path / "big.db"
     write_generated_legacy_file(source, 1500)
-    await migrate_target(target_url, import_settings)  # the gate's trigger needs the tables
+    await upgrade_target(target_url, import_settings)  # the gate's trigger needs the tables
     async with copy_gate(target_url) as gate:
         importing = asyncio.create_task(
             import_sqlite(source, target_url, import_settings, ImportOptions())

@@ -144,7 +144,8 @@ def _versions(server_version: str) -> dict[str, str]:
     }
 
 
-async def _upgrade_target(target_url: str, settings: Settings) -> None:
+async def upgrade_target(target_url: str, settings: Settings) -> None:
+    """Bring the target at ``target_url`` to the schema head."""
     engine = create_engine(settings, url=target_url, null_pool=True)
     try:
         await migrate.upgrade(engine)
@@ -156,7 +157,7 @@ async def _timed_upgrade(
     target_url: str, settings: Settings, report: ImportReport, started: float
 ) -> None:
     """Bring the target to the schema head; record when that was done."""
-    await _upgrade_target(target_url, settings)
+    await upgrade_target(target_url, settings)
     report.timings["migrate_seconds"] = time.perf_counter() - started
 
 
