@@ -196,8 +196,7 @@ def _json(q: str, column: ColumnSpec) -> ColumnSQL:
     # Only a flat list of strings without escapes, written exactly as jsonb prints it
     # (and as the legacy bot's json.dumps wrote it): then the text is the jsonb text.
     condition = (
-        f"CASE WHEN typeof({q}) = 'text' AND instr({q}, '\\') = 0 "
-        f"AND instr(CAST({q} AS BLOB), x'00') = 0 AND json_valid({q}) "
+        f"CASE WHEN {_plain_text(q)} AND instr({q}, '\\') = 0 AND json_valid({q}) "
         f"THEN json_type({q}) = 'array' AND replace(json({q}), '\",\"', '\", \"') = {q} "
         f"AND NOT EXISTS (SELECT 1 FROM json_each({q}) WHERE type <> 'text') ELSE 0 END"
     )
