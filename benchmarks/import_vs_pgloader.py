@@ -250,6 +250,8 @@ class Measured:
 
 def measure(shape: str, users: int, args: argparse.Namespace) -> Measured:
     """Generate one file, load it with every tool into a fresh cluster, print the table."""
+    if args.workdir is not None:
+        args.workdir.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="bandwise-bench-", dir=args.workdir))
     cluster = PgCluster()
     try:
@@ -398,7 +400,9 @@ def main() -> None:
     parser.add_argument(
         "--repeat", type=int, default=1, help="runs of each tool per file (median reported)"
     )
-    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument(
+        "--workdir", type=Path, default=None, help="folder for scratch files (created if missing)"
+    )
     parser.add_argument("--pgloader-stock", action="store_true", help="also run stock pgloader")
     parser.add_argument("--skip-pgloader", action="store_true")
     parser.add_argument(

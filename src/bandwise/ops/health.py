@@ -75,11 +75,15 @@ async def check_readiness(runtime: Runtime, timeout: float = READY_TIMEOUT) -> R
     except Exception as error:
         if is_lock_wait(error):  # it answered: another connection holds a lock readers need
             detail = read_failure(error)
+        elif _pool_full(runtime):  # the probe waited for a connection, not for the server
+            detail = "not checked: every pooled connection is in use"
         elif isinstance(error, asyncio.TimeoutError | TimeoutError):
             detail = "unreachable: timed out"
         else:
             detail = f"unreachable: {type(error).__name__}"
         report.checks.append(Check("database", False, detail, time.monotonic() - started))
+        if _pool_full(runtime):
+            _check_pool(runtime, report)
         _check_bot(runtime, report)
         return report
     started = time.monotonic()
@@ -98,10 +102,21 @@ async def check_readiness(runtime: Runtime, timeout: float = READY_TIMEOUT) -> R
         report.checks.append(
             Check("schema", False, f"unknown: {read_failure(error)}", time.monotonic() - started)
         )
-    checked_out, capacity = pool_usage(runtime)
-    report.checks.append(Check("pool", checked_out < capacity, f"{checked_out}/{capacity} in use"))
+    _check_pool(runtime, report)
     _check_bot(runtime, report)
     return report
+
+
+def _pool_full(runtime: Runtime) -> bool:
+    """Tell whether every connection the pool allows is checked out."""
+    checked_out, capacity = pool_usage(runtime)
+    return checked_out >= capacity
+
+
+def _check_pool(runtime: Runtime, report: ReadinessReport) -> None:
+    """Report how many of the pool's connections are in use (full is not ready)."""
+    checked_out, capacity = pool_usage(runtime)
+    report.checks.append(Check("pool", checked_out < capacity, f"{checked_out}/{capacity} in use"))
 
 
 def _check_bot(runtime: Runtime, report: ReadinessReport) -> None:
