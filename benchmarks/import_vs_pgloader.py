@@ -40,7 +40,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.verified_floor import Floor, measure_floor  # noqa: E402
+from benchmarks.verified_floor import Floor, measure_floor, measure_parallel_floor  # noqa: E402
 from testkit.legacy_shapes import SHAPES, write_shaped_legacy_file  # noqa: E402
 from testkit.pg_cluster import PgCluster  # noqa: E402
 
@@ -232,6 +232,7 @@ class Measured:
     runs: list[Run]
     timings: dict[str, float]
     floor: Floor | None = None
+    parallel_floor: Floor | None = None  # the same work on two connections at once
 
     def seconds(self, prefix: str) -> float | None:
         """Return the wall seconds of the first successful run whose tool starts with ``prefix``."""
@@ -288,6 +289,7 @@ def measure(shape: str, users: int, args: argparse.Namespace) -> Measured:
                 print(f"  {done[-1]}", flush=True)
         runs = [_median(done) for done in repeated]
         floor = _floor(cluster, scratch, args.repeat) if args.floor else None
+        parallel = _parallel_floor(cluster, scratch, args.repeat) if args.floor else None
         report_path = scratch / f"report-{runs[0].repetition}.json"
         report = json.loads(report_path.read_text()) if report_path.exists() else {}
     finally:
@@ -316,7 +318,14 @@ def measure(shape: str, users: int, args: argparse.Namespace) -> Measured:
             f"COPY {floor.copy_seconds:.2f} s, constraints {floor.constraints_seconds:.2f} s, "
             f"checksum scans {floor.checksum_seconds:.2f} s"
         )
-    return Measured(shape, users, rows, megabytes, runs, timings, floor)
+    if parallel is not None:
+        print(
+            f"the same on two connections ({parallel.total_seconds:.2f} s): "
+            f"COPY and own indexes {parallel.copy_seconds:.2f} s, foreign keys "
+            f"{parallel.constraints_seconds:.2f} s, "
+            f"checksum scans {parallel.checksum_seconds:.2f} s"
+        )
+    return Measured(shape, users, rows, megabytes, runs, timings, floor, parallel)
 
 
 def _floor(cluster: PgCluster, scratch: Path, repeat: int) -> Floor:
@@ -331,6 +340,20 @@ def _floor(cluster: PgCluster, scratch: Path, repeat: int) -> Floor:
         (measure_floor(imported, target, scratch) for _ in range(repeat)),
         key=lambda floor: floor.total_seconds,
     )
+    return floors[len(floors) // 2]
+
+
+def _parallel_floor(cluster: PgCluster, scratch: Path, repeat: int) -> Floor:
+    """Measure the two-connection floor, each repetition on a fresh copy of the schema."""
+    imported = cluster.url("bench_bandwise", driver="postgresql")
+    floors: list[Floor] = []
+    for _ in range(repeat):
+        _fresh_database(cluster, "bench_floor")
+        cluster.psql('DROP DATABASE "bench_floor"')
+        cluster.create_database("bench_floor", template="bench_bandwise")
+        target = cluster.url("bench_floor", driver="postgresql")
+        floors.append(measure_parallel_floor(imported, target, scratch))
+    floors.sort(key=lambda floor: floor.total_seconds)
     return floors[len(floors) // 2]
 
 
@@ -358,19 +381,22 @@ def _ratio(ours: float | None, other: float | None) -> str:
 
 
 def _floor_text(measured: Measured) -> str:
-    """Return the floor's seconds and the ratio ceiling it sets (— when not measured)."""
-    if measured.floor is None:
+    """Return the floors' seconds and the ratio ceilings they set (— when not measured)."""
+    floors = [f for f in (measured.floor, measured.parallel_floor) if f is not None]
+    if not floors:
         return "— | —"
     loader = measured.seconds("pgloader")
-    ceiling = f"{loader / measured.floor.total_seconds:.2f}×" if loader else "—"
-    return f"{measured.floor.total_seconds:.2f} | {ceiling}"
+    seconds = " / ".join(f"{f.total_seconds:.2f}" for f in floors)
+    ceilings = " / ".join(f"{loader / f.total_seconds:.2f}×" for f in floors) if loader else "—"
+    return f"{seconds} | {ceilings}"
 
 
 def _summary(measured: list[Measured]) -> None:
     print("\n## summary (rows/s; ratio = bandwise ÷ other)\n")
     print(
         "| shape | users | rows | MB | bandwise (verified) | pgloader (tuned) | raw COPY "
-        "| ÷ pgloader | ÷ raw COPY | bandwise / pgloader RSS MiB | floor s | pgloader s ÷ floor s |"
+        "| ÷ pgloader | ÷ raw COPY | bandwise / pgloader RSS MiB | floor s (1 / 2 conn.) "
+        "| pgloader s ÷ floor s (1 / 2 conn.) |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|")
     for m in measured:

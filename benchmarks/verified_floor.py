@@ -9,6 +9,11 @@ functions and session settings. No importer on one connection can finish sooner 
 (plus its own start-up), whatever its conversion costs: ``pgloader seconds ÷ floor seconds``
 is the highest ratio such an importer can reach against pgloader on the same file.
 
+``measure_parallel_floor`` times the same work spread over two connections, as a
+shadow-schema import would do it (each connection's tables committed, foreign keys after,
+scans on both): the ceiling for an importer that uses both cores for PostgreSQL and spends
+nothing on conversion.
+
     .venv/bin/python benchmarks/import_vs_pgloader.py --users 20000 --floor
 """
 
@@ -81,6 +86,71 @@ async def _timed_load(url: str, files: dict[str, Path]) -> Floor:
     return Floor(copied - started, constrained - copied, checked - constrained)
 
 
+def _shares(files: dict[str, Path], connections: int) -> list[list[str]]:
+    """Split the tables over ``connections`` by size, largest first, each to the lightest."""
+    shares: list[list[str]] = [[] for _ in range(connections)]
+    sizes = [0] * connections
+    for name in sorted(files, key=lambda table: files[table].stat().st_size, reverse=True):
+        lightest = sizes.index(min(sizes))
+        shares[lightest].append(name)
+        sizes[lightest] += files[name].stat().st_size
+    return shares
+
+
+async def _load_share(
+    connection: asyncpg.Connection,
+    share: list[str],
+    files: dict[str, Path],
+    deferred: copy.DeferredConstraints,
+) -> None:
+    """COPY ``share``'s tables and re-create their own indexes in one committed transaction."""
+    async with connection.transaction():
+        await copy.prefer_lz4(connection)
+        await connection.execute("SET LOCAL TimeZone = 'UTC'")
+        for name in share:
+            await connection.copy_to_table(
+                name, source=str(files[name]), columns=list(TABLES[name].column_names)
+            )
+        await verify.allow_parallel_scans(connection)
+        await copy.restore_constraints(connection, deferred, share)
+
+
+async def _scan_share(connection: asyncpg.Connection, share: list[str]) -> None:
+    for name in share:
+        await connection.fetch(sql_checksum(name, TABLES[name].checksum_columns))
+
+
+async def _timed_parallel_load(url: str, files: dict[str, Path], connections: int) -> Floor:
+    """Time the same work spread over ``connections`` connections, each table committed.
+
+    What a shadow-schema import would ask: every connection COPYs its share of the tables
+    (balanced by size) and re-creates their indexes, the foreign keys follow on one connection,
+    then the checksum scans run on all of them. The scratch database is left loaded.
+    """
+    control = await asyncpg.connect(url)
+    workers = [await asyncpg.connect(url) for _ in range(connections)]
+    try:
+        async with control.transaction():  # not timed: what the load starts from
+            await copy.prepare_target(control, replace=True)
+            deferred = await copy.drop_constraints(control)
+        shares = _shares(files, connections)
+        started = time.perf_counter()
+        pairs = list(zip(workers, shares, strict=True))
+        await asyncio.gather(*(_load_share(w, share, files, deferred) for w, share in pairs))
+        copied = time.perf_counter()
+        async with control.transaction():
+            await verify.allow_parallel_scans(control)
+            await copy.restore_constraints(control, deferred)
+        constrained = time.perf_counter()
+        await asyncio.gather(*(_scan_share(w, share) for w, share in pairs))
+        checked = time.perf_counter()
+    finally:
+        for connection in (control, *workers):
+            await connection.close()
+    # COPY here includes each share's own index builds (they run on its connection).
+    return Floor(copied - started, constrained - copied, checked - constrained)
+
+
 def measure_floor(imported_url: str, scratch_url: str, scratch: Path) -> Floor:
     """Return the floor for the rows of ``imported_url``, loaded into ``scratch_url``.
 
@@ -90,3 +160,15 @@ def measure_floor(imported_url: str, scratch_url: str, scratch: Path) -> Floor:
     with tempfile.TemporaryDirectory(prefix="floor-", dir=scratch) as folder:
         files = asyncio.run(_dump(imported_url, Path(folder)))
         return asyncio.run(_timed_load(scratch_url, files))
+
+
+def measure_parallel_floor(
+    imported_url: str, scratch_url: str, scratch: Path, connections: int = 2
+) -> Floor:
+    """Return the floor of the same rows loaded on ``connections`` connections at once.
+
+    ``scratch_url`` is left holding the rows (each share commits); pass a fresh copy.
+    """
+    with tempfile.TemporaryDirectory(prefix="floor-", dir=scratch) as folder:
+        files = asyncio.run(_dump(imported_url, Path(folder)))
+        return asyncio.run(_timed_parallel_load(scratch_url, files, connections))

@@ -68,7 +68,7 @@ async def prepare_target(connection: asyncpg.Connection, *, replace: bool) -> di
     await connection.execute("SET LOCAL statement_timeout = 0")
     # The SQL fast path sends timestamps as the legacy bot stored them: naive UTC.
     await connection.execute("SET LOCAL TimeZone = 'UTC'")
-    await _prefer_lz4(connection)
+    await prefer_lz4(connection)
     await connection.execute(f"LOCK TABLE {tables} IN ACCESS EXCLUSIVE MODE")
     found: dict[str, int] = {}
     for name in APP_TABLES:
@@ -84,7 +84,7 @@ async def prepare_target(connection: asyncpg.Connection, *, replace: bool) -> di
     return found
 
 
-async def _prefer_lz4(connection: asyncpg.Connection) -> None:
+async def prefer_lz4(connection: asyncpg.Connection) -> None:
     """Compress the loaded essays and feedback with lz4 when the server has it.
 
     Essays and feedback are long enough to be compressed by TOAST; lz4 costs the server a
