@@ -184,6 +184,21 @@ def set_raw_text(path: Path, table: str, row_id: int, column: str, raw: bytes) -
         connection.close()
 
 
+def break_an_index(path: Path) -> None:
+    """Make an index disagree with its table: every row reads fine, only integrity_check tells."""
+    connection = sqlite3.connect(path)
+    try:
+        connection.execute("CREATE INDEX ix_probe ON users(username)")
+        connection.execute("PRAGMA writable_schema=ON")
+        connection.execute(
+            "UPDATE sqlite_master SET sql = 'CREATE INDEX ix_probe ON users(first_name)' "
+            "WHERE name = 'ix_probe'"
+        )
+        connection.commit()
+    finally:
+        connection.close()
+
+
 def conversion_legacy_data() -> LegacyData:
     """Return the quirky data plus one row per remaining conversion (spellings, NUL, JSON)."""
     data = quirky_legacy_data()

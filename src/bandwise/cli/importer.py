@@ -6,6 +6,7 @@ not when the command tree is built.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import typer
 
 from bandwise.cli.context import command_settings
-from bandwise.cli.errors import fail, run
+from bandwise.cli.errors import fail, guarded, run
 from bandwise.errors import ImportFailed
 
 if TYPE_CHECKING:
@@ -108,71 +109,77 @@ def import_sqlite_command(
     ] = False,
 ) -> None:
     """Import a legacy SQLite database into PostgreSQL: one transaction, verified, reported."""
-    from rich.console import Console
-
-    from bandwise.ops.importer import ImportOptions, import_sqlite
-    from bandwise.ops.importer.render import render, write_json
+    from bandwise.ops.importer.headstart import head_start
 
     if on_bad_rows not in ("abort", "quarantine"):
         raise typer.BadParameter("must be abort or quarantine", param_hint="--on-bad-rows")
     policy: Literal["abort", "quarantine"] = (
         "quarantine" if on_bad_rows == "quarantine" else "abort"
     )
-    settings = command_settings()
-    console = Console()
-    target_url = target or settings.resolved_database_url
+    with contextlib.ExitStack() as stack:
+        # The source is held and its integrity check runs while the importer's libraries load.
+        copied = worker_process or copy_source
+        early = guarded(lambda: stack.enter_context(head_start(source, copied=copied)))
+        from rich.console import Console
 
-    def execute(progress: Progress | None) -> ImportReport | ImportFailed:
-        tasks: dict[str, TaskID] = {}
+        from bandwise.ops.importer import ImportOptions, import_sqlite
+        from bandwise.ops.importer.render import render, write_json
 
-        def on_progress(table: str, done: int, total: int) -> None:
-            assert progress is not None
-            if table not in tasks:
-                tasks[table] = progress.add_task(table, total=total)
-            progress.update(tasks[table], completed=done)
+        settings = command_settings()
+        console = Console()
+        target_url = target or settings.resolved_database_url
 
-        options = ImportOptions(
-            on_bad_rows=policy,
-            strict=strict,
-            replace=replace,
-            dry_run=dry_run,
-            convert_in_worker=worker_process,
-            copy_source=copy_source,
-            skip_tables=tuple(skip_table or ()),
-            skip_columns=tuple(skip_column or ()),
-            progress=on_progress if progress is not None else _PlainProgress(),
-        )
+        def execute(progress: Progress | None) -> ImportReport | ImportFailed:
+            tasks: dict[str, TaskID] = {}
 
-        async def main() -> ImportReport | ImportFailed:
-            try:
-                return await import_sqlite(source, target_url, settings, options)
-            except ImportFailed as error:  # rendered with its report below
-                return error
+            def on_progress(table: str, done: int, total: int) -> None:
+                assert progress is not None
+                if table not in tasks:
+                    tasks[table] = progress.add_task(table, total=total)
+                progress.update(tasks[table], completed=done)
 
-        return run(main)
+            options = ImportOptions(
+                on_bad_rows=policy,
+                strict=strict,
+                replace=replace,
+                dry_run=dry_run,
+                convert_in_worker=worker_process,
+                copy_source=copy_source,
+                skip_tables=tuple(skip_table or ()),
+                skip_columns=tuple(skip_column or ()),
+                progress=on_progress if progress is not None else _PlainProgress(),
+            )
 
-    if console.is_terminal:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+            async def main() -> ImportReport | ImportFailed:
+                try:
+                    return await import_sqlite(source, target_url, settings, options, early)
+                except ImportFailed as error:  # rendered with its report below
+                    return error
 
-        with Progress(
-            "{task.description}",
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        ) as progress:
-            outcome = execute(progress)
-    else:
-        outcome = execute(None)
-    result = outcome.report if isinstance(outcome, ImportFailed) else outcome
-    render(result, console)
-    if report is not None:
-        write_json(result, report)
-    if isinstance(outcome, ImportFailed):
-        fail(outcome)
-    if not result.verified:
-        raise typer.Exit(1)
+            return run(main)
+
+        if console.is_terminal:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+            with Progress(
+                "{task.description}",
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console,
+                transient=True,
+            ) as progress:
+                outcome = execute(progress)
+        else:
+            outcome = execute(None)
+        result = outcome.report if isinstance(outcome, ImportFailed) else outcome
+        render(result, console)
+        if report is not None:
+            write_json(result, report)
+        if isinstance(outcome, ImportFailed):
+            fail(outcome)
+        if not result.verified:
+            raise typer.Exit(1)
 
 
 def verify_import_command(

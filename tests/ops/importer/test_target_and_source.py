@@ -11,7 +11,7 @@ from bandwise.config import Settings
 from bandwise.errors import Conflict, DatabaseUnavailable, InvalidInput
 from bandwise.ops.importer import ImportOptions, import_sqlite, verify_import
 from testkit.importer import fetch, table_counts
-from testkit.legacy import quirky_legacy_data, write_legacy_file
+from testkit.legacy import break_an_index, quirky_legacy_data, write_legacy_file
 from testkit.pg_cluster import free_port
 
 
@@ -125,15 +125,7 @@ async def test_a_failed_integrity_check_during_the_load_commits_nothing(
     # Every row reads fine, but an index disagrees with its table: only integrity_check,
     # which runs alongside the load, can tell.
     write_legacy_file(legacy_path, quirky_legacy_data())
-    connection = sqlite3.connect(legacy_path)
-    connection.execute("CREATE INDEX ix_probe ON users(username)")
-    connection.execute("PRAGMA writable_schema=ON")
-    connection.execute(
-        "UPDATE sqlite_master SET sql = 'CREATE INDEX ix_probe ON users(first_name)' "
-        "WHERE name = 'ix_probe'"
-    )
-    connection.commit()
-    connection.close()
+    break_an_index(legacy_path)
 
     with pytest.raises(InvalidInput, match=r"integrity_check failed"):
         await import_sqlite(legacy_path, target_url, import_settings, ImportOptions())

@@ -94,8 +94,8 @@ def field_text(kind: Kind, value: Any) -> str:
         return _date_text(value)
     if kind == "bool":
         return "t" if value else "f"
-    if kind == "band":
-        return f"{value:.2f}"
+    if kind == "band":  # numeric has no negative zero: -0.0 is stored, and read back, as 0
+        return f"{abs(value) if value == 0 else value:.2f}"
     if kind == "enum":
         return str(value.value if isinstance(value, Enum) else value)
     raise ValueError(f"unknown column kind {kind!r}")
