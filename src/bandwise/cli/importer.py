@@ -6,7 +6,6 @@ not when the command tree is built.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import typer
 
 from bandwise.cli.context import command_settings
-from bandwise.cli.errors import fail, guarded, run
+from bandwise.cli.errors import fail, run
 from bandwise.errors import ImportFailed
 
 if TYPE_CHECKING:
@@ -109,77 +108,71 @@ def import_sqlite_command(
     ] = False,
 ) -> None:
     """Import a legacy SQLite database into PostgreSQL: one transaction, verified, reported."""
-    from bandwise.ops.importer.headstart import head_start
+    from rich.console import Console
+
+    from bandwise.ops.importer import ImportOptions, import_sqlite
+    from bandwise.ops.importer.render import render, write_json
 
     if on_bad_rows not in ("abort", "quarantine"):
         raise typer.BadParameter("must be abort or quarantine", param_hint="--on-bad-rows")
     policy: Literal["abort", "quarantine"] = (
         "quarantine" if on_bad_rows == "quarantine" else "abort"
     )
-    with contextlib.ExitStack() as stack:
-        # The source is held and its integrity check runs while the importer's libraries load.
-        copied = worker_process or copy_source
-        early = guarded(lambda: stack.enter_context(head_start(source, copied=copied)))
-        from rich.console import Console
+    settings = command_settings()
+    console = Console()
+    target_url = target or settings.resolved_database_url
 
-        from bandwise.ops.importer import ImportOptions, import_sqlite
-        from bandwise.ops.importer.render import render, write_json
+    def execute(progress: Progress | None) -> ImportReport | ImportFailed:
+        tasks: dict[str, TaskID] = {}
 
-        settings = command_settings()
-        console = Console()
-        target_url = target or settings.resolved_database_url
+        def on_progress(table: str, done: int, total: int) -> None:
+            assert progress is not None
+            if table not in tasks:
+                tasks[table] = progress.add_task(table, total=total)
+            progress.update(tasks[table], completed=done)
 
-        def execute(progress: Progress | None) -> ImportReport | ImportFailed:
-            tasks: dict[str, TaskID] = {}
+        options = ImportOptions(
+            on_bad_rows=policy,
+            strict=strict,
+            replace=replace,
+            dry_run=dry_run,
+            convert_in_worker=worker_process,
+            copy_source=copy_source,
+            skip_tables=tuple(skip_table or ()),
+            skip_columns=tuple(skip_column or ()),
+            progress=on_progress if progress is not None else _PlainProgress(),
+        )
 
-            def on_progress(table: str, done: int, total: int) -> None:
-                assert progress is not None
-                if table not in tasks:
-                    tasks[table] = progress.add_task(table, total=total)
-                progress.update(tasks[table], completed=done)
+        async def main() -> ImportReport | ImportFailed:
+            try:
+                return await import_sqlite(source, target_url, settings, options)
+            except ImportFailed as error:  # rendered with its report below
+                return error
 
-            options = ImportOptions(
-                on_bad_rows=policy,
-                strict=strict,
-                replace=replace,
-                dry_run=dry_run,
-                convert_in_worker=worker_process,
-                copy_source=copy_source,
-                skip_tables=tuple(skip_table or ()),
-                skip_columns=tuple(skip_column or ()),
-                progress=on_progress if progress is not None else _PlainProgress(),
-            )
+        return run(main)
 
-            async def main() -> ImportReport | ImportFailed:
-                try:
-                    return await import_sqlite(source, target_url, settings, options, early)
-                except ImportFailed as error:  # rendered with its report below
-                    return error
+    if console.is_terminal:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-            return run(main)
-
-        if console.is_terminal:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-            with Progress(
-                "{task.description}",
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=console,
-                transient=True,
-            ) as progress:
-                outcome = execute(progress)
-        else:
-            outcome = execute(None)
-        result = outcome.report if isinstance(outcome, ImportFailed) else outcome
-        render(result, console)
-        if report is not None:
-            write_json(result, report)
-        if isinstance(outcome, ImportFailed):
-            fail(outcome)
-        if not result.verified:
-            raise typer.Exit(1)
+        with Progress(
+            "{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as progress:
+            outcome = execute(progress)
+    else:
+        outcome = execute(None)
+    result = outcome.report if isinstance(outcome, ImportFailed) else outcome
+    render(result, console)
+    if report is not None:
+        write_json(result, report)
+    if isinstance(outcome, ImportFailed):
+        fail(outcome)
+    if not result.verified:
+        raise typer.Exit(1)
 
 
 def verify_import_command(

@@ -13,7 +13,7 @@ from bandwise.ops.importer.fast import _ENCODE_STRINGS, NeedsCareful, row_conver
 from bandwise.ops.importer.report import ImportReport
 from bandwise.ops.importer.snapshot import take_snapshot
 from bandwise.ops.importer.tables import TABLES
-from bandwise.ops.importer.text import ReplacedText
+from bandwise.ops.importer.values import ReplacedText
 from testkit.legacy import (
     conversion_legacy_data,
     set_raw_text,

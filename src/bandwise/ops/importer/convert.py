@@ -28,8 +28,7 @@ from bandwise.ops.importer.report import (
     Transformation,
 )
 from bandwise.ops.importer.tables import MISSING, ColumnSpec, TableSpec
-from bandwise.ops.importer.text import ReplacedText
-from bandwise.ops.importer.values import Bad, RowState, convert_value
+from bandwise.ops.importer.values import Bad, ReplacedText, RowState, convert_value
 
 BadRowPolicy = Literal["abort", "quarantine"]
 Row = TypeVar("Row", bound=tuple[Any, ...])

@@ -31,8 +31,7 @@ from bandwise.ops.importer.readahead import ReadAhead
 from bandwise.ops.importer.report import Transformation
 from bandwise.ops.importer.sqlfast import column_condition
 from bandwise.ops.importer.tables import ColumnSpec, TableSpec
-from bandwise.ops.importer.text import decode_text
-from bandwise.ops.importer.values import RowState
+from bandwise.ops.importer.values import RowState, decode_text
 
 if TYPE_CHECKING:
     from bandwise.ops.importer.convert import Converter

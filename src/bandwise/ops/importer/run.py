@@ -45,7 +45,6 @@ from bandwise.errors import (
 )
 from bandwise.ops.importer import copy, verify
 from bandwise.ops.importer.convert import TELEGRAM_ID_TABLES, BadRowPolicy, Converter
-from bandwise.ops.importer.headstart import HeadStart
 from bandwise.ops.importer.produce import (
     Batch,
     ProcessProducer,
@@ -267,11 +266,7 @@ async def _load(
 
 
 async def import_sqlite(
-    source: Path,
-    target_url: str,
-    settings: Settings,
-    options: ImportOptions,
-    early: HeadStart | None = None,
+    source: Path, target_url: str, settings: Settings, options: ImportOptions
 ) -> ImportReport:
     """Import the legacy SQLite file ``source`` into PostgreSQL ``target_url`` atomically.
 
@@ -282,18 +277,13 @@ async def import_sqlite(
     because of bad rows or a failed verification, Conflict for a non-empty target without
     ``replace``, InvalidInput for an unreadable source or a non-PostgreSQL target,
     DatabaseUnavailable when the target cannot be reached or the connection is lost.
-
-    ``early``: ``source``'s snapshot, held and being checked since before the importer was
-    loaded (:mod:`~bandwise.ops.importer.headstart`); used instead of taking one, and closed.
     """
     report = ImportReport(
         source=str(source),
         target=mask_url(target_url),
         mode="dry-run" if options.dry_run else "import",
     )
-    started = time.perf_counter() if early is None else early.started
-    if early is not None:
-        report.timings["head_start_seconds"] = time.perf_counter() - early.started
+    started = time.perf_counter()
     check_sqlite_file(source)  # cheap checks first: nothing is touched for a wrong file
     connection = await copy.connect(target_url, settings)
     was_empty = False
@@ -308,15 +298,15 @@ async def import_sqlite(
             prefix="bandwise-import-", dir=options.work_dir
         ) as scratch:
             step = time.perf_counter()
-            if early is None:
-                snapshot = await asyncio.to_thread(_take, source, Path(scratch), options)
-            else:
-                snapshot = early.snapshot
+            # The worker process cannot share this process's read locks: it reads a copy.
+            copied = options.convert_in_worker or options.copy_source
+            take = copy_snapshot if copied else open_snapshot
+            snapshot = await asyncio.to_thread(take, source, Path(scratch))
             report.timings["snapshot_seconds"] = time.perf_counter() - step
             report.snapshot = "held" if snapshot.is_held else "copied"
             # Nobody writes the snapshot, so its integrity check runs while it is read and
             # loaded (on the other core); it must pass before verification, so before commit.
-            integrity = asyncio.ensure_future(_integrity(snapshot, report, early))
+            integrity = asyncio.ensure_future(asyncio.to_thread(_check_integrity, snapshot, report))
             try:
                 step = time.perf_counter()
                 converter = await asyncio.to_thread(_prepare, snapshot, report, options)
@@ -346,10 +336,7 @@ async def import_sqlite(
                 if not integrity.done():  # interrupted: let it end before its file goes
                     with contextlib.suppress(BaseException):
                         await asyncio.wait([integrity])
-                if early is None:
-                    snapshot.close()
-                else:
-                    early.close()
+                snapshot.close()
     except BaseException:
         if migrating is not None and not migrating.done():  # no cleanup while it migrates
             with contextlib.suppress(BaseException):
@@ -376,21 +363,10 @@ async def import_sqlite(
     return report
 
 
-def _take(source: Path, scratch: Path, options: ImportOptions) -> Snapshot:
-    """Take the snapshot: held on the source, or copied (always for the worker process)."""
-    # The worker process cannot share this process's read locks: it reads a copy.
-    if options.convert_in_worker or options.copy_source:
-        return copy_snapshot(source, scratch)
-    return open_snapshot(source, scratch)
-
-
-async def _integrity(snapshot: Snapshot, report: ImportReport, early: HeadStart | None) -> None:
-    """Check the snapshot's integrity (or wait for the head start's check); time it."""
-    if early is not None:
-        seconds = await asyncio.wrap_future(early.check)
-    else:
-        seconds = await asyncio.to_thread(check_integrity, snapshot)
-    report.timings["integrity_check_seconds"] = seconds
+def _check_integrity(snapshot: Snapshot, report: ImportReport) -> None:
+    started = time.perf_counter()
+    check_integrity(snapshot)
+    report.timings["integrity_check_seconds"] = time.perf_counter() - started
 
 
 async def _integrity_problem(integrity: asyncio.Future[None]) -> InvalidInput | None:

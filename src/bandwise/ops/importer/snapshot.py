@@ -22,15 +22,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-# Only the standard library and light modules: the CLI opens the snapshot and starts its
-# integrity check before it imports the rest of the importer (see headstart.py).
 from bandwise.errors import InvalidInput
-from bandwise.ops.importer.text import decode_text
-
-if TYPE_CHECKING:
-    from bandwise.ops.importer.tables import TableSpec
+from bandwise.legacy.schema import LEGACY_ONLY_USER_COLUMNS
+from bandwise.ops.importer.tables import SCHEMA_VERSION_TABLE, SQLITE_INTERNAL_PREFIX, TableSpec
+from bandwise.ops.importer.values import decode_text
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 BATCH_ROWS = 2000
@@ -40,10 +37,6 @@ LOCK_TIMEOUT_SECONDS = 30.0
 # the legacy user counters alongside rate_limits, reading single rows by id alongside a table
 # (the SQL fast path's careful rows), and the integrity check (another thread).
 HELD_PURPOSES = ("main", "counters", "rows", "check")
-# Tables of a SQLite file that hold no data to move: SQLite's own bookkeeping, and the schema
-# revision of a bandwise deployment (the target is migrated to this code's head instead).
-SQLITE_INTERNAL_PREFIX = "sqlite_"
-SCHEMA_VERSION_TABLE = "alembic_version"
 
 
 def _connect(path: Path, *, repair: bool = True) -> sqlite3.Connection:
@@ -80,12 +73,6 @@ class Snapshot:
             return
         held.text_factory = decode_text if repair else str
         yield held
-
-    def interrupt(self, purpose: str) -> None:
-        """Abort the statement running on the held connection for ``purpose`` (if any)."""
-        held = self.held.get(purpose)
-        if held is not None:
-            held.interrupt()
 
     def close(self) -> None:
         """End the held read transactions (the old bot may write again); idempotent."""
@@ -221,8 +208,6 @@ class Snapshot:
 
     def user_counters(self) -> Iterator[tuple[Any, Any, Any]]:
         """Yield (user id, daily_submissions, last_submission_date) ordered by user id."""
-        from bandwise.legacy.schema import LEGACY_ONLY_USER_COLUMNS  # SQLAlchemy: loaded late
-
         present = self.columns.get("users", ())
         if not set(LEGACY_ONLY_USER_COLUMNS) <= set(present):
             return
@@ -356,23 +341,12 @@ def open_snapshot(source: Path, directory: Path) -> Snapshot:
     :func:`copy_snapshot`. Raises InvalidInput naming the file for a missing or non-SQLite
     source, or when its lock cannot be had within LOCK_TIMEOUT_SECONDS.
     """
-    held = hold_snapshot(source)
-    return copy_snapshot(source, directory) if held is None else held
-
-
-def hold_snapshot(source: Path) -> Snapshot | None:
-    """Return a held snapshot of a rollback-journal ``source`` (None for a WAL file).
-
-    The caller must :meth:`Snapshot.close` it. Not checked: see :func:`copy_snapshot`.
-    Raises InvalidInput naming the file for a missing or non-SQLite source, or when its lock
-    cannot be had within LOCK_TIMEOUT_SECONDS.
-    """
     check_sqlite_file(source)
     try:
         with _closing(sqlite3.connect(source, timeout=LOCK_TIMEOUT_SECONDS)) as probe:
             mode = str(probe.execute("PRAGMA journal_mode").fetchone()[0]).lower()
         if mode == "wal":
-            return None
+            return copy_snapshot(source, directory)
         snapshot = Snapshot(source=source, path=source, held=_hold(source))
     except sqlite3.DatabaseError as exc:
         raise InvalidInput(f"{source}: cannot read the SQLite file: {exc}", field="source") from exc
@@ -442,13 +416,9 @@ def describe_file(source: Path) -> Snapshot:
     return _described(Snapshot(source=source, path=source))
 
 
-def check_integrity(snapshot: Snapshot) -> float:
-    """Run ``PRAGMA integrity_check`` on the snapshot; return its seconds.
-
-    Raises InvalidInput naming any problem.
-    """
+def check_integrity(snapshot: Snapshot) -> None:
+    """Run ``PRAGMA integrity_check`` on the snapshot; raise InvalidInput naming any problem."""
     source = snapshot.source
-    started = time.perf_counter()
     with snapshot.reading("check") as connection:
         try:
             problems = [row[0] for row in connection.execute("PRAGMA integrity_check")]
@@ -457,4 +427,3 @@ def check_integrity(snapshot: Snapshot) -> float:
     if problems != ["ok"]:
         listed = "; ".join(str(problem) for problem in problems[:5])
         raise InvalidInput(f"{source}: integrity_check failed: {listed}", field="source")
-    return time.perf_counter() - started

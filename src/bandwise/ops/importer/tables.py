@@ -127,6 +127,10 @@ _LEGACY_RULES: dict[str, dict[str, Any]] = {
 }
 # Where an import writes the rows it sets aside (after the ones carried from the source).
 QUARANTINE_TABLE = "import_quarantine"
+# Tables of a SQLite file that hold no data to move: SQLite's own bookkeeping, and the schema
+# revision of a bandwise deployment (the target is migrated to this code's head instead).
+SQLITE_INTERNAL_PREFIX = "sqlite_"
+SCHEMA_VERSION_TABLE = "alembic_version"
 
 _KINDS: tuple[tuple[type[Any], Kind], ...] = (
     (BandType, "band"),  # before unwrapping: a Numeric holding bands

@@ -20,10 +20,23 @@ from bandwise.legacy import values as legacy
 from bandwise.ops.importer.canonical import Kind, jsonb_text
 from bandwise.ops.importer.report import BadValue
 from bandwise.ops.importer.tables import ColumnSpec
-from bandwise.ops.importer.text import ReplacedText, decode_text
 from bandwise.wording import plural
 
 _CANONICAL_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}$")
+
+
+class ReplacedText(str):
+    """Text decoded from invalid UTF-8 with replacement characters (reported as such)."""
+
+    __slots__ = ()
+
+
+def decode_text(raw: bytes) -> str:
+    """Decode SQLite text as UTF-8; invalid bytes become U+FFFD in a :class:`ReplacedText`."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return ReplacedText(raw.decode("utf-8", errors="replace"))
 
 
 class Bad(Exception):
