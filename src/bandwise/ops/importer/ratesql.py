@@ -30,6 +30,7 @@ from bandwise.ops.importer.ratemerged import (
     merged_text,
     merged_users,
 )
+from bandwise.ops.importer.rowids import NO_REPAIRS, NO_ROW_IDS
 from bandwise.ops.importer.sqlfast import column_condition, report_repair
 from bandwise.ops.importer.tables import TableSpec
 
@@ -61,7 +62,7 @@ def _converted(
 ) -> Iterator[list[Any]]:
     """Yield converted batches as ``Converter._convert_batches`` does, testing rows in SQLite."""
     figures = converter.report.figures(spec.name)
-    orphans = converter.orphans.get(spec.name, set())
+    orphans = converter.orphans.get(spec.name, NO_ROW_IDS)
     set_aside = converter.set_aside["users"]
     canonical = " AND ".join(f"({column_condition(column)})" for column in spec.columns)
     order_by = (
@@ -69,7 +70,7 @@ def _converted(
         if converter.repairs.get(spec.name)
         else "user_id, id"
     )
-    repairs = converter.repairs.get(spec.name, {})
+    repairs = converter.repairs.get(spec.name, NO_REPAIRS)
     for batch in snapshot.batches(spec.name, source_columns, order_by, extra=(canonical,)):
         rows: list[Any] = []
         fast = 0

@@ -26,6 +26,7 @@ from typing import Any
 
 from bandwise.errors import InvalidInput
 from bandwise.legacy.schema import LEGACY_ONLY_USER_COLUMNS
+from bandwise.ops.importer.rowids import NO_REPAIRS, NO_ROW_IDS, RowIdMap, RowIds
 from bandwise.ops.importer.tables import SCHEMA_VERSION_TABLE, SQLITE_INTERNAL_PREFIX, TableSpec
 from bandwise.ops.importer.values import decode_text
 
@@ -99,15 +100,15 @@ class Snapshot:
             row = connection.execute(f"SELECT version_num FROM {SCHEMA_VERSION_TABLE}").fetchone()
         return None if row is None else str(row[0])
 
-    def telegram_id_repairs(self, table: str, column: str) -> dict[Any, int]:
+    def telegram_id_repairs(self, table: str, column: str) -> RowIdMap:
         """Return {row id: users.id} for rows whose ``column`` is a user's Telegram id.
 
         Only a value that matches no ``users.id`` but exactly one ``users.telegram_id``.
         """
         if not (self.has(table) and self.has("users")):
-            return {}
+            return NO_REPAIRS
         with self.reading() as connection:
-            return dict(connection.execute(_repair_query(table, column, "id")))
+            return RowIdMap(connection.execute(f"{_repair_query(table, column, 'id')} ORDER BY 1"))
 
     def repaired_user_order(self, table: str, column: str) -> str:
         """Return an ORDER BY of ``table`` by user as repaired (see telegram_id_repairs), id."""
@@ -156,19 +157,19 @@ class Snapshot:
             ).fetchone()[0]
             return int(value or 0)
 
-    def orphan_ids(self, table: str, column: str, parent: str) -> set[Any]:
+    def orphan_ids(self, table: str, column: str, parent: str) -> RowIds:
         """Return ids of ``table`` rows whose ``column`` names no row of ``parent``."""
         if not self.has(table):
-            return set()
+            return NO_ROW_IDS
         with self.reading() as connection:
             if not self.has(parent):
-                query = f'SELECT id FROM "{table}"'
+                query = f'SELECT id FROM "{table}" ORDER BY id'
             else:
                 query = (
                     f'SELECT id FROM "{table}" WHERE "{column}" IS NOT NULL AND "{column}" '
-                    f'NOT IN (SELECT id FROM "{parent}")'
+                    f'NOT IN (SELECT id FROM "{parent}") ORDER BY id'
                 )
-            return {row[0] for row in connection.execute(query)}
+            return RowIds(row[0] for row in connection.execute(query))
 
     def batches(
         self,

@@ -34,6 +34,7 @@ from bandwise.ops.importer.canonical import (
 )
 from bandwise.ops.importer.readahead import ReadAhead
 from bandwise.ops.importer.respell import Respellings, column_sql, literal
+from bandwise.ops.importer.rowids import NO_ROW_IDS, RowIdMap, RowIds
 from bandwise.ops.importer.tables import MISSING, ColumnSpec, TableSpec
 from bandwise.ops.importer.values import RowState
 
@@ -211,7 +212,7 @@ def _clean(texts: list[bytes], columns: int) -> bool:
 def lines_of_batch(
     batch: list[FastRow],
     columns: int,
-    orphans: set[Any],
+    orphans: RowIds,
     set_aside: set[int] | None,
     careful: Careful,
     report: Report,
@@ -279,7 +280,7 @@ class Repair:
     the canonical text (the transformation is reported with the row's other notes).
     """
 
-    def __init__(self, repairs: dict[Any, int], field: int) -> None:
+    def __init__(self, repairs: RowIdMap, field: int) -> None:
         self.repairs = repairs
         self.field = field  # the parent's field in the canonical text (0: the lengths part)
 
@@ -384,7 +385,7 @@ def text_batches(
     the Python path.
     """
     figures = converter.report.figures(spec.name)
-    orphans = converter.orphans.get(spec.name, set())
+    orphans = converter.orphans.get(spec.name, NO_ROW_IDS)
     set_aside = converter.set_aside.get(spec.parent[1]) if spec.parent else None
     columns = len(spec.columns)
     suffixes = null_suffixes(spec, source_columns)
