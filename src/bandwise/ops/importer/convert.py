@@ -27,7 +27,7 @@ from bandwise.ops.importer.report import (
     QuarantinedRow,
     Transformation,
 )
-from bandwise.ops.importer.rowids import NO_REPAIRS, NO_ROW_IDS, RowIdMap, RowIds
+from bandwise.ops.importer.rowids import NO_REPAIRS, RowIdMap
 from bandwise.ops.importer.tables import MISSING, ColumnSpec, TableSpec
 from bandwise.ops.importer.values import Bad, ReplacedText, RowState, convert_value
 
@@ -65,7 +65,7 @@ class Converter:
         self.checksums = checksums
         self.strict_violations = 0
         self.set_aside: dict[str, set[int]] = {"users": set(), "submissions": set()}
-        self.orphans: dict[str, RowIds] = {}
+        self.orphans: dict[str, frozenset[Any]] = {}
         # Per table: source row id → the users.id whose telegram_id its user_id holds.
         self.repairs: dict[str, RowIdMap] = {}
         self._digesters: dict[str, Callable[[tuple[Any, ...]], int]] = {}
@@ -199,7 +199,7 @@ class Converter:
                 f"{column}={parent_id} is the Telegram id of users.id={repaired}",
             )
             out[at] = parent_id = repaired
-        elif state.source_id in self.orphans.get(spec.name, NO_ROW_IDS):
+        elif state.source_id in self.orphans.get(spec.name, frozenset()):
             self.reject(
                 state,
                 column,
@@ -254,7 +254,7 @@ class Converter:
         extra = check_counters if spec.moved_columns else None
         parent_set_aside = self.set_aside.get(spec.parent[1]) if spec.parent else None
         fast = row_converter(
-            spec, source_columns, self.orphans.get(spec.name, NO_ROW_IDS), parent_set_aside
+            spec, source_columns, self.orphans.get(spec.name, frozenset()), parent_set_aside
         )
         digest = row_digester(spec.kinds, spec.nullable)
         summing = self.checksums

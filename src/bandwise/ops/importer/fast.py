@@ -20,7 +20,6 @@ from bandwise.legacy import values as legacy
 from bandwise.legacy.schema import LEGACY_ONLY_USER_COLUMNS
 from bandwise.ops.importer.canonical import jsonb_text
 from bandwise.ops.importer.ratelimits import COUNTER_MAX
-from bandwise.ops.importer.rowids import RowIds
 from bandwise.ops.importer.tables import MISSING, ColumnSpec, TableSpec
 
 
@@ -151,7 +150,7 @@ def _column(column: ColumnSpec) -> Callable[[Any], Any]:
 def row_converter(
     spec: TableSpec,
     source_columns: tuple[str, ...],
-    orphans: RowIds,
+    orphans: frozenset[Any],
     set_aside: set[int] | None,
 ) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
     """Return a function converting one canonical legacy row, or raising NeedsCareful."""

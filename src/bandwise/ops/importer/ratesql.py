@@ -30,7 +30,7 @@ from bandwise.ops.importer.ratemerged import (
     merged_text,
     merged_users,
 )
-from bandwise.ops.importer.rowids import NO_REPAIRS, NO_ROW_IDS
+from bandwise.ops.importer.rowids import NO_REPAIRS
 from bandwise.ops.importer.sqlfast import column_condition, report_repair
 from bandwise.ops.importer.tables import TableSpec
 
@@ -62,7 +62,7 @@ def _converted(
 ) -> Iterator[list[Any]]:
     """Yield converted batches as ``Converter._convert_batches`` does, testing rows in SQLite."""
     figures = converter.report.figures(spec.name)
-    orphans = converter.orphans.get(spec.name, NO_ROW_IDS)
+    orphans = converter.orphans.get(spec.name, frozenset())
     set_aside = converter.set_aside["users"]
     canonical = " AND ".join(f"({column_condition(column)})" for column in spec.columns)
     order_by = (
@@ -71,11 +71,12 @@ def _converted(
         else "user_id, id"
     )
     repairs = converter.repairs.get(spec.name, NO_REPAIRS)
+    has_orphans = bool(orphans)
     for batch in snapshot.batches(spec.name, source_columns, order_by, extra=(canonical,)):
         rows: list[Any] = []
         fast = 0
         for raw in batch:
-            if raw[5] and not (orphans and raw[0] in orphans) and raw[1] not in set_aside:
+            if raw[5] and not (has_orphans and raw[0] in orphans) and raw[1] not in set_aside:
                 rows.append(_typed(raw))
                 fast += 1
                 continue

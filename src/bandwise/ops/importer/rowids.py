@@ -1,11 +1,12 @@
-"""Row ids the import treats apart, held in sorted arrays: 8 bytes an id, not a Python object.
+"""Re-attached rows held in two sorted arrays: 16 bytes a row, not a Python dict entry.
 
-Before the load, the importer lists the rows it must treat apart: orphans, and rows whose
-user_id holds a Telegram id (re-attached). A legacy file can hold hundreds of thousands of
-them (a bot that wrote Telegram ids everywhere); in a Python set or dict each costs 60–110
-bytes (57 MB for 100,000 users of the benchmark's careful_heavy shape, which took the import
-past its 200 MiB bound), in an ``array('q')`` 8 or 16. Lookups bisect. An id that is not a
-64-bit integer (a source whose ids are not SQLite rowids) is kept in a small set or dict.
+Before the load, the importer lists the rows whose user_id holds a user's Telegram id, with
+the users.id each is re-attached to. A legacy file can hold hundreds of thousands (a bot that
+wrote Telegram ids everywhere): in a dict each costs about 110 bytes (35 MB for 100,000 users
+of the benchmark's careful_heavy shape, which took the import past its 200 MiB bound), here
+16 in two ``array('q')``. A lookup bisects; it is asked only for rows already set apart
+(orphans, careful rows), so the fast paths never pay it per row. An id or a value that is not
+a 64-bit integer (a source whose ids are not SQLite rowids) is kept in a small dict.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def _as_int64(value: Any) -> int | None:
     return value if _INT64_MIN <= value <= _INT64_MAX else None
 
 
-def _sorted_by_key(keys: array[int], values: array[int] | None) -> None:
+def _sorted_by_key(keys: array[int], values: array[int]) -> None:
     """Sort ``keys`` in place (``values`` along), the last of equal keys kept, as a dict would.
 
     Nothing to do in the usual case: the queries return their ids in order, each once.
@@ -39,8 +40,7 @@ def _sorted_by_key(keys: array[int], values: array[int] | None) -> None:
         return
     last = {key: at for at, key in enumerate(keys)}  # rare: a key equal to another (1, 1.0)
     order = sorted(last.values(), key=keys.__getitem__)
-    if values is not None:
-        values[:] = array("q", (values[at] for at in order))
+    values[:] = array("q", (values[at] for at in order))
     keys[:] = array("q", (keys[at] for at in order))
 
 
@@ -48,36 +48,6 @@ def _find(keys: array[int], key: Any) -> int:
     """Return where ``key`` is in the sorted ``keys``, or -1."""
     at = bisect_left(keys, key)
     return at if at < len(keys) and keys[at] == key else -1
-
-
-class RowIds:
-    """An immutable set of row ids."""
-
-    __slots__ = ("_ids", "_others")
-
-    def __init__(self, ids: Iterable[Any] = ()) -> None:
-        self._ids = array("q")
-        self._others: set[Any] = set()
-        for row_id in ids:
-            number = _as_int64(row_id)
-            if number is not None:
-                self._ids.append(number)
-            else:
-                self._others.add(row_id)
-        _sorted_by_key(self._ids, None)
-
-    def __contains__(self, row_id: object) -> bool:
-        number = _as_int64(row_id)
-        if number is not None:
-            return _find(self._ids, number) >= 0
-        return bool(self._others) and row_id in self._others
-
-    def __len__(self) -> int:
-        return len(self._ids) + len(self._others)
-
-    def __iter__(self) -> Iterator[Any]:
-        yield from self._ids
-        yield from self._others
 
 
 class RowIdMap:
@@ -94,9 +64,16 @@ class RowIdMap:
             if number is not None and type(value) is int and _as_int64(value) is not None:
                 self._keys.append(number)
                 self._values.append(value)
+                if self._others:
+                    self._others.pop(number, None)  # a later pair for the same id wins
             else:
                 self._others[key] = value
         _sorted_by_key(self._keys, self._values)
+        for key in self._others:  # came after the same id's integer pair: the later one wins
+            number = _as_int64(key)
+            at = -1 if number is None else _find(self._keys, number)
+            if at >= 0:
+                del self._keys[at], self._values[at]
 
     def get(self, row_id: Any, default: Any = None) -> Any:
         """Return the value for ``row_id`` (``default`` when it has none)."""
@@ -116,5 +93,4 @@ class RowIdMap:
         yield from self._others.items()
 
 
-NO_ROW_IDS = RowIds()
 NO_REPAIRS = RowIdMap()

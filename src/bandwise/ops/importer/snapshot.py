@@ -26,7 +26,7 @@ from typing import Any
 
 from bandwise.errors import InvalidInput
 from bandwise.legacy.schema import LEGACY_ONLY_USER_COLUMNS
-from bandwise.ops.importer.rowids import NO_REPAIRS, NO_ROW_IDS, RowIdMap, RowIds
+from bandwise.ops.importer.rowids import NO_REPAIRS, RowIdMap
 from bandwise.ops.importer.tables import SCHEMA_VERSION_TABLE, SQLITE_INTERNAL_PREFIX, TableSpec
 from bandwise.ops.importer.values import decode_text
 
@@ -108,7 +108,8 @@ class Snapshot:
         if not (self.has(table) and self.has("users")):
             return NO_REPAIRS
         with self.reading() as connection:
-            return RowIdMap(connection.execute(f"{_repair_query(table, column, 'id')} ORDER BY 1"))
+            # In id order as SQLite scans the table (an ORDER BY would re-run the subqueries).
+            return RowIdMap(connection.execute(_repair_query(table, column, "id")))
 
     def repaired_user_order(self, table: str, column: str) -> str:
         """Return an ORDER BY of ``table`` by user as repaired (see telegram_id_repairs), id."""
@@ -157,19 +158,19 @@ class Snapshot:
             ).fetchone()[0]
             return int(value or 0)
 
-    def orphan_ids(self, table: str, column: str, parent: str) -> RowIds:
+    def orphan_ids(self, table: str, column: str, parent: str) -> frozenset[Any]:
         """Return ids of ``table`` rows whose ``column`` names no row of ``parent``."""
         if not self.has(table):
-            return NO_ROW_IDS
+            return frozenset()
         with self.reading() as connection:
             if not self.has(parent):
-                query = f'SELECT id FROM "{table}" ORDER BY id'
+                query = f'SELECT id FROM "{table}"'
             else:
                 query = (
                     f'SELECT id FROM "{table}" WHERE "{column}" IS NOT NULL AND "{column}" '
-                    f'NOT IN (SELECT id FROM "{parent}") ORDER BY id'
+                    f'NOT IN (SELECT id FROM "{parent}")'
                 )
-            return RowIds(row[0] for row in connection.execute(query))
+            return frozenset(row[0] for row in connection.execute(query))
 
     def batches(
         self,

@@ -34,7 +34,7 @@ from bandwise.ops.importer.canonical import (
 )
 from bandwise.ops.importer.readahead import ReadAhead
 from bandwise.ops.importer.respell import Respellings, column_sql, literal
-from bandwise.ops.importer.rowids import NO_ROW_IDS, RowIdMap, RowIds
+from bandwise.ops.importer.rowids import RowIdMap
 from bandwise.ops.importer.tables import MISSING, ColumnSpec, TableSpec
 from bandwise.ops.importer.values import RowState
 
@@ -212,7 +212,7 @@ def _clean(texts: list[bytes], columns: int) -> bool:
 def lines_of_batch(
     batch: list[FastRow],
     columns: int,
-    orphans: RowIds,
+    orphans: frozenset[Any],
     set_aside: set[int] | None,
     careful: Careful,
     report: Report,
@@ -230,11 +230,12 @@ def lines_of_batch(
     """
     # (id, stored parent, code, re-attached parent, text; None: careful)
     plan: list[tuple[int, Any, int, int | None, bytes | None]] = []
+    has_orphans = bool(orphans)
     for row_id, parent, convertible, code, text in batch:
         repaired = None
         if not convertible:
             text = None
-        elif (orphans and row_id in orphans) or (set_aside and parent in set_aside):
+        elif (has_orphans and row_id in orphans) or (set_aside and parent in set_aside):
             repaired = None if repair is None else repair.repairs.get(row_id)
             if repaired is None:
                 text = None
@@ -385,7 +386,7 @@ def text_batches(
     the Python path.
     """
     figures = converter.report.figures(spec.name)
-    orphans = converter.orphans.get(spec.name, NO_ROW_IDS)
+    orphans = converter.orphans.get(spec.name, frozenset())
     set_aside = converter.set_aside.get(spec.parent[1]) if spec.parent else None
     columns = len(spec.columns)
     suffixes = null_suffixes(spec, source_columns)
