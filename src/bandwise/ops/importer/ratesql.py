@@ -71,12 +71,11 @@ def _converted(
         else "user_id, id"
     )
     repairs = converter.repairs.get(spec.name, NO_REPAIRS)
-    has_orphans = bool(orphans)
     for batch in snapshot.batches(spec.name, source_columns, order_by, extra=(canonical,)):
         rows: list[Any] = []
         fast = 0
         for raw in batch:
-            if raw[5] and not (has_orphans and raw[0] in orphans) and raw[1] not in set_aside:
+            if raw[5] and not (orphans and raw[0] in orphans) and raw[1] not in set_aside:
                 rows.append(_typed(raw))
                 fast += 1
                 continue

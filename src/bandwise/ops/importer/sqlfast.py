@@ -230,12 +230,11 @@ def lines_of_batch(
     """
     # (id, stored parent, code, re-attached parent, text; None: careful)
     plan: list[tuple[int, Any, int, int | None, bytes | None]] = []
-    has_orphans = bool(orphans)
     for row_id, parent, convertible, code, text in batch:
         repaired = None
         if not convertible:
             text = None
-        elif (has_orphans and row_id in orphans) or (set_aside and parent in set_aside):
+        elif (orphans and row_id in orphans) or (set_aside and parent in set_aside):
             repaired = None if repair is None else repair.repairs.get(row_id)
             if repaired is None:
                 text = None
