@@ -16,6 +16,7 @@ from bandwise.cli import db as db_commands
 from bandwise.cli import db_status
 from bandwise.cli.context import command_settings, set_verbosity
 from bandwise.cli.errors import run
+from bandwise.db.sqlite_library import stop_memory_statistics
 
 app = typer.Typer(
     help="bandwise: IELTS Writing scoring bot and its data platform.",
@@ -66,6 +67,8 @@ def version() -> None:
 
 def main() -> None:
     """Entry point of the console script."""
+    # First, while no SQLite connection is open: see the module docstring for the measurements.
+    stop_memory_statistics()
     try:
         app()
     finally:

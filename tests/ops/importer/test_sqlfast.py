@@ -15,7 +15,11 @@ from bandwise.ops.importer.snapshot import open_snapshot
 from bandwise.ops.importer.sqlfast import (
     Repair,
     _copy_body,
+    _id_is_rowid,
+    _unpacked,
     copy_line,
+    fast_columns,
+    fast_rows,
     lines_of_batch,
     text_batches,
     uses_sql_path,
@@ -148,3 +152,58 @@ def test_respelled_rows_take_the_sql_path_and_only_judgment_goes_careful(
     assert counts["submissions.submitted_at:datetime_respelled"] > 10
     assert counts["submissions.submitted_at:epoch_to_datetime"] > 2
     assert counts["submissions.task_type:enum_respelled"] > 10
+
+
+def _by_row(connection: sqlite3.Connection, name: str, columns: tuple[str, ...]) -> list[Any]:
+    query = f'SELECT {fast_columns(TABLES[name], columns)} FROM "{name}" ORDER BY id'
+    return connection.execute(query).fetchall()
+
+
+@pytest.mark.parametrize("rowid", [True, False], ids=["id is the rowid", "id is a column"])
+def test_rows_read_a_page_per_step_are_those_read_row_by_row(tmp_path: Path, rowid: bool) -> None:
+    source = tmp_path / "legacy.db"
+    write_generated_legacy_file(source, 30)
+    connection = sqlite3.connect(source)
+    try:
+        ids = [row[0] for row in connection.execute("SELECT id FROM assessments ORDER BY id")]
+        assert len(ids) > 50
+        edits = [
+            ("UPDATE assessments SET id = ? WHERE id = ?", (2**63 - 1, ids[-1])),
+            ("UPDATE assessments SET id = ? WHERE id = ?", (-(2**63), ids[0])),
+            # the page's row separator inside a value: that page is read row by row
+            ("UPDATE assessments SET detailed_feedback = 'a\x1eb' WHERE id = ?", (ids[5],)),
+            ("UPDATE assessments SET submission_id = 'x' WHERE id = ?", (ids[6],)),
+            ("UPDATE assessments SET submission_id = 2.5 WHERE id = ?", (ids[7],)),
+            ("UPDATE assessments SET assessed_at = 12 WHERE id = ?", (ids[8],)),
+        ]
+        for statement, arguments in edits:
+            connection.execute(statement, arguments)
+        if not rowid:  # the same rows in a table whose id is an ordinary column
+            connection.execute("CREATE TABLE copied AS SELECT * FROM assessments")
+            connection.execute("DROP TABLE assessments")
+            connection.execute("ALTER TABLE copied RENAME TO assessments")
+        connection.commit()
+        columns = tuple(row[1] for row in connection.execute("PRAGMA table_info(assessments)"))
+        spec = TABLES["assessments"]
+        assert _id_is_rowid(connection, '"assessments"') is rowid
+        expected = _by_row(connection, "assessments", columns)
+        for batch_rows in (7, len(ids) // 2, len(ids), 500):
+            batches = list(fast_rows(connection, spec, columns, batch_rows))
+            assert [row for batch in batches for row in batch] == expected
+            assert all(0 < len(batch) <= batch_rows for batch in batches)
+    finally:
+        connection.close()
+
+
+def test_a_page_whose_columns_do_not_add_up_is_read_again_row_by_row() -> None:
+    assert _unpacked(2, "1,2", ",5", "10", "0,3", b"a\tb\x1ec") == [
+        (1, None, 1, 0, b"a\tb"),
+        (2, 5, 0, 3, b"c"),
+    ]
+    assert _unpacked(2, "1,2", ",", "11", "0,0", b"a\x1eb\x1ec") is None  # separator in a value
+    assert _unpacked(2, "1,2", ",", "11", "0", b"a\x1eb") is None  # a NULL code left out
+    assert _unpacked(2, "1,2", ",", "11", None, None) is None
+    assert _unpacked(2, "2,1", ",", "10", "0,0", b"b\x1ea") == [
+        (1, None, 0, 0, b"a"),
+        (2, None, 1, 0, b"b"),
+    ]
