@@ -12,7 +12,7 @@ from bandwise.config import Settings
 from bandwise.ops.importer import ImportOptions, import_sqlite, ratesql, verify_import
 from bandwise.ops.importer.convert import MAX_LISTED_TRANSFORMATIONS, Converter
 from bandwise.ops.importer.ratemerged import (
-    all_canonical,
+    all_canonical_ahead,
     drop_counters,
     load_counters,
     may_be_plain,
@@ -95,8 +95,11 @@ def _merged(
     next_id = snapshot.max_id(SPEC.name) + 1
     try:
         if sql:
-            assert may_be_plain(converter, SPEC) and all_canonical(snapshot, SPEC)
-            text = b"".join(rate_limit_text(snapshot, converter, SPEC, columns, next_id))
+            with all_canonical_ahead(snapshot, SPEC) as canonical:
+                assert may_be_plain(converter, SPEC) and canonical()
+                text = b"".join(
+                    rate_limit_text(snapshot, converter, SPEC, columns, next_id, canonical)
+                )
             lines = text.splitlines()
         else:
             batches = snapshot.batches(SPEC.name, columns, order_by="user_id, id", batch_rows=3)

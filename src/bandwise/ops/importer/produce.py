@@ -13,6 +13,7 @@ re-creating constraints of a table already loaded.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import multiprocessing
 import pickle
@@ -27,6 +28,7 @@ from typing import Any, Protocol
 
 from bandwise.ops.importer.canonical import row_digester
 from bandwise.ops.importer.convert import Converter
+from bandwise.ops.importer.ratemerged import all_canonical_ahead
 from bandwise.ops.importer.ratesql import rate_limit_text, uses_rate_sql_path
 from bandwise.ops.importer.snapshot import Snapshot
 from bandwise.ops.importer.sqlfast import TEXT_BATCH_ROWS, text_batches, uses_sql_path
@@ -103,14 +105,33 @@ def converted_tables(
     A batch is a list of converted rows, or, for a table on an SQL path (``sql_path`` and
     :func:`sends_text`), one chunk of COPY text (bytes).
     """
+    rates = TABLES["rate_limits"]
+    with contextlib.ExitStack() as stack:
+        # rate_limits' spellings are tested while the tables before it are converted.
+        rates_canonical = (
+            stack.enter_context(all_canonical_ahead(snapshot, rates))
+            if sql_path and uses_rate_sql_path(rates, snapshot.source_columns(rates))
+            else None
+        )
+        yield from _converted_tables(snapshot, converter, sql_path, rates_canonical)
+
+
+def _converted_tables(
+    snapshot: Snapshot,
+    converter: Converter,
+    sql_path: bool,
+    rates_canonical: Callable[[], bool] | None,
+) -> Iterator[tuple[str, Iterator[Any]]]:
+    """Yield (table, converted batches) in load order (``rates_canonical``: as started)."""
     for name in TABLE_ORDER:
         spec = TABLES[name]
         columns = snapshot.source_columns(spec)
         if sql_path and uses_sql_path(spec, columns):
             yield name, text_batches(snapshot, converter, spec, columns, TEXT_BATCH_ROWS)
-        elif sql_path and uses_rate_sql_path(spec, columns):
+        elif rates_canonical is not None and name == "rate_limits":
             next_id = snapshot.max_id(name) + 1
-            yield name, rate_limit_text(snapshot, converter, spec, columns, next_id)
+            text = rate_limit_text(snapshot, converter, spec, columns, next_id, rates_canonical)
+            yield name, text
         elif name == "rate_limits":
             yield (
                 name,

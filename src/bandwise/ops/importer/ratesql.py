@@ -16,14 +16,13 @@ out exactly as on the Python path; the merged rows go to COPY as text in whole b
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from bandwise.ops.importer.canonical import SEPARATOR, bytes_digest
 from bandwise.ops.importer.ratelimits import RateLimitRow, merge_rate_limits
 from bandwise.ops.importer.ratemerged import (
-    all_canonical,
     drop_counters,
     load_counters,
     may_be_plain,
@@ -97,9 +96,14 @@ def rate_limit_text(
     spec: TableSpec,
     source_columns: tuple[str, ...],
     next_id: int,
+    all_canonical: Callable[[], bool],
 ) -> Iterator[bytes]:
-    """Yield ``rate_limits`` as chunks of COPY text, merged as the Python path merges it."""
-    if may_be_plain(converter, spec) and all_canonical(snapshot, spec):
+    """Yield ``rate_limits`` as chunks of COPY text, merged as the Python path merges it.
+
+    ``all_canonical`` tells whether every row is in the bot's own spelling (see
+    :func:`all_canonical_ahead`).
+    """
+    if may_be_plain(converter, spec) and all_canonical():
         with snapshot.reading("main", repair=False) as connection:
             try:
                 if load_counters(connection, snapshot, converter):

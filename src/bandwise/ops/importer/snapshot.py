@@ -36,8 +36,9 @@ COPY_CHUNK_BYTES = 8 * 1024 * 1024
 LOCK_TIMEOUT_SECONDS = 30.0
 # The purposes of the read transactions a held snapshot keeps open: reading tables, reading
 # the legacy user counters alongside rate_limits, reading single rows by id alongside a table
-# (the SQL fast path's careful rows), and the integrity check (another thread).
-HELD_PURPOSES = ("main", "counters", "rows", "check")
+# (the SQL fast path's careful rows), the integrity check (another thread), and the test of
+# rate_limits' spellings (a thread started before the tables read ahead of it).
+HELD_PURPOSES = ("main", "counters", "rows", "check", "rates")
 
 
 def _connect(path: Path, *, repair: bool = True) -> sqlite3.Connection:
