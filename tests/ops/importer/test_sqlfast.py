@@ -15,15 +15,13 @@ from bandwise.ops.importer.snapshot import open_snapshot
 from bandwise.ops.importer.sqlfast import (
     Repair,
     _copy_body,
-    _id_is_rowid,
-    _unpacked,
     copy_line,
     fast_columns,
-    fast_rows,
     lines_of_batch,
     text_batches,
     uses_sql_path,
 )
+from bandwise.ops.importer.sqlpages import _id_is_rowid, _unpacked, fast_rows
 from bandwise.ops.importer.tables import TABLES
 from testkit.legacy import write_generated_legacy_file, write_legacy_file
 from testkit.respellings import FAST, respelling_legacy_data
@@ -159,23 +157,31 @@ def _by_row(connection: sqlite3.Connection, name: str, columns: tuple[str, ...])
     return connection.execute(query).fetchall()
 
 
+@pytest.mark.parametrize("extremes", [False, True], ids=["ids dense", "ids at both int64 ends"])
 @pytest.mark.parametrize("rowid", [True, False], ids=["id is the rowid", "id is a column"])
-def test_rows_read_a_page_per_step_are_those_read_row_by_row(tmp_path: Path, rowid: bool) -> None:
+def test_rows_read_a_page_per_step_are_those_read_row_by_row(
+    tmp_path: Path, rowid: bool, extremes: bool
+) -> None:
     source = tmp_path / "legacy.db"
     write_generated_legacy_file(source, 30)
-    connection = sqlite3.connect(source)
+    connection = sqlite3.connect(source, check_same_thread=False)
+    helper = sqlite3.connect(source, check_same_thread=False)
     try:
         ids = [row[0] for row in connection.execute("SELECT id FROM assessments ORDER BY id")]
         assert len(ids) > 50
         edits = [
-            ("UPDATE assessments SET id = ? WHERE id = ?", (2**63 - 1, ids[-1])),
-            ("UPDATE assessments SET id = ? WHERE id = ?", (-(2**63), ids[0])),
             # the page's row separator inside a value: that page is read row by row
             ("UPDATE assessments SET detailed_feedback = 'a\x1eb' WHERE id = ?", (ids[5],)),
             ("UPDATE assessments SET submission_id = 'x' WHERE id = ?", (ids[6],)),
             ("UPDATE assessments SET submission_id = 2.5 WHERE id = ?", (ids[7],)),
             ("UPDATE assessments SET assessed_at = 12 WHERE id = ?", (ids[8],)),
+            ("DELETE FROM assessments WHERE id BETWEEN ? AND ?", (ids[20], ids[30])),  # a gap
         ]
+        if extremes:  # one range holds nearly every row: it is read in several pages
+            edits += [
+                ("UPDATE assessments SET id = ? WHERE id = ?", (2**63 - 1, ids[-1])),
+                ("UPDATE assessments SET id = ? WHERE id = ?", (-(2**63), ids[0])),
+            ]
         for statement, arguments in edits:
             connection.execute(statement, arguments)
         if not rowid:  # the same rows in a table whose id is an ordinary column
@@ -187,12 +193,16 @@ def test_rows_read_a_page_per_step_are_those_read_row_by_row(tmp_path: Path, row
         spec = TABLES["assessments"]
         assert _id_is_rowid(connection, '"assessments"') is rowid
         expected = _by_row(connection, "assessments", columns)
-        for batch_rows in (7, len(ids) // 2, len(ids), 500):
-            batches = list(fast_rows(connection, spec, columns, batch_rows))
+        for batch_rows in (1, 7, len(ids) // 2, len(ids), 500):
+            read = fast_rows(
+                (connection, helper), spec.name, fast_columns(spec, columns), batch_rows
+            )
+            batches = list(read)
             assert [row for batch in batches for row in batch] == expected
             assert all(0 < len(batch) <= batch_rows for batch in batches)
     finally:
         connection.close()
+        helper.close()
 
 
 def test_a_page_whose_columns_do_not_add_up_is_read_again_row_by_row() -> None:

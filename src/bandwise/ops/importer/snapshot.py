@@ -36,9 +36,10 @@ COPY_CHUNK_BYTES = 8 * 1024 * 1024
 LOCK_TIMEOUT_SECONDS = 30.0
 # The purposes of the read transactions a held snapshot keeps open: reading tables, reading
 # the legacy user counters alongside rate_limits, reading single rows by id alongside a table
-# (the SQL fast path's careful rows), the integrity check (another thread), and the test of
-# rate_limits' spellings (a thread started before the tables read ahead of it).
-HELD_PURPOSES = ("main", "counters", "rows", "check", "rates")
+# (the SQL fast path's careful rows), the integrity check (another thread), the test of
+# rate_limits' spellings (a thread started before the tables read ahead of it), and the SQL
+# fast path's second reading thread.
+HELD_PURPOSES = ("main", "counters", "rows", "check", "rates", "pages")
 
 
 def _connect(path: Path, *, repair: bool = True) -> sqlite3.Connection:

@@ -16,6 +16,7 @@ are written as a COPY line by :func:`copy_line`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -32,9 +33,9 @@ from bandwise.ops.importer.canonical import (
     field_text,
     octets,
 )
-from bandwise.ops.importer.readahead import ReadAhead
 from bandwise.ops.importer.respell import Respellings, column_sql, literal
 from bandwise.ops.importer.rowids import RowIdMap
+from bandwise.ops.importer.sqlpages import FastRow, fast_rows
 from bandwise.ops.importer.tables import MISSING, ColumnSpec, TableSpec
 from bandwise.ops.importer.values import RowState
 
@@ -164,113 +165,11 @@ def copy_line(kinds: tuple[Kind, ...], row: tuple[Any, ...]) -> str:
     return "\t".join(copy_field(kind, value) for kind, value in zip(kinds, row, strict=True))
 
 
-# (id, parent id as stored, convertible?, respelling code, canonical text): see fast_columns.
-FastRow = tuple[int, Any, Any, int, bytes | None]
 # Converts rows by id on the careful path, in order, yielding each one's escaped COPY line
 # (None when set aside) as it is taken; it does its own accounting.
 Careful = Callable[[list[int]], Iterator[str | None]]
 # Reports a fast row's notes: (id, parent id as stored, respelling code, re-attached parent).
 Report = Callable[[int, Any, int, "int | None"], None]
-
-
-def fast_rows(
-    connection: sqlite3.Connection,
-    spec: TableSpec,
-    source_columns: tuple[str, ...],
-    batch_rows: int,
-) -> Iterator[list[FastRow]]:
-    """Yield the fast query's rows (:func:`fast_columns`) by id, in batches.
-
-    Where ``id`` is the table's rowid (the legacy schema's ``PRIMARY KEY (id)``), a batch
-    comes from one SQLite step (:func:`page_query`): stepping row by row releases and takes
-    back the GIL at every row, and beside the threads converting and sending, those handoffs
-    cost more than the rows' SQL (measured: the two SQL tables' queries in two threads took
-    3.8 s together, 2.6 s one after the other, 1.4 s a batch per step). Otherwise one query
-    is stepped row by row.
-    """
-    columns = fast_columns(spec, source_columns)
-    table = f'"{spec.name}"'
-    if not _id_is_rowid(connection, table):
-        cursor = connection.execute(f"SELECT {columns} FROM {table} ORDER BY id")
-        while batch := cursor.fetchmany(batch_rows):
-            yield batch
-        return
-    page = page_query(columns, table, batch_rows)
-    between = f"SELECT {columns} FROM {table} WHERE rowid BETWEEN ? AND ? ORDER BY rowid"
-    low = _LOWEST_ID
-    while True:
-        count, high, *lists = connection.execute(page, (low,)).fetchone()
-        if not count:
-            return
-        unpacked = _unpacked(count, *lists)
-        if unpacked is None:  # a text holds the separator, or a NULL was left out: row by row
-            yield connection.execute(between, (low, high)).fetchall()
-        else:
-            yield unpacked
-        if count < batch_rows or high == _HIGHEST_ID:
-            return
-        low = high + 1
-
-
-_LOWEST_ID, _HIGHEST_ID = -(2**63), 2**63 - 1
-
-
-def page_query(columns: str, table: str, rows: int) -> str:
-    """Return the query folding the next ``rows`` rows from id ``?`` on into one result row.
-
-    By rowid, which the caller checked ``id`` is: by ``id``, SQLite may walk an index on it
-    (the legacy schema has one) and look each row up.
-
-    (rows, last id, then per column its values joined: ids, parent ids ('' for none),
-    convertible? digits, codes, canonical texts apart by U+001E); see :func:`_unpacked`.
-    """
-    return (
-        f"WITH page(i, p, c, k, x) AS "
-        f"(SELECT {columns} FROM {table} WHERE rowid >= ? ORDER BY rowid LIMIT {int(rows)}) "
-        "SELECT count(*), max(i), group_concat(i), group_concat(coalesce(p, '')), "
-        "group_concat(coalesce(c, 0), ''), group_concat(k), "
-        "CAST(group_concat(x, char(30)) AS BLOB) FROM page"
-    )
-
-
-def _unpacked(
-    count: int, ids: str, parents: str, convertible: str, codes: str | None, texts: bytes | None
-) -> list[FastRow] | None:
-    """Return a page's rows from its joined columns; None when they do not add up to ``count``."""
-    if codes is None or texts is None:  # NULLs only (group_concat leaves NULLs out)
-        return None
-    id_list = list(map(int, ids.split(",")))
-    parent_list = [int(parent) if parent else None for parent in parents.split(",")]
-    code_list = codes.split(",")
-    text_list = texts.split(b"\x1e")
-    if not (
-        len(id_list)
-        == len(parent_list)
-        == len(convertible)
-        == len(code_list)
-        == len(text_list)
-        == count
-    ):
-        return None
-    rows: list[FastRow] = list(
-        zip(
-            id_list, parent_list, map(int, convertible), map(int, code_list), text_list, strict=True
-        )
-    )
-    if id_list != sorted(id_list):  # the page's order is SQLite's choice: id order is ours
-        rows.sort(key=lambda row: row[0])
-    return rows
-
-
-def _id_is_rowid(connection: sqlite3.Connection, table: str) -> bool:
-    """Tell whether ``table``'s ``id`` is its rowid (unique, an integer, the table's order).
-
-    It is when ``id`` alone is the primary key and SQLite keeps no index for that key (it keeps
-    one for any other primary key, and for a table without rowid).
-    """
-    keys = [row[1] for row in connection.execute(f"PRAGMA table_info({table})") if row[5]]
-    indexes = connection.execute(f"PRAGMA index_list({table})").fetchall()
-    return keys == ["id"] and not any(index[3] == "pk" for index in indexes)
 
 
 def _is_utf8(data: bytes) -> bool:
@@ -480,11 +379,17 @@ def text_batches(
     columns = len(spec.columns)
     suffixes = null_suffixes(spec, source_columns)
     report = _reporter(converter, spec, source_columns)
-    # SQLite builds the next batches (without the GIL) while this one is hashed.
+    # SQLite builds the next batches (without the GIL, on two threads) while this one is hashed.
     with (
         snapshot.reading("rows") as lookup,
         snapshot.reading("main", repair=False) as connection,
-        ReadAhead(fast_rows(connection, spec, source_columns, batch_rows)) as batches,
+        snapshot.reading("pages", repair=False) as helper,
+        # Closed (its threads stopped) before the connections they read on go.
+        contextlib.closing(
+            fast_rows(
+                (connection, helper), spec.name, fast_columns(spec, source_columns), batch_rows
+            )
+        ) as batches,
     ):
         careful = _careful(lookup, converter, spec, source_columns)
         for batch in batches:
