@@ -4,8 +4,9 @@ SQLite counts the memory it allocates (``SQLITE_CONFIG_MEMSTATUS``, on by defaul
 mutex for the whole process, taken on every allocation: threads running queries at once (an
 import's fast-path reader beside its integrity check and orphan scans, the service's
 connection threads) queue on it. Measured on a legacy file with short rows: two threads each
-running one fast-path query took 3.8 s together, against 2.6 s one after the other, and 1.4 s
-with the statistics off; one query alone ran 15 % faster. Nothing in bandwise reads them
+running one fast-path query row by row took 3.8 s together, against 2.6 s one after the
+other, and 2.9 s with the statistics off (1.4 s once each step also read a page of rows, see
+``ops/importer/sqlpages.py``); one query alone ran about 15 % faster. Nothing in bandwise reads them
 (they serve ``sqlite3_memory_used`` and the soft heap limit).
 
 ``sqlite3_config`` works only while the library is not initialised, so it is shut down and
