@@ -3,14 +3,14 @@
 Stepping a query row by row releases and takes back the GIL at every row; beside the threads
 converting and sending, those handoffs cost more than the rows' SQL (measured on a legacy
 file with short rows, SQLite's memory statistics off: the two SQL tables' queries in two
-threads took 2.9 s together stepped row by row, 1.4 s a page per step). So where ``id`` is the table's rowid (the legacy schema's ``PRIMARY
-KEY (id)``), SQLite folds a page of rows into one result row (:func:`page_query`), and Python
-unpacks it with a few C-level splits. The table is cut into ranges of ids, taken in turn by
-two threads on two read transactions of the same snapshot, so SQLite's work runs on both
-cores (assessments of 160,568 short rows: 1.28 s on one thread, 0.69 s on two); the pages
-come out in id order. Otherwise one query is stepped row by row in one thread.
+threads took 2.9 s together stepped row by row, 1.4 s a page per step). So where ``id`` is
+the table's rowid (the legacy schema's ``PRIMARY KEY (id)``), SQLite folds a page of rows
+into one result row (:func:`page_query`), and Python unpacks it with a few C-level splits.
+The table is cut into ranges of ids, taken in turn by two threads on two read transactions
+of the same snapshot, so SQLite's work runs on both cores (assessments of 160,568 short
+rows: 1.28 s on one thread, 0.69 s on two); the pages come out in id order. Otherwise one
+query is stepped row by row in one thread.
 """
-
 from __future__ import annotations
 
 import itertools
