@@ -11,6 +11,7 @@ of the same snapshot, so SQLite's work runs on both cores (assessments of 160,56
 rows: 1.28 s on one thread, 0.69 s on two); the pages come out in id order. Otherwise one
 query is stepped row by row in one thread.
 """
+
 from __future__ import annotations
 
 import itertools
