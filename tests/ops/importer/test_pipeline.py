@@ -13,6 +13,7 @@ from bandwise.ops.importer import ImportOptions, ImportReport, import_sqlite, pr
 from bandwise.ops.importer.convert import Converter
 from bandwise.ops.importer.copy import Constraint, DeferredConstraints
 from bandwise.ops.importer.produce import Batch, Done, TableEnd, ThreadProducer, batch_units
+from bandwise.ops.importer.run import upgrade_target
 from bandwise.ops.importer.snapshot import take_snapshot
 from bandwise.ops.importer.tables import TABLE_ORDER
 from testkit.importer import fetch
@@ -63,6 +64,28 @@ async def test_every_index_and_foreign_key_is_back_and_the_checks_match_a_fresh_
             theirs.target_rows,
             theirs.target_checksum,
         )
+
+
+async def test_a_key_another_table_references_stays_and_that_table_keeps_its_rows(
+    legacy_path: Path, target_url: str, import_settings: Settings
+) -> None:
+    # A table of a later feature, outside the import, referencing users: the import drops and
+    # re-creates only its own tables' foreign keys and indexes.
+    write_legacy_file(legacy_path, bad_legacy_data())
+    await upgrade_target(target_url, import_settings)
+    await fetch(
+        target_url,
+        "CREATE TABLE badges (id bigint PRIMARY KEY, "
+        "user_id bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE)",
+    )
+    schema = [tuple(row) for row in await fetch(target_url, _CONSTRAINTS)]
+
+    report = await import_sqlite(
+        legacy_path, target_url, import_settings, ImportOptions(on_bad_rows="quarantine")
+    )
+
+    assert report.verified and report.committed
+    assert [tuple(row) for row in await fetch(target_url, _CONSTRAINTS)] == schema
 
 
 def test_constraints_wait_for_every_table_they_read() -> None:
