@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bandwise.config import Settings
-from bandwise.ops.importer import ImportOptions, import_sqlite, ratesql, verify_import
+from bandwise.ops.importer import ImportOptions, import_sqlite, ratemerged, ratesql, verify_import
 from bandwise.ops.importer.convert import MAX_LISTED_TRANSFORMATIONS, Converter
 from bandwise.ops.importer.ratemerged import (
     all_canonical_ahead,
@@ -21,7 +21,7 @@ from bandwise.ops.importer.ratesql import _line, rate_limit_text
 from bandwise.ops.importer.report import ImportReport, Transformation
 from bandwise.ops.importer.snapshot import open_snapshot
 from bandwise.ops.importer.tables import TABLES
-from testkit.legacy import LegacyData, write_legacy_file
+from testkit.legacy import LegacyData, bot_written_legacy_data, write_legacy_file
 from testkit.legacy_shapes import SHAPES, write_shaped_legacy_file
 
 SPEC = TABLES["rate_limits"]
@@ -182,3 +182,28 @@ def test_counters_not_in_user_order_leave_the_merge_to_python(tmp_path: Path) ->
             drop_counters(reading)
     finally:
         snapshot.close()
+
+
+async def test_no_spelling_test_when_orphans_or_telegram_ids_already_need_python(
+    legacy_path: Path,
+    target_url: str,
+    import_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The bot's own rows: Telegram ids as rate_limits.user_id, rows of a deleted user.
+    write_legacy_file(legacy_path, bot_written_legacy_data())
+
+    tested: list[str] = []
+    test = ratemerged.all_canonical
+
+    def counted(connection: sqlite3.Connection, spec: Any) -> bool:
+        tested.append(spec.name)
+        return test(connection, spec)
+
+    monkeypatch.setattr(ratemerged, "all_canonical", counted)
+    report = await import_sqlite(
+        legacy_path, target_url, import_settings, ImportOptions(on_bad_rows="quarantine")
+    )
+    assert report.verified and report.committed
+    assert tested == []  # a whole scan of the table, for an answer that could not be used
+    assert report.tables[SPEC.name].imported

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 
 from bandwise.ops.importer.canonical import row_digester
 from bandwise.ops.importer.convert import Converter
-from bandwise.ops.importer.ratemerged import all_canonical_ahead
+from bandwise.ops.importer.ratemerged import all_canonical_ahead, may_be_plain
 from bandwise.ops.importer.ratesql import rate_limit_text, uses_rate_sql_path
 from bandwise.ops.importer.snapshot import Snapshot
 from bandwise.ops.importer.sqlfast import TEXT_BATCH_ROWS, text_batches, uses_sql_path
@@ -107,10 +107,13 @@ def converted_tables(
     """
     rates = TABLES["rate_limits"]
     with contextlib.ExitStack() as stack:
-        # rate_limits' spellings are tested while the tables before it are converted.
+        # rate_limits' spellings are tested while the tables before it are converted, unless
+        # its orphans or Telegram ids (known now) already send it to the Python merge.
         rates_canonical = (
             stack.enter_context(all_canonical_ahead(snapshot, rates))
-            if sql_path and uses_rate_sql_path(rates, snapshot.source_columns(rates))
+            if sql_path
+            and uses_rate_sql_path(rates, snapshot.source_columns(rates))
+            and may_be_plain(converter, rates)
             else None
         )
         yield from _converted_tables(snapshot, converter, sql_path, rates_canonical)
@@ -128,7 +131,7 @@ def _converted_tables(
         columns = snapshot.source_columns(spec)
         if sql_path and uses_sql_path(spec, columns):
             yield name, text_batches(snapshot, converter, spec, columns, TEXT_BATCH_ROWS)
-        elif rates_canonical is not None and name == "rate_limits":
+        elif sql_path and name == "rate_limits" and uses_rate_sql_path(spec, columns):
             next_id = snapshot.max_id(name) + 1
             text = rate_limit_text(snapshot, converter, spec, columns, next_id, rates_canonical)
             yield name, text

@@ -96,14 +96,14 @@ def rate_limit_text(
     spec: TableSpec,
     source_columns: tuple[str, ...],
     next_id: int,
-    all_canonical: Callable[[], bool],
+    all_canonical: Callable[[], bool] | None,
 ) -> Iterator[bytes]:
     """Yield ``rate_limits`` as chunks of COPY text, merged as the Python path merges it.
 
     ``all_canonical`` tells whether every row is in the bot's own spelling (see
-    :func:`all_canonical_ahead`).
+    :func:`all_canonical_ahead`; None: the converter already needs the Python merge).
     """
-    if may_be_plain(converter, spec) and all_canonical():
+    if all_canonical is not None and may_be_plain(converter, spec) and all_canonical():
         with snapshot.reading("main", repair=False) as connection:
             try:
                 if load_counters(connection, snapshot, converter):
