@@ -7,8 +7,11 @@ throwaway PostgreSQL cluster, and loads the file into fresh databases with (1) `
 import-sqlite` (conversion + verification included), (2) pgloader with `prefetch rows = 1000`
 (stock options run out of heap from about 10,000 users; add --pgloader-stock to try them),
 (3) raw COPY of ready CSV files via psql `\\copy` into text tables keyed by id (the limit: no
-conversion, no checks). Prints wall time, rows/s, MB/s, peak RSS and the ratios per shape and
-size, then one summary table.
+conversion, no checks). Prints wall time, rows/s, MB/s, peak RSS, CPU (the tool's processes
+and the server's, ``server_cpu``) and the ratios per shape and size, then one summary table.
+Its last column is the ceiling bandwise's CPU sets: that CPU spread perfectly over every core
+still takes ``CPU ÷ cores`` seconds, so ``pgloader s ÷ that`` is the highest ratio the import
+could reach without doing less work.
 
 pgloader is a Debian package: `make bench-tools` (or scripts/ensure-benchmark-tools.sh)
 installs it; without it, pass --skip-pgloader.
@@ -40,6 +43,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.server_cpu import cluster_cpu_seconds, wait_for_backends_to_end  # noqa: E402
 from benchmarks.verified_floor import Floor, measure_floor, measure_parallel_floor  # noqa: E402
 from testkit.legacy_shapes import SHAPES, write_shaped_legacy_file  # noqa: E402
 from testkit.pg_cluster import PgCluster  # noqa: E402
@@ -58,18 +62,44 @@ class Run:
     ok: bool
     note: str = ""
     repetition: int = 0
+    cpu_seconds: float = 0.0  # the tool's own processes (user + system)
+    server_cpu_seconds: float = 0.0  # the PostgreSQL cluster's processes during the run
+
+    @property
+    def total_cpu_seconds(self) -> float:
+        """Return the CPU of the tool and of the server together."""
+        return self.cpu_seconds + self.server_cpu_seconds
 
 
 GNU_TIME = Path("/usr/bin/time")
 
 
-def _timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int, str]:
-    """Run ``command``; return (seconds, its peak RSS in MiB, exit code, output).
+@dataclass(frozen=True)
+class Timed:
+    """What one tool's run took: wall seconds, peak RSS, CPU of its own and the server's."""
+
+    seconds: float
+    peak_rss_mb: float
+    code: int
+    output: str
+    cpu_seconds: float
+    server_cpu_seconds: float
+
+
+def _timed(
+    cluster: PgCluster, database: str, command: list[str], env: dict[str, str] | None = None
+) -> Timed:
+    """Run ``command`` against ``database``; return its wall time, peak RSS and CPU.
 
     The peak comes from GNU time, which starts the command itself: Linux counts into a
     child's peak the memory of the process it was forked from, so ``wait4`` on a child of
-    this (much larger) process would report this process's size for a smaller tool.
+    this (much larger) process would report this process's size for a smaller tool. The
+    CPU of GNU time's process tree (the tool) comes from ``wait4``; the server's from its
+    processes (``server_cpu``), read again once the tool's backends have ended.
     """
+    postmaster = cluster.pid()
+    assert postmaster is not None, "the benchmark's cluster is not running"
+    server_before = cluster_cpu_seconds(postmaster)
     started = time.perf_counter()
     with tempfile.TemporaryFile() as output, tempfile.NamedTemporaryFile("r") as peak:
         process = subprocess.Popen(
@@ -78,12 +108,20 @@ def _timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float
             stderr=subprocess.STDOUT,
             env=env,
         )
-        _, status, _ = os.wait4(process.pid, 0)
+        _, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - started
         output.seek(0)
         text = output.read().decode("utf-8", errors="replace")
         kibibytes = peak.read().strip().splitlines()[-1]
-    return seconds, int(kibibytes) / 1024, os.waitstatus_to_exitcode(status), text
+    wait_for_backends_to_end(postmaster, database)
+    return Timed(
+        seconds,
+        int(kibibytes) / 1024,
+        os.waitstatus_to_exitcode(status),
+        text,
+        usage.ru_utime + usage.ru_stime,
+        cluster_cpu_seconds(postmaster) - server_before,
+    )
 
 
 def _count(cluster: PgCluster, database: str, schema: str = "public") -> int:
@@ -115,7 +153,8 @@ def run_bandwise(cluster: PgCluster, source: Path, report_path: Path, *, worker:
         *(["--worker-process"] if worker else []),
     ]
     env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
-    seconds, rss, code, output = _timed(command, env)
+    timed = _timed(cluster, database, command, env)
+    seconds, rss, code, output = timed.seconds, timed.peak_rss_mb, timed.code, timed.output
     report = json.loads(report_path.read_text()) if report_path.exists() else {}
     rows = sum(t["source_rows"] for t in report.get("tables", {}).values())
     ok = code == 0 and report.get("verified") is True
@@ -125,7 +164,7 @@ def run_bandwise(cluster: PgCluster, source: Path, report_path: Path, *, worker:
         note += f"; RSS = {rss:.0f} importer + {worker_rss:.0f} worker"
         rss += worker_rss
     name = "bandwise import-sqlite --worker-process" if worker else "bandwise import-sqlite"
-    return Run(name, seconds, rows, rss, ok, note)
+    return Run(name, seconds, rows, rss, ok, note, 0, timed.cpu_seconds, timed.server_cpu_seconds)
 
 
 def run_pgloader(cluster: PgCluster, source: Path, rows: int, *, stock: bool) -> Run:
@@ -138,7 +177,8 @@ def run_pgloader(cluster: PgCluster, source: Path, rows: int, *, stock: bool) ->
     database = _fresh_database(cluster, "bench_pgloader_stock" if stock else "bench_pgloader")
     target = cluster.url(database, driver="postgresql")
     command = ["pgloader"] if stock else ["pgloader", "--with", "prefetch rows = 1000"]
-    seconds, rss, code, output = _timed([*command, f"sqlite://{source}", target])
+    timed = _timed(cluster, database, [*command, f"sqlite://{source}", target])
+    seconds, rss, code, output = timed.seconds, timed.peak_rss_mb, timed.code, timed.output
     loaded = 0
     with contextlib.suppress(RuntimeError):
         loaded = _count(cluster, database)
@@ -149,7 +189,7 @@ def run_pgloader(cluster: PgCluster, source: Path, rows: int, *, stock: bool) ->
     note = "" if loaded == rows else f"exit {code}, only {loaded}/{rows} rows stored"
     if "Heap exhausted" in output:
         note = "Heap exhausted; " + note
-    return Run(name, seconds, rows, rss, ok, note)
+    return Run(name, seconds, rows, rss, ok, note, 0, timed.cpu_seconds, timed.server_cpu_seconds)
 
 
 def _ready(row: tuple[Any, ...]) -> list[Any]:
@@ -192,7 +232,9 @@ def run_raw_copy(cluster: PgCluster, ready: ReadyCsv) -> Run:
     for create in ready.create_tables:
         cluster.psql(create, database)
     script_path = ready.script
-    seconds, rss, code, output = _timed(
+    timed = _timed(
+        cluster,
+        database,
         [
             str(cluster.bindir / "psql"),
             "-h",
@@ -208,16 +250,19 @@ def run_raw_copy(cluster: PgCluster, ready: ReadyCsv) -> Run:
             "-q",
             "-f",
             str(script_path),
-        ]
+        ],
     )
     rows = _count(cluster, database)
     return Run(
         "raw COPY of ready CSV (psql \\copy)",
-        seconds,
+        timed.seconds,
         rows,
-        rss,
-        code == 0,
-        "" if code == 0 else output[-300:],
+        timed.peak_rss_mb,
+        timed.code == 0,
+        "" if timed.code == 0 else timed.output[-300:],
+        0,
+        timed.cpu_seconds,
+        timed.server_cpu_seconds,
     )
 
 
@@ -296,12 +341,15 @@ def measure(shape: str, users: int, args: argparse.Namespace) -> Measured:
         cluster.destroy()
         shutil.rmtree(scratch, ignore_errors=True)
     print()
-    print("| tool | wall s | rows | rows/s | MB/s | peak RSS MiB | result |")
-    print("|---|---:|---:|---:|---:|---:|---|")
+    print(
+        "| tool | wall s | rows | rows/s | MB/s | peak RSS MiB "
+        "| CPU s (tool + server = total) | result |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---|")
     for run in runs:
         print(
             f"| {run.tool} | {run.seconds:.1f} | {run.rows} | {run.rows / run.seconds:,.0f} "
-            f"| {megabytes / run.seconds:.1f} | {run.peak_rss_mb:.0f} | "
+            f"| {megabytes / run.seconds:.1f} | {run.peak_rss_mb:.0f} | {_cpu_text(run)} | "
             f"{'ok' if run.ok else 'FAILED'} {run.note} |"
         )
     for ours in (run for run in runs if run.tool.startswith("bandwise")):
@@ -380,6 +428,26 @@ def _ratio(ours: float | None, other: float | None) -> str:
     return f"{ours / other:.2f}×" if ours and other else "—"
 
 
+def _cpu_text(run: Run) -> str:
+    return f"{run.cpu_seconds:.1f} + {run.server_cpu_seconds:.1f} = {run.total_cpu_seconds:.1f}"
+
+
+def _cpu_bound(measured: Measured) -> str:
+    """Return bandwise's CPU (its process and the server) and the ratio ceiling it sets.
+
+    Spread perfectly over every core, that CPU still takes ``total ÷ cores`` seconds: the
+    highest ratio to pgloader this import could reach without doing less work.
+    """
+    ours = next((r for r in measured.runs if r.tool == "bandwise import-sqlite" and r.ok), None)
+    loader = measured.seconds("pgloader")
+    if ours is None:
+        return "— | —"
+    cores = os.cpu_count() or 1
+    least = ours.total_cpu_seconds / cores
+    ceiling = f"{loader / least:.2f}×" if loader and least else "—"
+    return f"{ours.cpu_seconds:.1f} + {ours.server_cpu_seconds:.1f} | {ceiling}"
+
+
 def _floor_text(measured: Measured) -> str:
     """Return the floors' seconds and the ratio ceilings they set (— when not measured)."""
     floors = [f for f in (measured.floor, measured.parallel_floor) if f is not None]
@@ -396,9 +464,10 @@ def _summary(measured: list[Measured]) -> None:
     print(
         "| shape | users | rows | MB | bandwise (verified) | pgloader (tuned) | raw COPY "
         "| ÷ pgloader | ÷ raw COPY | bandwise / pgloader RSS MiB | floor s (1 / 2 conn.) "
-        "| pgloader s ÷ floor s (1 / 2 conn.) |"
+        "| pgloader s ÷ floor s (1 / 2 conn.) | bandwise CPU s (process + server) "
+        f"| pgloader s ÷ (bandwise CPU ÷ {os.cpu_count()} cores) |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|")
     for m in measured:
         ours, loader, raw = (m.rate(p) for p in ("bandwise import-sqlite", "pgloader", "raw"))
         rss = {run.tool.split()[0]: run.peak_rss_mb for run in m.runs}
@@ -407,7 +476,7 @@ def _summary(measured: list[Measured]) -> None:
             f"| {m.shape} | {m.users:,} | {m.rows:,} | {m.megabytes:.0f} | {_show(ours)} "
             f"| {_show(loader)} | {_show(raw)} | {_ratio(ours, loader)} | {_ratio(ours, raw)} "
             f"| {rss.get('bandwise', 0):.0f} / {rss.get('pgloader', 0):.0f} "
-            f"| {_floor_text(m)} |"
+            f"| {_floor_text(m)} | {_cpu_bound(m)} |"
         )
     print(f"\nload average at the end: {_load()}")
 
