@@ -313,6 +313,10 @@ def measure(shape: str, users: int, args: argparse.Namespace) -> Measured:
             flush=True,
         )
         cluster.start()
+        # No autovacuum: it would analyse one tool's tables during the next tool's run, and the
+        # server CPU read for that run would include it.
+        cluster.psql("ALTER SYSTEM SET autovacuum = off")
+        cluster.psql("SELECT pg_reload_conf()")
         ready = ready_csv(source, scratch)
         tools: list[Callable[[int], Run]] = [
             lambda i: run_bandwise(cluster, source, scratch / f"report-{i}.json", worker=False)

@@ -4,8 +4,9 @@ A tool's own CPU (its process and children) comes from ``wait4``; the server's w
 in the cluster's backends. The cluster's total is what its postmaster's process tree has used:
 the live processes' own time plus the time of the ended ones, which Linux adds to the
 postmaster's ``cutime``/``cstime`` when it reaps them. The difference of two readings, taken
-before a run and once the run's backends have ended, is the run's server CPU (plus whatever
-background work fell in between: the checkpointer, autovacuum).
+before a run and once the run's backends have ended, is the run's server CPU, its background
+writes included (WAL writer, checkpointer). The benchmark turns autovacuum off, so that one
+tool's tables are not analysed in the next tool's run.
 
     .venv/bin/python benchmarks/import_vs_pgloader.py --users 20000 --shape short_text
 """
