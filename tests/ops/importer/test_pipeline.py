@@ -66,7 +66,7 @@ async def test_every_index_and_foreign_key_is_back_and_the_checks_match_a_fresh_
         )
 
 
-async def test_a_key_another_table_references_stays_and_that_table_keeps_its_rows(
+async def test_a_key_another_table_references_stays_and_the_schema_is_unchanged(
     legacy_path: Path, target_url: str, import_settings: Settings
 ) -> None:
     # A table of a later feature, outside the import, referencing users: the import drops and

@@ -184,15 +184,8 @@ def test_counters_not_in_user_order_leave_the_merge_to_python(tmp_path: Path) ->
         snapshot.close()
 
 
-async def test_no_spelling_test_when_orphans_or_telegram_ids_already_need_python(
-    legacy_path: Path,
-    target_url: str,
-    import_settings: Settings,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # The bot's own rows: Telegram ids as rate_limits.user_id, rows of a deleted user.
-    write_legacy_file(legacy_path, bot_written_legacy_data())
-
+def _count_spelling_tests(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Count the scans of rate_limits' spelling test (the tables they were run on)."""
     tested: list[str] = []
     test = ratemerged.all_canonical
 
@@ -201,9 +194,39 @@ async def test_no_spelling_test_when_orphans_or_telegram_ids_already_need_python
         return test(connection, spec)
 
     monkeypatch.setattr(ratemerged, "all_canonical", counted)
+    return tested
+
+
+async def test_no_spelling_test_when_orphans_or_telegram_ids_already_need_python(
+    legacy_path: Path,
+    target_url: str,
+    import_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The bot's own rows: Telegram ids as rate_limits.user_id, rows of a deleted user.
+    write_legacy_file(legacy_path, bot_written_legacy_data())
+    tested = _count_spelling_tests(monkeypatch)
     report = await import_sqlite(
         legacy_path, target_url, import_settings, ImportOptions(on_bad_rows="quarantine")
     )
     assert report.verified and report.committed
     assert tested == []  # a whole scan of the table, for an answer that could not be used
     assert report.tables[SPEC.name].imported
+
+
+async def test_the_spelling_test_runs_once_when_sqlite_may_merge(
+    legacy_path: Path,
+    target_url: str,
+    import_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    write_shaped_legacy_file(legacy_path, 60, SHAPES["rate_heavy"])  # no orphan, no Telegram id
+    tested = _count_spelling_tests(monkeypatch)
+
+    def refused(*_: Any) -> None:
+        raise AssertionError("the SQLite merge fell back to the Python merge")
+
+    monkeypatch.setattr(ratesql, "_converted", refused)
+    report = await import_sqlite(legacy_path, target_url, import_settings, ImportOptions())
+    assert report.verified and report.committed
+    assert tested == [SPEC.name]
