@@ -436,6 +436,11 @@ def _cpu_text(run: Run) -> str:
     return f"{run.cpu_seconds:.1f} + {run.server_cpu_seconds:.1f} = {run.total_cpu_seconds:.1f}"
 
 
+def _cores() -> int:
+    """Return the cores this process (and the tools it starts) may run on."""
+    return len(os.sched_getaffinity(0))
+
+
 def _cpu_bound(measured: Measured) -> str:
     """Return bandwise's CPU (its process and the server) and the ratio ceiling it sets.
 
@@ -446,8 +451,7 @@ def _cpu_bound(measured: Measured) -> str:
     loader = measured.seconds("pgloader")
     if ours is None:
         return "— | —"
-    cores = os.cpu_count() or 1
-    least = ours.total_cpu_seconds / cores
+    least = ours.total_cpu_seconds / _cores()
     ceiling = f"{loader / least:.2f}×" if loader and least else "—"
     return f"{ours.cpu_seconds:.1f} + {ours.server_cpu_seconds:.1f} | {ceiling}"
 
@@ -469,7 +473,7 @@ def _summary(measured: list[Measured]) -> None:
         "| shape | users | rows | MB | bandwise (verified) | pgloader (tuned) | raw COPY "
         "| ÷ pgloader | ÷ raw COPY | bandwise / pgloader RSS MiB | floor s (1 / 2 conn.) "
         "| pgloader s ÷ floor s (1 / 2 conn.) | bandwise CPU s (process + server) "
-        f"| pgloader s ÷ (bandwise CPU ÷ {os.cpu_count()} cores) |"
+        f"| pgloader s ÷ (bandwise CPU ÷ {_cores()} cores) |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|")
     for m in measured:

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 _TICKS = os.sysconf("SC_CLK_TCK")
+_READINGS = 100
 
 
 def _stat(pid: int) -> list[str]:
@@ -44,9 +45,9 @@ def cluster_cpu_seconds(postmaster: int) -> float:
 
     A child reaped while its siblings are read would be in neither the postmaster's
     ``cutime`` nor the children: the reading is taken again until no child was reaped
-    during it.
+    during it (a bounded number of times; the last reading stands after that).
     """
-    while True:
+    for _ in range(_READINGS):
         before = _stat(postmaster)
         ticks = 0
         for child in _children(postmaster):
@@ -57,7 +58,8 @@ def cluster_cpu_seconds(postmaster: int) -> float:
             ticks += int(fields[11]) + int(fields[12])
         after = _stat(postmaster)
         if before[13:15] == after[13:15]:  # cutime, cstime: nothing reaped meanwhile
-            return (ticks + sum(int(value) for value in after[11:15])) / _TICKS
+            break
+    return (ticks + sum(int(value) for value in after[11:15])) / _TICKS
 
 
 def wait_for_backends_to_end(postmaster: int, database: str, timeout: float = 10.0) -> None:
