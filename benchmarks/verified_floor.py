@@ -65,12 +65,15 @@ async def _timed_load(url: str, files: dict[str, Path]) -> Floor:
     try:
         transaction = connection.transaction()
         await transaction.start()
-        await copy.prepare_target(connection, replace=True)
+        emptied = await copy.prepare_target(connection, replace=True)
         deferred = await copy.drop_constraints(connection)
         started = time.perf_counter()
         for name in TABLE_ORDER:
             await connection.copy_to_table(
-                name, source=str(files[name]), columns=list(TABLES[name].column_names)
+                name,
+                source=str(files[name]),
+                columns=list(TABLES[name].column_names),
+                freeze=emptied or None,  # as the importer sends its text tables
             )
         copied = time.perf_counter()
         for setting in verify.PARALLEL_SETTINGS:

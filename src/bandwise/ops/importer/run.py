@@ -211,7 +211,7 @@ async def _load(
     """
     timings = report.timings
     started = time.perf_counter()
-    await copy.prepare_target(connection, replace=options.replace)
+    emptied = await copy.prepare_target(connection, replace=options.replace)
     deferred = await copy.drop_constraints(connection)
     # Checksum scans, index builds and the foreign keys' validation may use parallel workers.
     await verify.allow_parallel_scans(connection)
@@ -223,7 +223,7 @@ async def _load(
         spec = TABLES[name]
         items = _items(producer, name, options.progress, totals[name])
         if not options.convert_in_worker and sends_text(spec, snapshot.source_columns(spec)):
-            await copy.copy_text(connection, spec, items)
+            await copy.copy_text(connection, spec, items, freeze=emptied)
         else:
             await copy.copy_rows(connection, spec, _rows(items))
         report.figures(name).seconds = time.perf_counter() - step
