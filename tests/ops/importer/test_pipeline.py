@@ -139,6 +139,24 @@ async def test_a_table_referencing_the_target_leaves_it_unfrozen_but_imported(
     assert all(frozen == 0 for frozen, _ in (await _frozen_pages(target_url)).values())
 
 
+@pytest.mark.parametrize("isolation", ["repeatable read", "serializable"])
+async def test_a_stricter_default_isolation_does_not_stop_the_frozen_load(
+    legacy_path: Path, target_url: str, import_settings: Settings, isolation: str
+) -> None:
+    # COPY FREEZE refuses to run after "prior transaction activity" (more snapshots than the
+    # transaction's own, or an open portal): an operator's stricter default isolation, which
+    # keeps one snapshot for the whole transaction, must not stop it.
+    write_generated_legacy_file(legacy_path, 60)
+    database = (await fetch(target_url, "SELECT current_database()"))[0][0]
+    setting = f"default_transaction_isolation = '{isolation}'"
+    await fetch(target_url, f'ALTER DATABASE "{database}" SET {setting}')
+
+    report = await import_sqlite(legacy_path, target_url, import_settings, ImportOptions())
+
+    assert report.verified and report.committed
+    assert all(frozen == pages for frozen, pages in (await _frozen_pages(target_url)).values())
+
+
 def test_constraints_wait_for_every_table_they_read() -> None:
     index = Constraint("CREATE INDEX a ON submissions (user_id)", frozenset({"submissions"}))
     key = Constraint("ALTER TABLE assessments ADD …", frozenset({"assessments", "submissions"}))
